@@ -1,0 +1,43 @@
+/* Connection-level flow control (both directions). Stream-level credit lives
+ * in the stream structs. */
+#ifndef TERN_FLOW_H
+#define TERN_FLOW_H
+
+#include "common.h"
+
+struct tern_flow_rx {
+	uint64_t window;   /* credit we keep open ahead of consumption */
+	uint64_t max;      /* the limit we advertised (MAX_DATA) */
+	uint64_t received; /* sum over streams of highest offsets received */
+	uint64_t consumed; /* bytes that left stream receive windows */
+};
+
+struct tern_flow_tx {
+	uint64_t max;        /* the peer's MAX_DATA */
+	uint64_t sent;       /* new stream bytes sent, all streams */
+	uint64_t blocked_at; /* max when DATA_BLOCKED was last sent */
+};
+
+void tern_flow_rx_init(struct tern_flow_rx *f, uint64_t window);
+/* Charges newly received bytes. Returns 0 or TERN_EFLOWCONTROL (over max). */
+int tern_flow_rx_on_data(struct tern_flow_rx *f, uint64_t new_bytes);
+/* Records consumed bytes; returns true and sets *new_max when MAX_DATA should
+ * be sent (half the window consumed since the last advertisement). */
+bool tern_flow_rx_consume(struct tern_flow_rx *f, uint64_t bytes, uint64_t *new_max);
+
+void tern_flow_tx_init(struct tern_flow_tx *f, uint64_t peer_max);
+static inline uint64_t tern_flow_tx_credit(const struct tern_flow_tx *f)
+{
+	return f->max > f->sent ? f->max - f->sent : 0;
+}
+static inline void tern_flow_tx_on_sent(struct tern_flow_tx *f, uint64_t bytes)
+{
+	f->sent += bytes;
+}
+static inline void tern_flow_tx_on_max(struct tern_flow_tx *f, uint64_t max)
+{
+	if (max > f->max)
+		f->max = max;
+}
+
+#endif

@@ -1,0 +1,111 @@
+/* Reliable ordered message streams: the send side (core/stream_send.c) and
+ * the receive side (core/stream_recv.c) of one stream id. Streams carry whole
+ * messages (up to TERN_MAX_MESSAGE): the sender never lets a STREAM frame
+ * cross a message boundary and marks the frame that ends a message with
+ * MSG_END; the receiver reassembles bytes by offset and hands each message up
+ * once all its bytes are in order. Each stream orders independently, so loss
+ * on one never stalls another. */
+#ifndef TERN_STREAM_H
+#define TERN_STREAM_H
+
+#include "common.h"
+#include "ranges.h"
+#include "recovery.h"
+
+/* ---- send side ---- */
+
+struct tern_stream_send {
+	uint8_t *buf;             /* ring of bytes [acked_off, write_off); owned */
+	size_t cap;               /* ring capacity, power of two (0 until first write) */
+	uint64_t acked_off;       /* every byte below is acknowledged */
+	uint64_t sent_off;        /* the next never-sent byte */
+	uint64_t write_off;       /* end of data the application wrote */
+	uint64_t max_data;        /* the peer's limit for this stream (MAX_STREAM_DATA) */
+	uint64_t blocked_at;      /* max_data when we last sent STREAM_DATA_BLOCKED */
+	size_t limit;             /* send-buffer limit in bytes (backpressure) */
+	struct tern_ranges acked; /* acked ranges above acked_off */
+	struct tern_ranges lost;  /* ranges to retransmit, below sent_off */
+	uint64_t *ends; /* message end offsets in [acked_off, write_off], ascending ring */
+	size_t ends_cap, ends_head, ends_n;
+	bool fin; /* the application finished the stream at write_off */
+	bool fin_sent, fin_lost, fin_acked;
+};
+
+/* limit: most bytes buffered (a message longer than limit is accepted only
+ * into an empty buffer). max_data: the peer's initial stream credit. */
+int tern_ssend_init(struct tern_stream_send *s, size_t limit, uint64_t max_data);
+void tern_ssend_free(struct tern_stream_send *s);
+/* Queues one whole message (copied). Returns 0, TERN_EAGAIN (buffer full:
+ * nothing queued), TERN_ETOOBIG (len > TERN_MAX_MESSAGE or 0), TERN_ECLOSED
+ * (after finish), TERN_ENOMEM. */
+int tern_ssend_write(struct tern_stream_send *s, const uint8_t *msg, size_t len);
+/* Marks the end of the stream after the queued messages. Returns 0 or TERN_ECLOSED. */
+int tern_ssend_finish(struct tern_stream_send *s);
+/* True if emit would produce a frame given conn_credit bytes of connection credit. */
+bool tern_ssend_pending(const struct tern_stream_send *s, uint64_t conn_credit);
+/* Writes one STREAM frame (always with an explicit length) into p: lost bytes
+ * first, then new bytes within max_data and conn_credit, never crossing a
+ * message end. Fills *meta (TERN_META_STREAM) and *new_bytes (never-sent
+ * bytes included, to charge to connection flow control). Returns the frame
+ * size, or 0 if nothing fits or nothing is pending. */
+size_t tern_ssend_emit(struct tern_stream_send *s, uint16_t id, uint8_t *p, size_t cap,
+                       uint64_t conn_credit, struct tern_frame_meta *meta, uint64_t *new_bytes);
+void tern_ssend_on_acked(struct tern_stream_send *s, const struct tern_frame_meta *m);
+void tern_ssend_on_lost(struct tern_stream_send *s, const struct tern_frame_meta *m);
+/* Raises max_data (ignored if lower). */
+void tern_ssend_on_max_data(struct tern_stream_send *s, uint64_t max);
+static inline size_t tern_ssend_buffered(const struct tern_stream_send *s)
+{
+	return (size_t)(s->write_off - s->acked_off);
+}
+/* True if a message of len bytes would be accepted now. */
+bool tern_ssend_writable(const struct tern_stream_send *s, size_t len);
+/* True when every byte and the FIN are acknowledged. */
+bool tern_ssend_done(const struct tern_stream_send *s);
+
+/* ---- receive side ---- */
+
+typedef void (*tern_msg_cb)(void *ctx, const uint8_t *msg, size_t len);
+
+struct tern_stream_recv {
+	uint8_t *buf;            /* ring of window bytes from read_off; owned, lazy */
+	size_t cap;              /* = window, power of two */
+	uint64_t read_off;       /* every byte below has left the ring */
+	uint64_t max_data;       /* the limit we advertised */
+	uint64_t highest;        /* highest offset received + 1 */
+	struct tern_ranges have; /* received ranges at or above read_off */
+	uint64_t *ends;          /* out-of-order message ends ≥ read_off, ascending */
+	size_t ends_n, ends_cap;
+	uint8_t *msg; /* assembly of the current message once it outgrows the ring */
+	size_t msg_len, msg_cap;
+	uint64_t msg_start;  /* offset where the current message starts */
+	uint64_t final_size; /* UINT64_MAX until a FIN arrives */
+	bool fin_delivered;
+};
+
+/* window: receive window in bytes, rounded up to a power of two. */
+int tern_srecv_init(struct tern_stream_recv *r, size_t window);
+void tern_srecv_free(struct tern_stream_recv *r);
+/* Accepts a STREAM frame's data. Duplicates and overlaps are harmless.
+ * *new_bytes: how much `highest` grew (for connection flow control).
+ * Returns 0, TERN_EFLOWCONTROL (beyond max_data), TERN_EPROTO (final size
+ * changed or data beyond it), TERN_ETOOBIG (a message would exceed
+ * TERN_MAX_MESSAGE), TERN_ELIMIT (too many out-of-order message ends), or
+ * TERN_ENOMEM. On error nothing was applied. */
+int tern_srecv_frame(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, size_t len,
+                     bool msg_end, bool fin, uint64_t *new_bytes);
+/* Hands every complete in-order message to cb. Returns the bytes that left
+ * the receive window (connection credit to give back). */
+uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx);
+/* True once the FIN and every byte before it have been delivered. */
+static inline bool tern_srecv_finished(const struct tern_stream_recv *r)
+{
+	return r->fin_delivered;
+}
+/* If the advertised limit should move (half the window consumed), sets
+ * *new_max, records it as advertised, and returns true. */
+bool tern_srecv_window_update(struct tern_stream_recv *r, uint64_t *new_max);
+/* Bytes of heap this stream holds. */
+size_t tern_srecv_mem(const struct tern_stream_recv *r);
+
+#endif
