@@ -1,0 +1,89 @@
+/* Session key derivation from a shared secret (docs/protocol.md §5). Until
+ * the Noise handshake exists this is how both ends get the same keys; the
+ * handshake will feed its chaining key through the same expansion. All
+ * intermediate secrets are wiped on every exit path. */
+#include <sodium.h>
+
+#include "aead.h"
+
+#define PRK_LEN 32
+
+static const char prk_label[] = "tern v1 keys";
+
+static int expand(uint8_t *out, size_t out_len, const uint8_t prk[PRK_LEN], const char *label)
+{
+	return crypto_generichash(out, out_len, (const uint8_t *)label, strlen(label), prk,
+	                          PRK_LEN) == 0
+	               ? 0
+	               : TERN_ECRYPTO;
+}
+
+static int extract(uint8_t prk[PRK_LEN], const uint8_t *secret, size_t secret_len,
+                   const uint8_t icid[8], const uint8_t rcid[8])
+{
+	crypto_generichash_state st;
+	int rc = 0;
+
+	if (crypto_generichash_init(&st, secret, secret_len, PRK_LEN) != 0)
+		return TERN_ECRYPTO;
+	crypto_generichash_update(&st, (const uint8_t *)prk_label, sizeof(prk_label) - 1);
+	crypto_generichash_update(&st, icid, 8);
+	crypto_generichash_update(&st, rcid, 8);
+	if (crypto_generichash_final(&st, prk, PRK_LEN) != 0)
+		rc = TERN_ECRYPTO;
+	sodium_memzero(&st, sizeof(st));
+	return rc;
+}
+
+static int direction(struct tern_aead **a, enum tern_cipher c, const uint8_t prk[PRK_LEN],
+                     const char *key_label, const char *iv_label)
+{
+	uint8_t key[TERN_AEAD_KEY_LEN], iv[TERN_AEAD_IV_LEN];
+	int rc;
+
+	rc = expand(key, sizeof(key), prk, key_label);
+	if (rc == 0)
+		rc = expand(iv, sizeof(iv), prk, iv_label);
+	if (rc == 0)
+		rc = tern_aead_new(a, c, key, iv);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(iv, sizeof(iv));
+	return rc;
+}
+
+int tern_keys_derive(struct tern_keys *k, enum tern_cipher c, const uint8_t *secret,
+                     size_t secret_len, const uint8_t initiator_cid[8],
+                     const uint8_t responder_cid[8], bool initiator)
+{
+	uint8_t prk[PRK_LEN];
+	struct tern_aead *i2r = NULL, *r2i = NULL;
+	int rc;
+
+	k->tx = k->rx = NULL;
+	if (!secret || secret_len < crypto_generichash_KEYBYTES_MIN ||
+	    secret_len > crypto_generichash_KEYBYTES_MAX)
+		return TERN_EINVAL;
+	rc = tern_crypto_init();
+	if (rc == 0)
+		rc = extract(prk, secret, secret_len, initiator_cid, responder_cid);
+	if (rc == 0)
+		rc = direction(&i2r, c, prk, "i2r key", "i2r iv");
+	if (rc == 0)
+		rc = direction(&r2i, c, prk, "r2i key", "r2i iv");
+	sodium_memzero(prk, sizeof(prk));
+	if (rc < 0) {
+		tern_aead_free(i2r);
+		tern_aead_free(r2i);
+		return rc;
+	}
+	k->tx = initiator ? i2r : r2i;
+	k->rx = initiator ? r2i : i2r;
+	return 0;
+}
+
+void tern_keys_free(struct tern_keys *k)
+{
+	tern_aead_free(k->tx);
+	tern_aead_free(k->rx);
+	k->tx = k->rx = NULL;
+}
