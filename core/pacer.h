@@ -10,6 +10,8 @@ struct tern_pacer {
 	uint64_t burst;  /* bucket size, bytes */
 	uint64_t tokens; /* bytes available at `last` */
 	tern_time last;
+	uint64_t frac; /* credit below one byte at `last`, in byte·µs (< 1e6), so
+	                * refills never lose a fraction of a byte */
 };
 
 void tern_pacer_init(struct tern_pacer *p, uint64_t burst);
