@@ -39,7 +39,10 @@ static inline bool tern_timer_armed(const struct tern_timer *t)
 	return t->next != NULL;
 }
 /* Fires, in expiry order, every timer with expire <= now; callbacks may arm
- * and cancel timers (including themselves). Returns how many fired. */
+ * and cancel timers (including themselves), and a timer armed by a callback
+ * with expire <= now fires in this same call. Callbacks receive this `now`
+ * (the caller's time). A timer is disarmed before its callback runs. A timer
+ * armed at TERN_TIME_NEVER never fires. Returns how many fired. */
 unsigned tern_wheel_advance(struct tern_wheel *w, tern_time now);
 /* A lower bound on the next expiry (exact for timers in the lowest level);
  * TERN_TIME_NEVER when nothing is armed. Advancing to it may fire nothing
