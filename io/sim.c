@@ -455,8 +455,11 @@ static int schedule_copy(struct tern_sim *sim, struct path *p, int from, int to,
 	struct rec *r = rec_get(sim);
 	if (!r)
 		return TERN_ENOMEM;
-	*r = (struct rec){
-	        .path = p, .at = at, .seq = sim->seq++, .from = from, .len = (uint16_t)len};
+	r->path = p;
+	r->at = at;
+	r->seq = sim->seq++;
+	r->from = from;
+	r->len = (uint16_t)len;
 	memcpy(r->data, data, len);
 	if (len && rng_chance(sim, c->corrupt)) {
 		uint64_t bit = rng_below(sim, (uint64_t)len * 8);
