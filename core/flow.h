@@ -18,6 +18,9 @@ struct tern_flow_tx {
 	uint64_t blocked_at; /* max when DATA_BLOCKED was last sent */
 };
 
+/* blocked_at before any DATA_BLOCKED was sent. */
+#define TERN_FLOW_NOT_BLOCKED UINT64_MAX
+
 void tern_flow_rx_init(struct tern_flow_rx *f, uint64_t window);
 /* Charges newly received bytes. Returns 0 or TERN_EFLOWCONTROL (over max). */
 int tern_flow_rx_on_data(struct tern_flow_rx *f, uint64_t new_bytes);
@@ -39,5 +42,8 @@ static inline void tern_flow_tx_on_max(struct tern_flow_tx *f, uint64_t max)
 	if (max > f->max)
 		f->max = max;
 }
+/* Returns true, once per peer limit, when connection credit is exhausted and
+ * a DATA_BLOCKED frame (carrying f->max) should be sent; records it. */
+bool tern_flow_tx_blocked(struct tern_flow_tx *f);
 
 #endif

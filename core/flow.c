@@ -1,0 +1,54 @@
+/* Connection-level flow control. The receiver keeps `window` bytes of credit
+ * open ahead of what the application has consumed, but re-advertises only
+ * once half the window has been used up, so MAX_DATA frames go out about
+ * twice per window rather than on every read. The sender side is a credit
+ * counter plus a record of which limit it last reported being blocked at, so
+ * DATA_BLOCKED goes out once per peer limit. */
+#include "flow.h"
+
+void tern_flow_rx_init(struct tern_flow_rx *f, uint64_t window)
+{
+	f->window = window;
+	f->max = window;
+	f->received = 0;
+	f->consumed = 0;
+}
+
+int tern_flow_rx_on_data(struct tern_flow_rx *f, uint64_t new_bytes)
+{
+	if (f->received > f->max || new_bytes > f->max - f->received)
+		return TERN_EFLOWCONTROL;
+	f->received += new_bytes;
+	return 0;
+}
+
+bool tern_flow_rx_consume(struct tern_flow_rx *f, uint64_t bytes, uint64_t *new_max)
+{
+	uint64_t next;
+
+	f->consumed += bytes;
+	if (f->consumed < f->max && f->max - f->consumed > f->window / 2)
+		return false;
+	next = f->window > UINT64_MAX - f->consumed ? UINT64_MAX : f->consumed + f->window;
+	if (next <= f->max)
+		return false;
+	f->max = next;
+	if (new_max)
+		*new_max = next;
+	return true;
+}
+
+void tern_flow_tx_init(struct tern_flow_tx *f, uint64_t peer_max)
+{
+	f->max = peer_max;
+	f->sent = 0;
+	f->blocked_at = TERN_FLOW_NOT_BLOCKED;
+}
+
+bool tern_flow_tx_blocked(struct tern_flow_tx *f)
+{
+	if (tern_flow_tx_credit(f) > 0 || f->blocked_at == f->max)
+		return false;
+	f->blocked_at = f->max;
+	return true;
+}
