@@ -50,6 +50,17 @@ const struct tern_cc_ops *tern_cc_find(const char *name);
 /* Sets cc->ops and mss and calls ops->init. */
 void tern_cc_init(struct tern_cc *cc, const struct tern_cc_ops *ops, uint64_t mss, tern_time now);
 
+/* Helpers the algorithms share (cc.c). */
+
+/* Returns true when a packet sent at sent_time belongs to the current recovery
+ * period (RFC 9002 InCongestionRecovery): its ack must not grow cwnd and its
+ * loss must not reduce cwnd again. False when recovery_start is NEVER. */
+bool tern_cc_in_recovery(const struct tern_cc *cc, tern_time sent_time);
+/* For a loss of a packet sent at sent_time: returns false and changes nothing
+ * when it belongs to the current period; otherwise starts a new period at now,
+ * counts a congestion event and returns true (the caller then reduces cwnd). */
+bool tern_cc_enter_recovery(struct tern_cc *cc, tern_time sent_time, tern_time now);
+
 #define TERN_CC_INITIAL_WINDOW(mss) (10 * (mss))
 #define TERN_CC_MIN_WINDOW(mss) (2 * (mss))
 

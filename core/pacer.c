@@ -6,7 +6,8 @@
  * cannot overflow. The pacer reads no clock; every call takes `now`. */
 #include "pacer.h"
 
-typedef unsigned __int128 u128;
+/* 128-bit intermediates: GCC/Clang extension, marked so -Wpedantic accepts it. */
+__extension__ typedef unsigned __int128 u128;
 
 void tern_pacer_init(struct tern_pacer *p, uint64_t burst)
 {
