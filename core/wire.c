@@ -457,7 +457,7 @@ static size_t ack_fit(const struct tern_ack_range *r, size_t n, size_t used, siz
 size_t tern_frame_encode_ack(uint8_t *p, size_t cap, const struct tern_ack_range *ranges, size_t n,
                              uint64_t delay_us, size_t *written)
 {
-	uint64_t gap, len, first;
+	uint64_t gap = 0, len = 0, first;
 	size_t used, total, k, i;
 
 	if (written)

@@ -1,0 +1,419 @@
+/* Session lifecycle: creation from configuration, the state machine
+ * (handshaking → established → closing/draining → closed), the application's
+ * send calls, timers, and closing. Receiving lives in session_recv.c and
+ * packet assembly in session_send.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "session.h"
+
+static const char *const state_names[] = {
+        [TERN_SESSION_HANDSHAKING] = "handshaking", [TERN_SESSION_ESTABLISHED] = "established",
+        [TERN_SESSION_CLOSING] = "closing",         [TERN_SESSION_DRAINING] = "draining",
+        [TERN_SESSION_CLOSED] = "closed",
+};
+
+const char *tern_session_state_name(enum tern_session_state st)
+{
+	return (unsigned)st < TERN_ARRAY_LEN(state_names) ? state_names[st] : "unknown";
+}
+
+void tern_session_cfg_default(struct tern_session_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cipher = TERN_CIPHER_CHACHA20_POLY1305;
+	cfg->cc = &tern_cc_cubic;
+	cfg->max_packet = 1452;
+	cfg->max_streams = 16;
+	cfg->stream_window = 256 << 10;
+	cfg->conn_window = 1 << 20;
+	cfg->send_buffer = 256 << 10;
+	cfg->dgram_queue = 64;
+	cfg->max_in_flight_pkts = 65536;
+	cfg->max_ack_delay = TERN_DEFAULT_MAX_ACK_DELAY_US;
+	cfg->idle_timeout = 30 * TERN_SEC;
+	cfg->keepalive = 15 * TERN_SEC;
+}
+
+static const char *cfg_check(const struct tern_session_cfg *c)
+{
+	if (c->max_packet < TERN_MIN_UDP_PAYLOAD || c->max_packet > TERN_MAX_PACKET)
+		return "max_packet must be between 1200 and 1500 bytes";
+	if (c->max_streams == 0 || c->max_streams > TERN_MAX_STREAMS)
+		return "max_streams must be between 1 and 1024";
+	if (c->stream_window < 4096 || c->stream_window > (1u << 30))
+		return "stream_window must be between 4 KiB and 1 GiB";
+	if (c->conn_window < c->stream_window)
+		return "conn_window must be at least stream_window";
+	if (c->send_buffer < 4096)
+		return "send_buffer must be at least 4 KiB";
+	if (c->dgram_queue == 0 || c->max_in_flight_pkts < 64)
+		return "dgram_queue must be positive and max_in_flight_pkts at least 64";
+	if (c->keepalive && c->idle_timeout && c->keepalive >= c->idle_timeout)
+		return "keepalive must be shorter than idle_timeout";
+	return NULL;
+}
+
+static int init_parts(struct tern_session *s, tern_time now)
+{
+	const struct tern_session_cfg *c = &s->cfg;
+	int rc;
+
+	rc = tern_recovery_init(&s->rec, c->cc, c->max_packet, c->max_ack_delay,
+	                        c->max_in_flight_pkts, now);
+	if (rc == 0)
+		rc = tern_ackgen_init(&s->ack, c->max_ack_delay);
+	if (rc < 0)
+		return rc;
+	tern_pacer_init(&s->pacer, 10 * c->max_packet);
+	/* Both ends run the same defaults until the handshake exchanges them. */
+	tern_flow_rx_init(&s->frx, c->conn_window);
+	tern_flow_tx_init(&s->ftx, c->conn_window);
+	tern_dgram_queue_init(&s->dq, c->dgram_queue);
+	tern_dgram_lanes_init(&s->lanes);
+	s->streams = calloc(c->max_streams, sizeof(*s->streams));
+	return s->streams ? 0 : TERN_ENOMEM;
+}
+
+int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,
+                         const struct tern_session_cbs *cbs, bool initiator,
+                         const uint8_t local_cid[TERN_CID_LEN],
+                         const uint8_t peer_cid[TERN_CID_LEN], const uint8_t *secret,
+                         size_t secret_len, tern_time now, const char **err_msg)
+{
+	struct tern_session *s;
+	const char *bad;
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return TERN_ENOMEM;
+	if (cfg)
+		s->cfg = *cfg;
+	else
+		tern_session_cfg_default(&s->cfg);
+	if (!s->cfg.cc)
+		s->cfg.cc = &tern_cc_cubic;
+	bad = cfg_check(&s->cfg);
+	if (bad) {
+		if (err_msg)
+			*err_msg = bad;
+		free(s);
+		return TERN_EINVAL;
+	}
+	if (cbs)
+		s->cbs = *cbs;
+	s->initiator = initiator;
+	memcpy(s->local_cid, local_cid, TERN_CID_LEN);
+	memcpy(s->peer_cid, peer_cid, TERN_CID_LEN);
+	s->largest_rx_pn = UINT64_MAX;
+	s->last_recv = s->last_eliciting_sent = now;
+	s->close_deadline = TERN_TIME_NEVER;
+	rc = tern_keys_derive(&s->keys, s->cfg.cipher, secret, secret_len,
+	                      initiator ? local_cid : peer_cid, initiator ? peer_cid : local_cid,
+	                      initiator);
+	if (rc == 0)
+		rc = init_parts(s, now);
+	if (rc < 0) {
+		if (err_msg)
+			*err_msg = tern_strerror(rc);
+		tern_session_free(s);
+		return rc;
+	}
+	s->ping_pending = initiator; /* speak first so the responder learns of us */
+	*out = s;
+	return 0;
+}
+
+static void free_streams(struct tern_session *s)
+{
+	for (unsigned i = 0; s->streams && i < s->cfg.max_streams; i++) {
+		struct tern_stream *st = s->streams[i];
+		if (!st)
+			continue;
+		tern_ssend_free(&st->tx);
+		tern_srecv_free(&st->rx);
+		free(st);
+		s->streams[i] = NULL;
+	}
+}
+
+void tern_session_free(struct tern_session *s)
+{
+	if (!s)
+		return;
+	free_streams(s);
+	free(s->streams);
+	tern_keys_free(&s->keys);
+	tern_recovery_free(&s->rec);
+	tern_ackgen_free(&s->ack);
+	tern_dgram_queue_free(&s->dq);
+	free(s);
+}
+
+struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, bool create)
+{
+	struct tern_stream *st;
+
+	if (id >= s->cfg.max_streams)
+		return NULL;
+	st = s->streams[id];
+	if (st || !create)
+		return st;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	if (tern_ssend_init(&st->tx, s->cfg.send_buffer, s->cfg.stream_window) < 0 ||
+	    tern_srecv_init(&st->rx, s->cfg.stream_window) < 0) {
+		tern_ssend_free(&st->tx);
+		free(st);
+		return NULL;
+	}
+	s->streams[id] = st;
+	if (id >= s->streams_hi)
+		s->streams_hi = (uint16_t)(id + 1);
+	return st;
+}
+
+static int api_error(struct tern_session *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->errbuf, sizeof(s->errbuf), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *tern_session_errmsg(const struct tern_session *s)
+{
+	return s->errbuf;
+}
+
+static bool accepting(const struct tern_session *s)
+{
+	return (s->state == TERN_SESSION_HANDSHAKING || s->state == TERN_SESSION_ESTABLISHED) &&
+	       !s->closing_graceful;
+}
+
+int tern_session_send(struct tern_session *s, uint16_t stream, const void *msg, size_t len)
+{
+	struct tern_stream *st;
+	int rc;
+
+	if (!accepting(s))
+		return api_error(s, TERN_ECLOSED, "send: session is %s",
+		                 s->closing_graceful ? "closing"
+		                                     : tern_session_state_name(s->state));
+	if (stream >= s->cfg.max_streams)
+		return api_error(s, TERN_EINVAL, "send: stream %u out of range (max_streams %u)",
+		                 stream, s->cfg.max_streams);
+	if (!msg && len)
+		return api_error(s, TERN_EINVAL, "send: NULL message");
+	st = tern_session_stream(s, stream, true);
+	if (!st)
+		return api_error(s, TERN_ENOMEM, "send: out of memory for stream %u", stream);
+	rc = tern_ssend_write(&st->tx, msg, len);
+	if (rc == TERN_EAGAIN)
+		st->want_writable = true;
+	else if (rc == 0)
+		s->stats.msgs_sent++;
+	if (rc < 0)
+		return api_error(s, rc, "send: stream %u: %s", stream, tern_strerror(rc));
+	return 0;
+}
+
+int tern_session_finish(struct tern_session *s, uint16_t stream)
+{
+	struct tern_stream *st;
+
+	if (!accepting(s))
+		return api_error(s, TERN_ECLOSED, "finish: session is not open");
+	st = tern_session_stream(s, stream, true);
+	if (!st)
+		return api_error(s, TERN_EINVAL, "finish: stream %u out of range", stream);
+	return tern_ssend_finish(&st->tx) < 0
+	               ? api_error(s, TERN_ECLOSED, "finish: stream %u already finished", stream)
+	               : 0;
+}
+
+size_t tern_session_max_dgram(const struct tern_session *s)
+{
+	/* header + tag + DATAGRAM_SEQ frame header (type, lane, seq, len) */
+	size_t overhead = TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + 1 + 2 + 8 + 2;
+	return TERN_MIN(s->cfg.max_packet - overhead, (size_t)TERN_MAX_DATAGRAM);
+}
+
+int tern_session_send_dgram(struct tern_session *s, int lane, const void *data, size_t len)
+{
+	int rc;
+
+	if (!accepting(s))
+		return api_error(s, TERN_ECLOSED, "send_dgram: session is not open");
+	if (len > tern_session_max_dgram(s))
+		return api_error(s, TERN_ETOOBIG, "send_dgram: %zu bytes, at most %zu fit", len,
+		                 tern_session_max_dgram(s));
+	rc = tern_dgram_push(&s->dq, data, len, lane);
+	if (rc == TERN_EAGAIN)
+		s->dq_want_writable = true;
+	if (rc < 0)
+		return api_error(s, rc, "send_dgram: %s", tern_strerror(rc));
+	s->stats.dgrams_sent++;
+	return 0;
+}
+
+tern_time tern_session_three_pto(const struct tern_session *s)
+{
+	return 3 * tern_rtt_pto(&s->rec.rtt);
+}
+
+static void set_close(struct tern_session *s, bool app, uint64_t code, const char *reason)
+{
+	size_t n = reason ? strnlen(reason, sizeof(s->close_reason)) : 0;
+
+	memcpy(s->close_reason, reason ? reason : "", n);
+	s->close = (struct tern_close_info){
+	        .app = app, .code = code, .reason = s->close_reason, .reason_len = n};
+}
+
+static void enter_closing(struct tern_session *s, tern_time now)
+{
+	s->state = TERN_SESSION_CLOSING;
+	s->close_pending = true;
+	s->close_deadline = now + tern_session_three_pto(s);
+}
+
+int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code, const char *reason,
+                       tern_time now)
+{
+	if (s->state >= TERN_SESSION_CLOSING || s->closing_graceful)
+		return api_error(s, TERN_ECLOSED, "close: session already %s",
+		                 tern_session_state_name(s->state));
+	if (graceful) {
+		set_close(s, false, TERN_CLOSE_NO_ERROR, reason);
+		s->closing_graceful = true;
+		return 0;
+	}
+	set_close(s, true, app_code, reason);
+	free_streams(s);
+	s->streams_hi = 0;
+	enter_closing(s, now);
+	return 0;
+}
+
+/* A protocol error: close with a transport code at once. */
+void tern_session_fail(struct tern_session *s, uint64_t code, const char *reason)
+{
+	if (s->state >= TERN_SESSION_CLOSING)
+		return;
+	set_close(s, false, code, reason);
+	s->close.err = TERN_EPROTO;
+	enter_closing(s, s->last_recv);
+}
+
+void tern_session_report_closed(struct tern_session *s)
+{
+	if (s->closed_reported)
+		return;
+	s->closed_reported = true;
+	if (s->cbs.closed)
+		s->cbs.closed(s->cbs.ctx, s, &s->close);
+}
+
+void tern_session_enter_closed(struct tern_session *s)
+{
+	s->state = TERN_SESSION_CLOSED;
+	s->close_deadline = TERN_TIME_NEVER;
+	tern_session_report_closed(s);
+}
+
+static bool all_sent_data_acked(const struct tern_session *s)
+{
+	for (unsigned i = 0; i < s->streams_hi; i++) {
+		const struct tern_stream *st = s->streams[i];
+		if (st && tern_ssend_buffered(&st->tx) != 0)
+			return false;
+	}
+	return s->dq.n == 0;
+}
+
+/* Graceful close: once every byte we sent is acknowledged, send CLOSE. */
+static void graceful_progress(struct tern_session *s, tern_time now)
+{
+	if (s->closing_graceful && s->state <= TERN_SESSION_ESTABLISHED && all_sent_data_acked(s))
+		enter_closing(s, now);
+}
+
+static tern_time idle_deadline(const struct tern_session *s)
+{
+	return s->cfg.idle_timeout ? s->last_recv + s->cfg.idle_timeout : TERN_TIME_NEVER;
+}
+
+static tern_time keepalive_deadline(const struct tern_session *s)
+{
+	if (!s->cfg.keepalive || s->state != TERN_SESSION_ESTABLISHED)
+		return TERN_TIME_NEVER;
+	return s->last_eliciting_sent + s->cfg.keepalive;
+}
+
+tern_time tern_session_deadline(const struct tern_session *s, tern_time now)
+{
+	tern_time t = s->close_deadline;
+
+	if (s->state == TERN_SESSION_CLOSED)
+		return TERN_TIME_NEVER;
+	if (s->closing_graceful && s->state <= TERN_SESSION_ESTABLISHED && all_sent_data_acked(s))
+		return now;
+	t = TERN_MIN(t, tern_session_send_ready(s, now));
+	if (s->state == TERN_SESSION_DRAINING)
+		return t;
+	t = TERN_MIN(t, tern_recovery_deadline(&s->rec));
+	t = TERN_MIN(t, idle_deadline(s));
+	return TERN_MIN(t, keepalive_deadline(s));
+}
+
+void tern_session_on_timeout(struct tern_session *s, tern_time now)
+{
+	if (s->state == TERN_SESSION_CLOSED)
+		return;
+	if (now >= s->close_deadline) {
+		tern_session_enter_closed(s);
+		return;
+	}
+	if (now >= idle_deadline(s)) {
+		if (s->state < TERN_SESSION_CLOSING) /* else keep the close we have */
+			s->close = (struct tern_close_info){.err = TERN_ETIMEDOUT,
+			                                    .code = TERN_CLOSE_IDLE_TIMEOUT};
+		tern_session_enter_closed(s);
+		return;
+	}
+	graceful_progress(s, now);
+	if (s->state != TERN_SESSION_DRAINING && now >= tern_recovery_deadline(&s->rec)) {
+		struct tern_recovery_cbs cbs = {s, tern_session_on_acked, tern_session_on_lost};
+		int probes = tern_recovery_on_timeout(&s->rec, now, &cbs);
+		if (probes > 0)
+			s->probes = (unsigned)probes;
+	}
+	if (now >= keepalive_deadline(s))
+		s->ping_pending = true;
+}
+
+size_t tern_session_mem(const struct tern_session *s)
+{
+	size_t m = sizeof(*s) + s->cfg.max_streams * sizeof(*s->streams);
+
+	m += s->rec.cap * sizeof(struct tern_sent_pkt) +
+	     s->ack.rx.cap * sizeof(struct tern_ack_range);
+	m += s->dq.slots ? s->dq.cap * sizeof(struct tern_dgram_slot) : 0;
+	for (unsigned i = 0; i < s->streams_hi; i++) {
+		const struct tern_stream *st = s->streams[i];
+		if (!st)
+			continue;
+		m += sizeof(*st) + st->tx.cap + st->tx.ends_cap * sizeof(uint64_t) +
+		     (st->tx.acked.cap + st->tx.lost.cap) * sizeof(struct tern_ack_range);
+		m += tern_srecv_mem(&st->rx);
+	}
+	return m;
+}

@@ -1,0 +1,202 @@
+/* A session: one end of a tern connection. It owns the keys, the streams,
+ * the datagram queue, ACK state, loss recovery and congestion control, and
+ * the timers of that connection. It does no I/O and reads no clock: the
+ * caller (a worker, or the simulator's driver) hands it received packets and
+ * the time, asks it for packets to send, and calls it back at its deadline.
+ *
+ *   recv:  tern_session_recv(s, pkt, len, now)        core/session_recv.c
+ *   send:  tern_session_write(s, buf, cap, now) -> len core/session_send.c
+ *   time:  tern_session_deadline(s) / tern_session_on_timeout(s, now)
+ *
+ * A session is owned by exactly one thread for its life. */
+#ifndef TERN_SESSION_H
+#define TERN_SESSION_H
+
+#include "ack.h"
+#include "cc.h"
+#include "dgram.h"
+#include "flow.h"
+#include "pacer.h"
+#include "recovery.h"
+#include "stream.h"
+#include "crypto/aead.h"
+
+enum tern_session_state {
+	TERN_SESSION_HANDSHAKING, /* keys installed, peer not yet heard from */
+	TERN_SESSION_ESTABLISHED,
+	TERN_SESSION_CLOSING,  /* we sent CLOSE; waiting for its ACK or 3 PTO */
+	TERN_SESSION_DRAINING, /* the peer closed; silent for 3 PTO */
+	TERN_SESSION_CLOSED,
+};
+
+const char *tern_session_state_name(enum tern_session_state st);
+
+struct tern_session;
+
+/* Why a session ended, as its application sees it. */
+struct tern_close_info {
+	int err;            /* TERN_OK for a close by either side; TERN_ETIMEDOUT on idle
+			   timeout; TERN_EPROTO when the peer broke the protocol */
+	bool remote;        /* the peer sent the CLOSE */
+	bool app;           /* code is the application's (CLOSE_APP) */
+	uint64_t code;      /* close code */
+	const char *reason; /* not NUL-terminated; valid during the callback */
+	size_t reason_len;
+};
+
+/* Callbacks run on the session's owner thread, from inside recv/timeout
+ * calls. They may call the session's send functions. */
+struct tern_session_cbs {
+	void *ctx;
+	void (*established)(void *ctx, struct tern_session *s);
+	void (*message)(void *ctx, struct tern_session *s, uint16_t stream, const uint8_t *msg,
+	                size_t len);
+	/* The peer finished a stream and every message on it was delivered. */
+	void (*stream_fin)(void *ctx, struct tern_session *s, uint16_t stream);
+	/* lane < 0: plain datagram; else unreliable-sequenced on that lane. */
+	void (*datagram)(void *ctx, struct tern_session *s, int lane, const uint8_t *data,
+	                 size_t len);
+	/* A stream that returned TERN_EAGAIN can take data again
+	 * (TERN_STREAM_DGRAM for the datagram queue). */
+	void (*writable)(void *ctx, struct tern_session *s, uint16_t stream);
+	void (*closed)(void *ctx, struct tern_session *s, const struct tern_close_info *ci);
+};
+#define TERN_STREAM_DGRAM UINT16_MAX
+
+struct tern_session_cfg {
+	enum tern_cipher cipher;
+	const struct tern_cc_ops *cc; /* NULL = CUBIC */
+	size_t max_packet;            /* UDP payload bytes; default 1452, min 1200 */
+	uint16_t max_streams;         /* default 16, at most TERN_MAX_STREAMS */
+	size_t stream_window;         /* per-stream receive window; default 256 KiB */
+	size_t conn_window;           /* per-session receive window; default 1 MiB */
+	size_t send_buffer;           /* per-stream send buffer; default 256 KiB */
+	size_t dgram_queue;           /* queued outgoing datagrams; default 64 */
+	size_t max_in_flight_pkts;    /* sent-map bound; default 65536 */
+	tern_time max_ack_delay;      /* default 25 ms */
+	tern_time idle_timeout;       /* default 30 s; 0 = none */
+	tern_time keepalive;          /* default 15 s; 0 = none */
+	bool no_pacing;
+};
+
+/* Fills cfg with the defaults above. */
+void tern_session_cfg_default(struct tern_session_cfg *cfg);
+
+struct tern_session_stats {
+	uint64_t pkts_sent, bytes_sent, pkts_recv, bytes_recv;
+	uint64_t pkts_lost, pkts_retransmitted_bytes, pto_count;
+	uint64_t msgs_sent, msgs_recv, dgrams_sent, dgrams_recv, dgrams_dropped_stale;
+	uint64_t dgrams_lost; /* sent datagrams in packets declared lost */
+	/* received packets dropped, by reason */
+	uint64_t drop_malformed, drop_auth, drop_duplicate, drop_state, drop_limit;
+	uint64_t spurious_losses, persistent_congestions;
+};
+
+struct tern_stream {
+	struct tern_stream_send tx;
+	struct tern_stream_recv rx;
+	bool want_writable;
+	bool max_data_pending; /* MAX_STREAM_DATA owed */
+	bool blocked_pending;  /* STREAM_DATA_BLOCKED owed */
+	bool fin_reported;     /* stream_fin callback ran */
+};
+
+struct tern_session {
+	enum tern_session_state state;
+	bool initiator;
+	bool closing_graceful; /* close requested; CLOSE once all data is acked */
+	uint8_t local_cid[TERN_CID_LEN], peer_cid[TERN_CID_LEN];
+	struct tern_session_cfg cfg;
+	struct tern_session_cbs cbs;
+	struct tern_keys keys;
+	uint64_t largest_rx_pn; /* UINT64_MAX until a packet authenticates */
+
+	struct tern_recovery rec;
+	struct tern_ackgen ack;
+	struct tern_pacer pacer;
+	struct tern_flow_rx frx;
+	struct tern_flow_tx ftx;
+	struct tern_stream **streams; /* max_streams slots, lazily allocated */
+	uint16_t streams_hi;          /* 1 + highest stream id in use */
+	uint16_t rr;                  /* round-robin cursor over streams */
+	struct tern_dgram_queue dq;
+	struct tern_dgram_lanes lanes;
+	bool dq_want_writable;
+
+	/* control frames owed */
+	bool max_data_pending, data_blocked_pending, ping_pending, path_response_pending;
+	unsigned probes; /* PTO probe packets owed (bypass cwnd) */
+	uint8_t path_response[TERN_PATH_DATA_LEN];
+
+	/* close */
+	struct tern_close_info close; /* what we send (CLOSING) or received */
+	char close_reason[TERN_MAX_CLOSE_REASON];
+	bool close_pending;       /* a CLOSE frame is owed */
+	tern_time close_deadline; /* end of CLOSING/DRAINING */
+	bool closed_reported;
+
+	tern_time last_recv, last_eliciting_sent;
+	struct tern_session_stats stats;
+	char errbuf[128]; /* last API error message */
+};
+
+/* Creates a session whose keys come from a pre-shared secret (the handshake
+ * issue replaces this with the Noise handshake). The initiator speaks first.
+ * local_cid names this session in packets we receive; peer_cid in packets we
+ * send. cfg may be NULL for defaults. Returns 0, TERN_EINVAL (bad config; a
+ * message is in *err_msg if non-NULL), TERN_ENOMEM, TERN_ECRYPTO. */
+int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,
+                         const struct tern_session_cbs *cbs, bool initiator,
+                         const uint8_t local_cid[TERN_CID_LEN],
+                         const uint8_t peer_cid[TERN_CID_LEN], const uint8_t *secret,
+                         size_t secret_len, tern_time now, const char **err_msg);
+/* Frees every resource and wipes the keys. NULL is fine. */
+void tern_session_free(struct tern_session *s);
+
+/* Processes one received datagram addressed to this session (in place:
+ * the payload is decrypted into pkt). Returns 0 when processed, or a
+ * negative code when the packet was dropped (and counted in stats). */
+int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_time now);
+/* Writes the next packet to send into buf (cap ≥ cfg.max_packet). Returns its
+ * length, 0 when nothing is to be sent now (see tern_session_deadline), or a
+ * negative TERN_E*. */
+int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_time now);
+/* The earliest time the session needs tern_session_on_timeout or has a
+ * packet to write; TERN_TIME_NEVER when closed. */
+tern_time tern_session_deadline(const struct tern_session *s, tern_time now);
+/* Runs every expired timer (loss, PTO, idle, keepalive, close). */
+void tern_session_on_timeout(struct tern_session *s, tern_time now);
+
+/* Queues a whole message on stream (< cfg.max_streams). Returns 0,
+ * TERN_EAGAIN (send buffer full: a writable callback follows),
+ * TERN_ETOOBIG, TERN_EINVAL, TERN_ECLOSED, TERN_ENOMEM. */
+int tern_session_send(struct tern_session *s, uint16_t stream, const void *msg, size_t len);
+/* Ends a stream after its queued messages. Returns 0, TERN_EINVAL, TERN_ECLOSED. */
+int tern_session_finish(struct tern_session *s, uint16_t stream);
+/* Queues an unreliable datagram; lane ≥ 0 makes it unreliable-sequenced on
+ * that lane. Returns 0, TERN_EAGAIN, TERN_ETOOBIG (larger than one packet
+ * carries), TERN_EINVAL, TERN_ECLOSED. */
+int tern_session_send_dgram(struct tern_session *s, int lane, const void *data, size_t len);
+/* Largest datagram payload that fits in one packet. */
+size_t tern_session_max_dgram(const struct tern_session *s);
+/* Closes the session. graceful: deliver every queued message, then CLOSE
+ * with NO_ERROR (app_code ignored). Otherwise CLOSE_APP(app_code, reason)
+ * at once, dropping queued data. Returns 0 or TERN_ECLOSED. */
+int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code, const char *reason,
+                       tern_time now);
+/* The message of the last API error on this session ("" if none). */
+const char *tern_session_errmsg(const struct tern_session *s);
+/* Bytes of heap the session holds (streams, queues, maps). */
+size_t tern_session_mem(const struct tern_session *s);
+
+/* ---- internal, shared by session*.c ---- */
+struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, bool create);
+void tern_session_fail(struct tern_session *s, uint64_t code, const char *reason);
+void tern_session_enter_closed(struct tern_session *s);
+void tern_session_report_closed(struct tern_session *s);
+tern_time tern_session_three_pto(const struct tern_session *s);
+void tern_session_on_acked(void *ctx, const struct tern_sent_pkt *p);
+void tern_session_on_lost(void *ctx, const struct tern_sent_pkt *p);
+tern_time tern_session_send_ready(const struct tern_session *s, tern_time now);
+
+#endif

@@ -1,0 +1,311 @@
+/* The receive half of a session: open a packet, check it is new, dispatch
+ * its frames through a table of small handlers, deliver complete messages,
+ * and record the packet for acknowledgement. A packet that fails to parse or
+ * authenticate is dropped and counted, never acted on; a packet that breaks
+ * the protocol closes the session with a named code (docs/protocol.md §11). */
+#include "session.h"
+
+typedef int (*frame_fn)(struct tern_session *s, const struct tern_frame *f, tern_time now);
+
+struct deliver_ctx {
+	struct tern_session *s;
+	uint16_t id;
+};
+
+static void deliver_msg(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct deliver_ctx *d = ctx;
+
+	d->s->stats.msgs_recv++;
+	if (d->s->cbs.message && d->s->state <= TERN_SESSION_ESTABLISHED)
+		d->s->cbs.message(d->s->cbs.ctx, d->s, d->id, msg, len);
+}
+
+static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stream *st)
+{
+	struct deliver_ctx d = {s, id};
+	uint64_t consumed = tern_srecv_deliver(&st->rx, deliver_msg, &d), max;
+
+	if (s->state > TERN_SESSION_ESTABLISHED || s->streams[id] != st)
+		return; /* the application closed the session from its callback */
+	if (consumed && tern_flow_rx_consume(&s->frx, consumed, &max))
+		s->max_data_pending = true;
+	if (tern_srecv_window_update(&st->rx, &max))
+		st->max_data_pending = true;
+	if (tern_srecv_finished(&st->rx) && !st->fin_reported) {
+		st->fin_reported = true;
+		if (s->cbs.stream_fin)
+			s->cbs.stream_fin(s->cbs.ctx, s, id);
+	}
+}
+
+static int stream_error(struct tern_session *s, int rc, uint64_t id)
+{
+	switch (rc) {
+	case TERN_ELIMIT:
+		return rc; /* drop the packet unacknowledged; the peer re-sends */
+	case TERN_EFLOWCONTROL:
+		tern_session_fail(s, TERN_CLOSE_FLOW_CONTROL, "stream data beyond credit");
+		break;
+	case TERN_EPROTO:
+		tern_session_fail(s, TERN_CLOSE_FINAL_SIZE, "stream final size changed");
+		break;
+	case TERN_ETOOBIG:
+		tern_session_fail(s, TERN_CLOSE_MESSAGE_TOO_BIG, "message over 64 MiB");
+		break;
+	default:
+		tern_session_fail(s, TERN_CLOSE_INTERNAL, "out of memory");
+		break;
+	}
+	(void)id;
+	return TERN_EPROTO;
+}
+
+static struct tern_stream *peer_stream(struct tern_session *s, uint64_t id)
+{
+	struct tern_stream *st;
+
+	if (id >= s->cfg.max_streams) {
+		tern_session_fail(s, TERN_CLOSE_STREAM_LIMIT, "stream id beyond max_streams");
+		return NULL;
+	}
+	st = tern_session_stream(s, (uint16_t)id, true);
+	if (!st)
+		tern_session_fail(s, TERN_CLOSE_INTERNAL, "out of memory");
+	return st;
+}
+
+static int on_stream(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	struct tern_stream *st = peer_stream(s, f->u.stream.id);
+	uint64_t fresh = 0;
+	int rc;
+
+	(void)now;
+	if (!st)
+		return TERN_EPROTO;
+	rc = tern_srecv_frame(&st->rx, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
+	                      f->u.stream.msg_end, f->u.stream.fin, &fresh);
+	if (rc < 0)
+		return stream_error(s, rc, f->u.stream.id);
+	if (tern_flow_rx_on_data(&s->frx, fresh) < 0)
+		return stream_error(s, TERN_EFLOWCONTROL, f->u.stream.id);
+	deliver_stream(s, (uint16_t)f->u.stream.id, st);
+	return 0;
+}
+
+static int on_ack(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	struct tern_recovery_cbs cbs = {s, tern_session_on_acked, tern_session_on_lost};
+
+	if (tern_recovery_on_ack(&s->rec, f, now, &cbs) < 0) {
+		tern_session_fail(s, TERN_CLOSE_PROTOCOL_VIOLATION, "ACK of an unsent packet");
+		return TERN_EPROTO;
+	}
+	return 0;
+}
+
+static int on_close(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	size_t n = TERN_MIN(f->u.close.reason_len, sizeof(s->close_reason));
+
+	if (s->state == TERN_SESSION_CLOSING) {
+		tern_session_enter_closed(s); /* both closed at once: done */
+		return 0;
+	}
+	memcpy(s->close_reason, f->u.close.reason, n);
+	s->close = (struct tern_close_info){.remote = true,
+	                                    .app = f->type == TERN_FRAME_CLOSE_APP,
+	                                    .code = f->u.close.code,
+	                                    .reason = s->close_reason,
+	                                    .reason_len = n};
+	s->state = TERN_SESSION_DRAINING;
+	s->close_deadline = now + tern_session_three_pto(s);
+	s->ack.immediate = true; /* acknowledge the CLOSE, then stay silent */
+	tern_session_report_closed(s);
+	return 0;
+}
+
+static int on_max_data(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	(void)now;
+	tern_flow_tx_on_max(&s->ftx, f->u.credit.max);
+	return 0;
+}
+
+static int on_max_stream_data(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	struct tern_stream *st = peer_stream(s, f->u.credit.id);
+
+	(void)now;
+	if (!st)
+		return TERN_EPROTO;
+	tern_ssend_on_max_data(&st->tx, f->u.credit.max);
+	return 0;
+}
+
+static int on_stream_blocked(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	(void)now;
+	return peer_stream(s, f->u.credit.id) ? 0 : TERN_EPROTO;
+}
+
+static int on_nothing(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	(void)s, (void)f, (void)now; /* PADDING, PING, DATA_BLOCKED, PATH_RESPONSE */
+	return 0;
+}
+
+static int on_datagram(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	int lane = -1;
+
+	(void)now;
+	if (f->type == TERN_FRAME_DATAGRAM_SEQ) {
+		if (!tern_dgram_lanes_accept(&s->lanes, f->u.dgram.lane, f->u.dgram.seq)) {
+			s->stats.dgrams_dropped_stale++;
+			return 0;
+		}
+		lane = (int)f->u.dgram.lane;
+	}
+	s->stats.dgrams_recv++;
+	if (s->cbs.datagram)
+		s->cbs.datagram(s->cbs.ctx, s, lane, f->u.dgram.data, f->u.dgram.len);
+	return 0;
+}
+
+static int on_path_challenge(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	(void)now;
+	memcpy(s->path_response, f->u.path.data, TERN_PATH_DATA_LEN);
+	s->path_response_pending = true;
+	return 0;
+}
+
+static int on_key_update(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	(void)f, (void)now;
+	/* Keys from a pre-shared secret have a single generation (protocol.md §5). */
+	tern_session_fail(s, TERN_CLOSE_KEY_UPDATE, "key update without a handshake");
+	return TERN_EPROTO;
+}
+
+static const frame_fn handlers[] = {
+        [TERN_FRAME_PADDING] = on_nothing,
+        [TERN_FRAME_PING] = on_nothing,
+        [TERN_FRAME_ACK] = on_ack,
+        [TERN_FRAME_CLOSE] = on_close,
+        [TERN_FRAME_CLOSE_APP] = on_close,
+        [TERN_FRAME_MAX_DATA] = on_max_data,
+        [TERN_FRAME_MAX_STREAM_DATA] = on_max_stream_data,
+        [TERN_FRAME_DATA_BLOCKED] = on_nothing,
+        [TERN_FRAME_STREAM] = on_stream,
+        [TERN_FRAME_DATAGRAM] = on_datagram,
+        [TERN_FRAME_DATAGRAM_SEQ] = on_datagram,
+        [TERN_FRAME_PATH_CHALLENGE] = on_path_challenge,
+        [TERN_FRAME_PATH_RESPONSE] = on_nothing,
+        [TERN_FRAME_KEY_UPDATE] = on_key_update,
+        [TERN_FRAME_STREAM_DATA_BLOCKED] = on_stream_blocked,
+};
+
+/* In CLOSING and DRAINING only ACK and CLOSE frames matter. */
+static bool frame_wanted(const struct tern_session *s, uint8_t type)
+{
+	if (s->state <= TERN_SESSION_ESTABLISHED)
+		return true;
+	return type == TERN_FRAME_ACK || type == TERN_FRAME_CLOSE || type == TERN_FRAME_CLOSE_APP;
+}
+
+static int process_frames(struct tern_session *s, const uint8_t *p, const uint8_t *end,
+                          tern_time now, bool *eliciting)
+{
+	struct tern_frame f;
+	int rc;
+
+	*eliciting = false;
+	while (p < end) {
+		if (tern_frame_decode(&p, end, &f) < 0) {
+			tern_session_fail(s, TERN_CLOSE_FRAME_ENCODING, "malformed frame");
+			return TERN_EMALFORMED;
+		}
+		*eliciting |= tern_frame_is_ack_eliciting(f.type);
+		if (f.type >= TERN_ARRAY_LEN(handlers) || !handlers[f.type] ||
+		    !frame_wanted(s, f.type))
+			continue;
+		rc = handlers[f.type](s, &f, now);
+		if (rc < 0)
+			return rc;
+		if (s->state == TERN_SESSION_CLOSED)
+			return 0;
+	}
+	return 0;
+}
+
+/* Header, duplicate check and AEAD open. Returns payload length or < 0. */
+static int open_packet(struct tern_session *s, uint8_t *pkt, size_t len, uint64_t *pn,
+                       size_t *hdr_len)
+{
+	struct tern_data_hdr h;
+	int n;
+
+	if (tern_wire_data_hdr_decode(pkt, len, &h) < 0 ||
+	    memcmp(h.dcid, s->local_cid, TERN_CID_LEN) != 0) {
+		s->stats.drop_malformed++;
+		return TERN_EMALFORMED;
+	}
+	*pn = tern_wire_pn_expand(s->largest_rx_pn, h.pn_trunc, h.pn_len);
+	if (tern_ackgen_is_dup(&s->ack, *pn)) {
+		s->stats.drop_duplicate++;
+		return TERN_EAGAIN;
+	}
+	n = tern_aead_open(s->keys.rx, *pn, pkt, h.hdr_len, pkt + h.hdr_len, len - h.hdr_len);
+	if (n < 0) {
+		s->stats.drop_auth++;
+		return TERN_ECRYPTO;
+	}
+	*hdr_len = h.hdr_len;
+	return n;
+}
+
+static void on_authenticated(struct tern_session *s, uint64_t pn, size_t len, tern_time now)
+{
+	if (s->largest_rx_pn == UINT64_MAX || pn > s->largest_rx_pn)
+		s->largest_rx_pn = pn;
+	s->last_recv = now;
+	s->stats.pkts_recv++;
+	s->stats.bytes_recv += len;
+	if (s->state == TERN_SESSION_HANDSHAKING) {
+		s->state = TERN_SESSION_ESTABLISHED;
+		if (s->cbs.established)
+			s->cbs.established(s->cbs.ctx, s);
+	}
+}
+
+int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_time now)
+{
+	uint64_t pn;
+	size_t hdr_len;
+	bool eliciting;
+	int n, rc;
+
+	if (s->state == TERN_SESSION_CLOSED) {
+		s->stats.drop_state++;
+		return TERN_ECLOSED;
+	}
+	n = open_packet(s, pkt, len, &pn, &hdr_len);
+	if (n < 0)
+		return n;
+	on_authenticated(s, pn, len, now);
+	rc = process_frames(s, pkt + hdr_len, pkt + hdr_len + n, now, &eliciting);
+	if (s->state == TERN_SESSION_CLOSING && eliciting)
+		s->close_pending = true; /* the peer is still talking: repeat CLOSE */
+	if (rc == TERN_ELIMIT) {
+		s->stats.drop_limit++;
+		return rc;
+	}
+	if (rc < 0 || s->state == TERN_SESSION_CLOSED)
+		return rc;
+	if (tern_ackgen_on_packet(&s->ack, pn, eliciting, now) < 0)
+		tern_session_fail(s, TERN_CLOSE_INTERNAL, "out of memory");
+	return 0;
+}

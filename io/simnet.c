@@ -1,0 +1,172 @@
+/* Event loop over the simulated network (see simnet.h). One step: take every
+ * packet that has arrived by now and hand it to its session, fire due timers,
+ * then let every session write what it may. Virtual time then jumps to the
+ * next arrival or timer. */
+#include <stdlib.h>
+
+#include "simnet.h"
+
+#define FLUSH_BURST 64
+#define RX_BURST 64
+
+struct conn {
+	struct tern_session *s;
+	int ep;
+	struct tern_addr peer;
+	struct tern_timer timer;
+	struct tern_simnet *net;
+};
+
+struct tern_simnet {
+	struct tern_sim *sim;
+	struct tern_wheel wheel;
+	struct conn **conns;
+	size_t n, cap;
+	int max_ep;
+	struct tern_simnet_stats stats;
+	uint8_t buf[TERN_MAX_PACKET];
+};
+
+struct tern_simnet *tern_simnet_new(uint64_t seed)
+{
+	struct tern_simnet *net = calloc(1, sizeof(*net));
+
+	if (!net)
+		return NULL;
+	net->sim = tern_sim_new(seed);
+	if (!net->sim) {
+		free(net);
+		return NULL;
+	}
+	tern_wheel_init(&net->wheel, 0);
+	net->max_ep = -1;
+	return net;
+}
+
+void tern_simnet_free(struct tern_simnet *net)
+{
+	if (!net)
+		return;
+	for (size_t i = 0; i < net->n; i++)
+		free(net->conns[i]);
+	free(net->conns);
+	tern_sim_free(net->sim);
+	free(net);
+}
+
+struct tern_sim *tern_simnet_sim(struct tern_simnet *net)
+{
+	return net->sim;
+}
+
+tern_time tern_simnet_now(const struct tern_simnet *net)
+{
+	return tern_sim_now(net->sim);
+}
+
+const struct tern_simnet_stats *tern_simnet_stats(const struct tern_simnet *net)
+{
+	return &net->stats;
+}
+
+static void on_timer(struct tern_timer *t, tern_time now)
+{
+	struct conn *c = t->arg;
+
+	tern_session_on_timeout(c->s, now);
+}
+
+int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
+                       const struct tern_addr *peer)
+{
+	struct conn *c;
+
+	if (!s || !peer || ep < 0)
+		return TERN_EINVAL;
+	if (net->n == net->cap) {
+		size_t cap = net->cap ? 2 * net->cap : 8;
+		struct conn **v = realloc(net->conns, cap * sizeof(*v));
+		if (!v)
+			return TERN_ENOMEM;
+		net->conns = v;
+		net->cap = cap;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return TERN_ENOMEM;
+	*c = (struct conn){.s = s, .ep = ep, .peer = *peer, .net = net};
+	tern_timer_init(&c->timer, on_timer, c);
+	net->conns[net->n++] = c;
+	if (ep > net->max_ep)
+		net->max_ep = ep;
+	return 0;
+}
+
+static struct conn *route(struct tern_simnet *net, int ep, const uint8_t *p, size_t len)
+{
+	if (len < 1 + TERN_CID_LEN)
+		return NULL;
+	for (size_t i = 0; i < net->n; i++) {
+		struct conn *c = net->conns[i];
+		if (c->ep == ep && memcmp(c->s->local_cid, p + 1, TERN_CID_LEN) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static void receive(struct tern_simnet *net, tern_time now)
+{
+	struct tern_pkt pkts[RX_BURST];
+
+	for (int ep = 0; ep <= net->max_ep; ep++) {
+		unsigned n;
+		while ((n = tern_sim_recv(net->sim, ep, pkts, RX_BURST)) > 0) {
+			for (unsigned i = 0; i < n; i++) {
+				struct conn *c = route(net, ep, pkts[i].data, pkts[i].len);
+				if (!c)
+					net->stats.unroutable++;
+				else if (tern_session_recv(c->s, pkts[i].data, pkts[i].len, now) <
+				         0)
+					net->stats.dropped++;
+			}
+		}
+	}
+}
+
+static void flush(struct tern_simnet *net, struct conn *c, tern_time now)
+{
+	tern_time when;
+	int n = 1;
+
+	for (unsigned i = 0; i < FLUSH_BURST && n > 0; i++) {
+		n = tern_session_write(c->s, net->buf, sizeof(net->buf), now);
+		if (n > 0)
+			tern_sim_send(net->sim, c->ep, &c->peer, net->buf, (size_t)n);
+	}
+	when = tern_session_deadline(c->s, now);
+	if (when == TERN_TIME_NEVER)
+		tern_timer_cancel(&net->wheel, &c->timer);
+	else
+		tern_timer_arm(&net->wheel, &c->timer, TERN_MAX(when, now));
+}
+
+int tern_simnet_run(struct tern_simnet *net, tern_time until, bool (*stop)(void *ctx), void *ctx)
+{
+	for (;;) {
+		tern_time now = tern_sim_now(net->sim), next;
+
+		net->stats.steps++;
+		receive(net, now);
+		tern_wheel_advance(&net->wheel, now);
+		for (size_t i = 0; i < net->n; i++)
+			flush(net, net->conns[i], now);
+		if (stop && stop(ctx))
+			return 0;
+		next = TERN_MIN(tern_sim_next_event(net->sim), tern_wheel_next(&net->wheel));
+		if (next == TERN_TIME_NEVER)
+			return TERN_EAGAIN;
+		if (next > until)
+			return TERN_ETIMEDOUT;
+		tern_sim_advance(net->sim, TERN_MAX(next, now + 1));
+	}
+}
