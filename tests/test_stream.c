@@ -648,8 +648,80 @@ static void test_send_backpressure(void)
 	tern_ssend_free(&s);
 }
 
+static void collect_cb(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct sink *k = ctx;
+
+	if (k->got < k->nmsg && len == k->sizes[k->got])
+		for (size_t j = 0; j < len; j++)
+			k->bad += msg[j] != msg_byte(k->got, j);
+	else
+		k->bad++;
+	k->got++;
+}
+
+/* The send ring grows while its live bytes wrap: they keep their offsets. */
+static void test_send_ring_growth(void)
+{
+	static const size_t sizes[] = {3000, 3000, 3000, 2000};
+	static uint8_t msg[3000];
+	struct tern_stream_send s;
+	struct tern_stream_recv r;
+	struct tern_frame_meta m;
+	struct sink k = {.sizes = sizes, .nmsg = 4};
+	struct tern_frame_meta lost[8];
+	uint8_t p[PKT_CAP];
+	uint64_t nb;
+	size_t n, nlost = 0, resent = 0;
+
+	tern_ssend_init(&s, 16384, 1 << 20);
+	tern_srecv_init(&r, 1 << 16);
+	for (size_t i = 0; i < 4; i++) {
+		fill_msg(msg, i, sizes[i]);
+		CHECK_EQ(tern_ssend_write(&s, msg, sizes[i]), 0);
+		CHECK_EQ(s.cap, i < 3 ? 4096 : 8192); /* message 3 grows it, 2 wraps */
+		while ((n = tern_ssend_emit(&s, STREAM_ID, p, sizeof(p), UINT64_MAX, &m, &nb))) {
+			struct tern_frame f;
+			const uint8_t *cur = p;
+			CHECK_EQ(tern_frame_decode(&cur, p + n, &f), 0);
+			CHECK_EQ(tern_srecv_frame(&r, f.u.stream.offset, f.u.stream.data,
+			                          f.u.stream.len, f.u.stream.msg_end,
+			                          f.u.stream.fin, &nb),
+			         0);
+			if (i != 2) /* keep message 2 unacked across the next growth */
+				tern_ssend_on_acked(&s, &m);
+			else
+				lost[nlost++] = m;
+		}
+		tern_srecv_deliver(&r, collect_cb, &k);
+	}
+	CHECK_EQ(s.cap, 8192);
+	CHECK_EQ(k.got, 4);
+	CHECK_EQ(k.bad, 0);
+	CHECK_EQ(s.acked_off, 6000);
+	CHECK_EQ(tern_ssend_buffered(&s), 5000);
+	/* resending message 2 reads the re-placed bytes */
+	for (size_t i = 0; i < nlost; i++)
+		tern_ssend_on_lost(&s, &lost[i]);
+	while ((n = tern_ssend_emit(&s, STREAM_ID, p, sizeof(p), 0, &m, &nb))) {
+		struct tern_frame f;
+		const uint8_t *cur = p;
+		CHECK_EQ(tern_frame_decode(&cur, p + n, &f), 0);
+		for (size_t j = 0; j < f.u.stream.len; j++)
+			k.bad += f.u.stream.data[j] != msg_byte(2, f.u.stream.offset + j - 6000);
+		resent += f.u.stream.len;
+		tern_ssend_on_acked(&s, &m);
+	}
+	CHECK_EQ(resent, 3000);
+	CHECK_EQ(k.bad, 0);
+	CHECK_EQ(tern_ssend_buffered(&s), 0);
+	tern_ssend_free(&s);
+	tern_srecv_free(&r);
+}
+
 int main(void)
 {
+	test_send_ring_growth();
 	test_recv_gaps_overlaps();
 	test_recv_wrapping_message();
 	test_recv_flow_control();
