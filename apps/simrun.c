@@ -87,8 +87,8 @@ static void collect(struct run *r, struct simrun_result *res)
 {
 	struct tern_sim *sim = tern_simnet_sim(r->net);
 
-	res->tx = r->tx->stats;
-	res->rx = r->rx->stats;
+	tern_session_get_stats(r->tx, &res->tx);
+	tern_session_get_stats(r->rx, &res->rx);
 	res->srtt = r->tx->rec.rtt.smoothed;
 	res->min_rtt = r->tx->rec.rtt.min;
 	res->cwnd = r->tx->rec.cc.cwnd;

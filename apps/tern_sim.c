@@ -213,8 +213,10 @@ static void print_result(const struct simrun_cfg *c, const struct simrun_result 
 		       rate / 1e6);
 	printf("\nrtt          smoothed %.2f ms, min %.2f ms; cwnd at end %llu bytes\n",
 	       (double)r->srtt / 1e3, (double)r->min_rtt / 1e3, (unsigned long long)r->cwnd);
-	printf("packets      %llu sent, %llu lost, %llu retransmitted bytes, %llu PTOs\n",
+	printf("packets      %llu sent, %llu lost (%llu spurious), %llu retransmitted bytes, "
+	       "%llu PTOs\n",
 	       (unsigned long long)r->tx.pkts_sent, (unsigned long long)r->tx.pkts_lost,
+	       (unsigned long long)r->tx.spurious_losses,
 	       (unsigned long long)r->tx.pkts_retransmitted_bytes,
 	       (unsigned long long)r->tx.pto_count);
 	printf("receiver     %llu packets, dropped: %llu duplicate, %llu failed auth\n",

@@ -75,6 +75,7 @@ enum tern_frame_type {
 
 /* Reliability constants after RFC 9002. */
 #define TERN_PACKET_THRESHOLD 3
+#define TERN_MAX_PACKET_THRESHOLD 32 /* adaptive reordering threshold cap */
 #define TERN_TIME_THRESHOLD_NUM 9
 #define TERN_TIME_THRESHOLD_DEN 8
 #define TERN_GRANULARITY_US 1000

@@ -67,6 +67,7 @@ int tern_recovery_init(struct tern_recovery *r, const struct tern_cc_ops *cc, ui
 	r->largest_acked_sent_time = 0;
 	r->loss_time = TERN_TIME_NEVER;
 	r->first_rtt_sample_time = TERN_TIME_NEVER;
+	r->pkt_threshold = TERN_PACKET_THRESHOLD;
 	return 0;
 }
 
@@ -221,7 +222,8 @@ static void scan_init(const struct tern_recovery *r, struct loss_scan *s, tern_t
 
 	memset(s, 0, sizeof(*s));
 	s->delay = TERN_MAX(base_rtt * TERN_TIME_THRESHOLD_NUM / TERN_TIME_THRESHOLD_DEN,
-	                    (tern_time)TERN_GRANULARITY_US);
+	                    (tern_time)TERN_GRANULARITY_US) +
+	           r->reo_wnd;
 	s->time_ok = now >= s->delay;
 	s->lost_before = s->time_ok ? now - s->delay : 0;
 	s->run_first = s->run_last = TERN_TIME_NEVER;
@@ -246,7 +248,7 @@ static void detect_losses(struct tern_recovery *r, tern_time now,
 			run_extend(r, &s, p, false);
 		} else if (p->state != TERN_SENT_INFLIGHT) {
 			run_break(r, &s);
-		} else if (r->largest_acked - pn >= TERN_PACKET_THRESHOLD ||
+		} else if (r->largest_acked - pn >= r->pkt_threshold ||
 		           (s.time_ok && p->sent_time <= s.lost_before)) {
 			declare_lost(r, p, &s, cbs);
 			run_extend(r, &s, p, true);
@@ -296,12 +298,24 @@ static void walk_ranges(struct ack_pass *a, const struct tern_frame *ack, visit_
 	}
 }
 
+/* A packet we declared lost was only late: the path reorders. Tolerate one
+ * packet more and a quarter min_rtt more before declaring loss. */
+static void widen_reordering(struct tern_recovery *r)
+{
+	tern_time step = TERN_MAX(r->rtt.min / 4, (tern_time)TERN_GRANULARITY_US);
+
+	if (r->pkt_threshold < TERN_MAX_PACKET_THRESHOLD)
+		r->pkt_threshold++;
+	r->reo_wnd = TERN_MIN(r->reo_wnd + step, r->rtt.smoothed);
+}
+
 /* Pass 1: take newly acked packets out of the flight; settle spurious losses. */
 static void mark_acked(struct ack_pass *a, struct tern_sent_pkt *p)
 {
 	if (p->state == TERN_SENT_LOST) {
 		p->state = TERN_SENT_ACKED;
 		a->r->stats.spurious_losses++;
+		widen_reordering(a->r);
 		a->newly++;
 		if (a->cbs && a->cbs->acked)
 			a->cbs->acked(a->cbs->ctx, p);

@@ -75,6 +75,11 @@ struct tern_recovery {
 	tern_time last_ack_eliciting_sent;
 	tern_time first_rtt_sample_time; /* for persistent congestion */
 	unsigned pto_count;
+	/* Reordering tolerance, raised by each spurious loss (RFC 9002 §6.1.1,
+	 * after RACK): one more packet of threshold, and min_rtt/4 more time
+	 * beyond 9/8·RTT, up to one smoothed RTT. */
+	unsigned pkt_threshold;
+	tern_time reo_wnd;
 	uint64_t ack_eliciting_in_flight;
 	struct tern_recovery_stats stats;
 };

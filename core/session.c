@@ -278,11 +278,19 @@ static void set_close(struct tern_session *s, bool app, uint64_t code, const cha
 	        .app = app, .code = code, .reason = s->close_reason, .reason_len = n};
 }
 
-static void enter_closing(struct tern_session *s, tern_time now)
+/* An abrupt close lingers 3 PTO (RFC 9000 §10.2); a graceful one waits for
+ * its CLOSE to be acknowledged, re-sending it on PTO, for up to the idle
+ * timeout (30 s when none is set). */
+static void enter_closing(struct tern_session *s, tern_time now, bool graceful)
 {
+	tern_time linger = tern_session_three_pto(s);
+
+	if (graceful)
+		linger =
+		        TERN_MAX(linger, s->cfg.idle_timeout ? s->cfg.idle_timeout : 30 * TERN_SEC);
 	s->state = TERN_SESSION_CLOSING;
 	s->close_pending = true;
-	s->close_deadline = now + tern_session_three_pto(s);
+	s->close_deadline = now + linger;
 }
 
 int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code, const char *reason,
@@ -299,7 +307,7 @@ int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code,
 	set_close(s, true, app_code, reason);
 	free_streams(s);
 	s->streams_hi = 0;
-	enter_closing(s, now);
+	enter_closing(s, now, false);
 	return 0;
 }
 
@@ -310,7 +318,7 @@ void tern_session_fail(struct tern_session *s, uint64_t code, const char *reason
 		return;
 	set_close(s, false, code, reason);
 	s->close.err = TERN_EPROTO;
-	enter_closing(s, s->last_recv);
+	enter_closing(s, s->last_recv, false);
 }
 
 void tern_session_report_closed(struct tern_session *s)
@@ -343,7 +351,7 @@ static bool all_sent_data_acked(const struct tern_session *s)
 static void graceful_progress(struct tern_session *s, tern_time now)
 {
 	if (s->closing_graceful && s->state <= TERN_SESSION_ESTABLISHED && all_sent_data_acked(s))
-		enter_closing(s, now);
+		enter_closing(s, now, true);
 }
 
 static tern_time idle_deadline(const struct tern_session *s)
@@ -393,11 +401,21 @@ void tern_session_on_timeout(struct tern_session *s, tern_time now)
 	if (s->state != TERN_SESSION_DRAINING && now >= tern_recovery_deadline(&s->rec)) {
 		struct tern_recovery_cbs cbs = {s, tern_session_on_acked, tern_session_on_lost};
 		int probes = tern_recovery_on_timeout(&s->rec, now, &cbs);
-		if (probes > 0)
+		if (probes > 0 && s->state == TERN_SESSION_CLOSING)
+			s->close_pending = true; /* the CLOSE itself is the probe */
+		else if (probes > 0)
 			s->probes = (unsigned)probes;
 	}
 	if (now >= keepalive_deadline(s))
 		s->ping_pending = true;
+}
+
+void tern_session_get_stats(const struct tern_session *s, struct tern_session_stats *out)
+{
+	*out = s->stats;
+	out->pto_count = s->rec.stats.pto_count_total;
+	out->spurious_losses = s->rec.stats.spurious_losses;
+	out->persistent_congestions = s->rec.stats.persistent_congestions;
 }
 
 size_t tern_session_mem(const struct tern_session *s)

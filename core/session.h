@@ -186,6 +186,9 @@ int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code,
                        tern_time now);
 /* The message of the last API error on this session ("" if none). */
 const char *tern_session_errmsg(const struct tern_session *s);
+/* Counters, including loss recovery's (PTOs, spurious losses, persistent
+ * congestion). */
+void tern_session_get_stats(const struct tern_session *s, struct tern_session_stats *out);
 /* Bytes of heap the session holds (streams, queues, maps). */
 size_t tern_session_mem(const struct tern_session *s);
 

@@ -228,6 +228,7 @@ static bool write_one_stream(struct tern_session *s, struct builder *b, uint16_t
 		                           &m, &fresh);
 		if (n == 0)
 			break;
+		tern_flow_tx_on_sent(&s->ftx, fresh); /* charged once, even if re-queued */
 		if (!add_meta(b, &m)) {
 			/* no meta slot: un-send by reporting the range lost */
 			tern_ssend_on_lost(&st->tx, &m);
@@ -235,7 +236,6 @@ static bool write_one_stream(struct tern_session *s, struct builder *b, uint16_t
 		}
 		b->p += n;
 		b->eliciting = true;
-		tern_flow_tx_on_sent(&s->ftx, fresh);
 		s->stats.pkts_retransmitted_bytes += m.len - fresh;
 	}
 	note_blocked(s, st);
