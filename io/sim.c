@@ -10,10 +10,12 @@
  * - Each endpoint has its own binary min-heap of arrivals keyed by (arrival
  *   time, global send sequence), so equal arrival times keep send order and
  *   a receive costs O(log n) whatever else is in flight.
- * - Packet records (header + TERN_MAX_PACKET bytes) come from slabs on a
- *   freelist; once warm, sending and receiving allocate nothing. Records
- *   handed out by tern_sim_recv sit on a "lent" list and are recycled at the
- *   start of the next tern_sim_recv or tern_sim_advance.
+ * - Packet records (header + TERN_MAX_PACKET bytes) come from one bounded
+ *   tern_pool (core/pool.h) shared by arrivals and the adapter's tx buffers;
+ *   once warm, sending and receiving allocate nothing. A full pool drops the
+ *   packet (counted in dropped_pool), as a router out of buffers would.
+ *   Records handed out by tern_sim_recv sit on a "lent" list and go back to
+ *   the pool at the start of the next tern_sim_recv or tern_sim_advance.
  * - The bottleneck is a serialising link plus a tail-drop queue: the link is
  *   busy until link_free_ns; the bytes queued at `now` are the bytes whose
  *   transmission has not finished, (link_free_ns - now) * rate. Nanosecond
@@ -23,27 +25,27 @@
  * - Paths are created lazily (first set_path or send) and kept in a
  *   pointer matrix; an address hash maps destinations to endpoints. */
 #include "io/sim.h"
+#include "core/pool.h"
 #include "core/proto.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#define SLAB_RECS 32
+/* Records that may exist at once (about 400 MiB at most). Above what any
+ * test holds in flight at once: the Gilbert–Elliott test queues 200000. */
+#ifndef TERN_SIM_MAX_RECS
+#define TERN_SIM_MAX_RECS (1u << 18) /* -D override: tests of the full-pool path */
+#endif
 #define DEFAULT_QUEUE (64u * 1024)
 
 struct rec {
-	struct rec *next;  /* freelist or lent-list link; owned by the sim */
+	struct rec *next;  /* lent-list link; owned by the sim */
 	struct path *path; /* path travelled, for delivery stats; NULL for tx buffers */
 	tern_time at;      /* arrival time */
 	uint64_t seq;      /* global send order, the heap's tie-break */
 	int from;
 	uint16_t len;
 	uint8_t data[TERN_MAX_PACKET];
-};
-
-struct slab {
-	struct slab *next;
-	struct rec recs[SLAB_RECS];
 };
 
 struct path {
@@ -70,11 +72,9 @@ struct tern_sim {
 	struct path **paths; /* eps_cap * eps_cap, [from * eps_cap + to], NULL = not yet used */
 	int *hash;           /* endpoint index + 1 per slot, 0 = empty; hash_cap slots */
 	size_t hash_cap;
-	struct slab *slabs;
-	size_t nrecs;      /* records allocated over all slabs */
-	struct rec *free;  /* recycled records */
-	struct rec *lent;  /* records whose data the last tern_sim_recv handed out */
-	size_t path_count; /* paths allocated */
+	struct tern_pool recs; /* every packet record: queued arrivals, lent, tx buffers */
+	struct rec *lent;      /* records whose data the last tern_sim_recv handed out */
+	size_t path_count;     /* paths allocated */
 	struct tern_sim_path_stats zero_stats;
 };
 
@@ -130,32 +130,23 @@ static tern_time sat_add(tern_time a, tern_time b)
 
 /* ---- packet records ---- */
 
-static struct rec *rec_get(struct tern_sim *sim)
+/* Returns a record, or NULL with *err set: TERN_ELIMIT when TERN_SIM_MAX_RECS are
+ * in use, TERN_ENOMEM when malloc failed while warming up. */
+static struct rec *rec_get(struct tern_sim *sim, int *err)
 {
-	if (tern_unlikely(!sim->free)) {
-		struct slab *s = malloc(sizeof(*s));
-		if (!s)
-			return NULL;
-		s->next = sim->slabs;
-		sim->slabs = s;
-		sim->nrecs += SLAB_RECS;
-		for (int i = 0; i < SLAB_RECS; i++) {
-			s->recs[i].next = sim->free;
-			sim->free = &s->recs[i];
-		}
-	}
-	struct rec *r = sim->free;
-	sim->free = r->next;
+	struct rec *r = tern_pool_get(&sim->recs);
+
+	if (tern_unlikely(!r))
+		*err = sim->recs.in_use >= sim->recs.max ? TERN_ELIMIT : TERN_ENOMEM;
 	return r;
 }
 
 static void rec_put(struct tern_sim *sim, struct rec *r)
 {
-	r->next = sim->free;
-	sim->free = r;
+	tern_pool_put(&sim->recs, r);
 }
 
-/* Returns the previous receive batch to the freelist. */
+/* Returns the previous receive batch to the pool. */
 static void recycle_lent(struct tern_sim *sim)
 {
 	while (sim->lent) {
@@ -440,7 +431,8 @@ static bool bottleneck(struct tern_sim *sim, struct path *p, size_t len, tern_ti
 }
 
 /* Schedules one copy of the packet for arrival, drawing its jitter, reorder
- * hold-back and corruption. */
+ * hold-back and corruption. With no record free, the copy is dropped and
+ * counted (the draws already made stay made, so replay is unaffected). */
 static int schedule_copy(struct tern_sim *sim, struct path *p, int from, int to, tern_time depart,
                          const uint8_t *data, size_t len)
 {
@@ -452,9 +444,14 @@ static int schedule_copy(struct tern_sim *sim, struct path *p, int from, int to,
 		at = sat_add(at, c->reorder_us);
 		p->stats.reordered++;
 	}
-	struct rec *r = rec_get(sim);
-	if (!r)
-		return TERN_ENOMEM;
+	int err;
+	struct rec *r = rec_get(sim, &err);
+	if (!r) {
+		if (err != TERN_ELIMIT)
+			return err;
+		p->stats.dropped_pool++;
+		return 0;
+	}
 	r->path = p;
 	r->at = at;
 	r->seq = sim->seq++;
@@ -548,7 +545,8 @@ size_t tern_sim_mem(const struct tern_sim *sim)
 {
 	if (!sim)
 		return 0;
-	size_t bytes = sim->nrecs * sizeof(struct rec) + sim->path_count * sizeof(struct path);
+	size_t bytes =
+	        sim->recs.high_water * sizeof(struct rec) + sim->path_count * sizeof(struct path);
 	for (int i = 0; i < sim->neps; i++)
 		bytes += sim->eps[i].cap * sizeof(struct rec *);
 	return bytes;
@@ -561,6 +559,10 @@ struct tern_sim *tern_sim_new(uint64_t seed)
 	struct tern_sim *sim = calloc(1, sizeof(*sim));
 	if (!sim)
 		return NULL;
+	if (tern_pool_init(&sim->recs, sizeof(struct rec), 0, TERN_SIM_MAX_RECS) < 0) {
+		free(sim);
+		return NULL;
+	}
 	for (int i = 0; i < 4; i++)
 		sim->rng[i] = splitmix64(&seed);
 	return sim;
@@ -570,15 +572,15 @@ void tern_sim_free(struct tern_sim *sim)
 {
 	if (!sim)
 		return;
-	for (int i = 0; i < sim->neps; i++)
+	recycle_lent(sim);
+	for (int i = 0; i < sim->neps; i++) {
+		for (size_t j = 0; j < sim->eps[i].n; j++)
+			rec_put(sim, sim->eps[i].heap[j]);
 		free(sim->eps[i].heap);
+	}
+	tern_pool_destroy(&sim->recs); /* tx buffers still out leak: free them first */
 	for (size_t i = 0; i < (size_t)sim->eps_cap * (size_t)sim->eps_cap; i++)
 		free(sim->paths[i]);
-	while (sim->slabs) {
-		struct slab *s = sim->slabs;
-		sim->slabs = s->next;
-		free(s);
-	}
 	free(sim->paths);
 	free(sim->hash);
 	free(sim->eps);
@@ -596,9 +598,10 @@ static int port_rx(void *be, struct tern_pkt *pkts, unsigned n)
 static int port_buf_alloc(void *be, struct tern_pkt *pkt)
 {
 	struct tern_sim_port *port = be;
-	struct rec *r = rec_get(port->sim);
+	int err;
+	struct rec *r = rec_get(port->sim, &err);
 	if (!r)
-		return TERN_ENOMEM;
+		return TERN_ENOMEM; /* the pool is full or malloc failed */
 	r->path = NULL;
 	pkt->data = r->data;
 	pkt->owner = r;

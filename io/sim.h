@@ -35,7 +35,8 @@ struct tern_sim_path_stats {
 	uint64_t sent, delivered, bytes_delivered;
 	uint64_t dropped_queue, dropped_loss, dropped_burst, dropped_mtu, dropped_blackhole;
 	uint64_t duplicated, corrupted, reordered;
-	size_t queue_peak; /* most bytes ever queued at the bottleneck */
+	size_t queue_peak;     /* most bytes ever queued at the bottleneck */
+	uint64_t dropped_pool; /* no packet record free (the sim's bounded pool is full) */
 };
 
 struct tern_sim;
