@@ -47,6 +47,14 @@ struct tern_keys {
 int tern_keys_derive(struct tern_keys *k, enum tern_cipher c, const uint8_t *secret,
                      size_t secret_len, const uint8_t initiator_cid[8],
                      const uint8_t responder_cid[8], bool initiator);
+/* The label expansion both key sources share: each direction's key and IV
+ * from its own 32-byte pseudorandom key (docs/protocol.md §5.3; the handshake
+ * passes the two halves of Noise Split(), tern_keys_derive passes its prk
+ * twice). Returns 0, TERN_EINVAL or TERN_ENOMEM; on error k holds NULLs. */
+#define TERN_KEYS_PRK_LEN 32
+int tern_keys_from_prk(struct tern_keys *k, enum tern_cipher c,
+                       const uint8_t prk_i2r[TERN_KEYS_PRK_LEN],
+                       const uint8_t prk_r2i[TERN_KEYS_PRK_LEN], bool initiator);
 void tern_keys_free(struct tern_keys *k);
 
 #endif

@@ -1,12 +1,12 @@
-/* Session key derivation from a shared secret (docs/protocol.md §5). Until
- * the Noise handshake exists this is how both ends get the same keys; the
- * handshake will feed its chaining key through the same expansion. All
- * intermediate secrets are wiped on every exit path. */
+/* Session key derivation (docs/protocol.md §5.3). Two sources feed one label
+ * expansion: a test-mode shared secret (tern_keys_derive) and the Noise
+ * handshake's Split() output (crypto/handshake.c calls tern_keys_from_prk).
+ * All intermediate secrets are wiped on every exit path. */
 #include <sodium.h>
 
 #include "aead.h"
 
-#define PRK_LEN 32
+#define PRK_LEN TERN_KEYS_PRK_LEN
 
 static const char prk_label[] = "tern v1 keys";
 
@@ -51,12 +51,33 @@ static int direction(struct tern_aead **a, enum tern_cipher c, const uint8_t prk
 	return rc;
 }
 
+int tern_keys_from_prk(struct tern_keys *k, enum tern_cipher c, const uint8_t prk_i2r[PRK_LEN],
+                       const uint8_t prk_r2i[PRK_LEN], bool initiator)
+{
+	struct tern_aead *i2r = NULL, *r2i = NULL;
+	int rc;
+
+	k->tx = k->rx = NULL;
+	rc = tern_crypto_init();
+	if (rc == 0)
+		rc = direction(&i2r, c, prk_i2r, "i2r key", "i2r iv");
+	if (rc == 0)
+		rc = direction(&r2i, c, prk_r2i, "r2i key", "r2i iv");
+	if (rc < 0) {
+		tern_aead_free(i2r);
+		tern_aead_free(r2i);
+		return rc;
+	}
+	k->tx = initiator ? i2r : r2i;
+	k->rx = initiator ? r2i : i2r;
+	return 0;
+}
+
 int tern_keys_derive(struct tern_keys *k, enum tern_cipher c, const uint8_t *secret,
                      size_t secret_len, const uint8_t initiator_cid[8],
                      const uint8_t responder_cid[8], bool initiator)
 {
 	uint8_t prk[PRK_LEN];
-	struct tern_aead *i2r = NULL, *r2i = NULL;
 	int rc;
 
 	k->tx = k->rx = NULL;
@@ -67,18 +88,9 @@ int tern_keys_derive(struct tern_keys *k, enum tern_cipher c, const uint8_t *sec
 	if (rc == 0)
 		rc = extract(prk, secret, secret_len, initiator_cid, responder_cid);
 	if (rc == 0)
-		rc = direction(&i2r, c, prk, "i2r key", "i2r iv");
-	if (rc == 0)
-		rc = direction(&r2i, c, prk, "r2i key", "r2i iv");
+		rc = tern_keys_from_prk(k, c, prk, prk, initiator);
 	sodium_memzero(prk, sizeof(prk));
-	if (rc < 0) {
-		tern_aead_free(i2r);
-		tern_aead_free(r2i);
-		return rc;
-	}
-	k->tx = initiator ? i2r : r2i;
-	k->rx = initiator ? r2i : i2r;
-	return 0;
+	return rc;
 }
 
 void tern_keys_free(struct tern_keys *k)
