@@ -61,7 +61,7 @@ enum tern_frame_type {
 #define TERN_STREAM_MSG_END 0x02 /* this frame's last byte ends a message */
 #define TERN_STREAM_LEN 0x04     /* a length field is present */
 
-/* Limits. A receiver enforces each; docs/protocol.md §9 says what breaking
+/* Limits. A receiver enforces each; docs/protocol.md §11 says what breaking
  * each one costs the sender. */
 #define TERN_VARINT_MAX ((1ull << 62) - 1)
 #define TERN_MAX_STREAMS 1024        /* stream ids 0..1023 per session */

@@ -2,7 +2,7 @@
  *
  * Local errors are negative TERN_E* values returned by functions; they never
  * travel on the wire. Wire close codes (what a CLOSE frame carries) live in a
- * separate space: see TERN_CLOSE_* below and docs/protocol.md §8. */
+ * separate space: see TERN_CLOSE_* below and docs/protocol.md §10. */
 #ifndef TERN_ERROR_H
 #define TERN_ERROR_H
 
