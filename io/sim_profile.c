@@ -140,12 +140,15 @@ static int key_burst(struct pstate *ps, char *v)
 {
 	double vals[4] = {0};
 	size_t n = 0;
-	for (char *part = v, *slash = v; slash; part = slash + 1) {
-		slash = strchr(part, '/');
+	for (char *part = v;;) {
+		char *slash = strchr(part, '/');
 		if (slash)
 			*slash = '\0';
 		if (n == 4 || parse_prob(part, &vals[n++]))
 			return TERN_EINVAL;
+		if (!slash)
+			break;
+		part = slash + 1; /* never slash + 1 on NULL (UB the fuzzer found) */
 	}
 	if (n < 3)
 		return TERN_EINVAL;
