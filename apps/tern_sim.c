@@ -23,7 +23,7 @@ static void usage(FILE *f)
 	        "  --dgrams N        datagrams to send alongside (default 1000)\n"
 	        "  --cc NAME         newreno or cubic (default cubic)\n"
 	        "  --cipher NAME     chacha20-poly1305 or aes-256-gcm (default chacha20-poly1305)\n"
-	        "  --max-packet N    UDP payload size, 1200..1500 (default 1452)\n"
+	        "  --max-packet N    UDP payload size, 1200..1472 (default 1452)\n"
 	        "  --seed N          random seed (default 1)\n"
 	        "  --limit SECONDS   virtual time allowed (default 600)\n"
 	        "  --help\n",
@@ -175,8 +175,8 @@ static int apply(int opt, const char *arg, struct simrun_cfg *c, bool *rev_set)
 			                       "(aes needs AES-NI on this CPU)");
 		return 0;
 	case O_MAXPKT:
-		if (!parse_uint(arg, TERN_MIN_UDP_PAYLOAD, TERN_MAX_PACKET, &v))
-			return bad("--max-packet", "expected 1200..1500");
+		if (!parse_uint(arg, TERN_MIN_UDP_PAYLOAD, TERN_MAX_UDP_PAYLOAD, &v))
+			return bad("--max-packet", "expected 1200..1472");
 		c->sess.max_packet = (size_t)v;
 		return 0;
 	case O_SEED:

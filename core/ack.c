@@ -31,12 +31,14 @@ int tern_ackgen_on_packet(struct tern_ackgen *a, uint64_t pn, bool ack_eliciting
 {
 	uint64_t largest = tern_ackgen_largest(a);
 	bool in_order = largest == UINT64_MAX ? pn == 0 : pn == largest + 1;
+	bool full = a->rx.n == a->rx.max;
+	uint64_t lowest = a->rx.n ? a->rx.r[0].lo : 0;
 	int rc = tern_ranges_add(&a->rx, pn, pn);
 
 	if (rc < 0)
 		return rc;
-	if (a->rx.r[0].lo > a->floor)
-		a->floor = a->rx.r[0].lo; /* an evicted range: remember how far */
+	if (full && a->rx.r[0].lo > lowest && a->rx.r[0].lo > a->floor)
+		a->floor = a->rx.r[0].lo; /* a range was evicted: remember how far */
 	if (largest == UINT64_MAX || pn > largest)
 		a->largest_rx_time = now;
 	a->unsent = true;

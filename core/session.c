@@ -38,8 +38,8 @@ void tern_session_cfg_default(struct tern_session_cfg *cfg)
 
 static const char *cfg_check(const struct tern_session_cfg *c)
 {
-	if (c->max_packet < TERN_MIN_UDP_PAYLOAD || c->max_packet > TERN_MAX_PACKET)
-		return "max_packet must be between 1200 and 1500 bytes";
+	if (c->max_packet < TERN_MIN_UDP_PAYLOAD || c->max_packet > TERN_MAX_UDP_PAYLOAD)
+		return "max_packet must be between 1200 and 1472 bytes";
 	if (c->max_streams == 0 || c->max_streams > TERN_MAX_STREAMS)
 		return "max_streams must be between 1 and 1024";
 	if (c->stream_window < 4096 || c->stream_window > (1u << 30))
@@ -210,8 +210,9 @@ int tern_session_send(struct tern_session *s, uint16_t stream, const void *msg, 
 	if (stream >= s->cfg.max_streams)
 		return api_error(s, TERN_EINVAL, "send: stream %u out of range (max_streams %u)",
 		                 stream, s->cfg.max_streams);
-	if (!msg && len)
-		return api_error(s, TERN_EINVAL, "send: NULL message");
+	if (!msg || len == 0)
+		return api_error(s, TERN_EINVAL,
+		                 "send: empty message (a message has 1 byte or more)");
 	st = tern_session_stream(s, stream, true);
 	if (!st)
 		return api_error(s, TERN_ENOMEM, "send: out of memory for stream %u", stream);
@@ -341,7 +342,7 @@ static bool all_sent_data_acked(const struct tern_session *s)
 {
 	for (unsigned i = 0; i < s->streams_hi; i++) {
 		const struct tern_stream *st = s->streams[i];
-		if (st && tern_ssend_buffered(&st->tx) != 0)
+		if (st && (tern_ssend_buffered(&st->tx) != 0 || (st->tx.fin && !st->tx.fin_acked)))
 			return false;
 	}
 	return s->dq.n == 0;

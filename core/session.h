@@ -99,6 +99,7 @@ struct tern_stream {
 	bool max_data_pending; /* MAX_STREAM_DATA owed */
 	bool blocked_pending;  /* STREAM_DATA_BLOCKED owed */
 	bool fin_reported;     /* stream_fin callback ran */
+	uint64_t credited;     /* in-order bytes returned to connection credit */
 };
 
 struct tern_session {

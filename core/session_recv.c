@@ -24,12 +24,22 @@ static void deliver_msg(void *ctx, const uint8_t *msg, size_t len)
 static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stream *st)
 {
 	struct deliver_ctx d = {s, id};
-	uint64_t consumed = tern_srecv_deliver(&st->rx, deliver_msg, &d), max;
+	uint64_t in_order, max;
 
+	tern_srecv_deliver(&st->rx, deliver_msg, &d);
 	if (s->state > TERN_SESSION_ESTABLISHED || s->streams[id] != st)
 		return; /* the application closed the session from its callback */
-	if (consumed && tern_flow_rx_consume(&s->frx, consumed, &max))
-		s->max_data_pending = true;
+	/* Connection credit comes back once bytes are in order on their stream,
+	 * not when their message completes: partial messages on many streams
+	 * must not pin the connection window (each stream's own window and the
+	 * message size limit bound what they hold). */
+	in_order = TERN_MAX(tern_ranges_contiguous_end(&st->rx.have, st->rx.read_off),
+	                    st->rx.read_off);
+	if (in_order > st->credited) {
+		if (tern_flow_rx_consume(&s->frx, in_order - st->credited, &max))
+			s->max_data_pending = true;
+		st->credited = in_order;
+	}
 	if (tern_srecv_window_update(&st->rx, &max))
 		st->max_data_pending = true;
 	if (tern_srecv_finished(&st->rx) && !st->fin_reported) {
@@ -49,6 +59,9 @@ static int stream_error(struct tern_session *s, int rc, uint64_t id)
 		break;
 	case TERN_EPROTO:
 		tern_session_fail(s, TERN_CLOSE_FINAL_SIZE, "stream final size changed");
+		break;
+	case TERN_EMALFORMED:
+		tern_session_fail(s, TERN_CLOSE_PROTOCOL_VIOLATION, "misplaced message end");
 		break;
 	case TERN_ETOOBIG:
 		tern_session_fail(s, TERN_CLOSE_MESSAGE_TOO_BIG, "message over 64 MiB");

@@ -332,12 +332,12 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 		return 0; /* sent map full: wait for acknowledgements */
 	b.hdr_len = tern_wire_data_hdr_encode(buf, cap, s->peer_cid, b.rec->pn,
 	                                      s->rec.largest_acked, 0);
+	if (b.hdr_len == 0)
+		return TERN_ELIMIT; /* packet numbers exhausted or too far unacknowledged */
 	b.p = buf + b.hdr_len;
 	b.end = buf + s->cfg.max_packet - TERN_AEAD_TAG_LEN;
-	if (!s->cfg.no_pacing)
-		tern_pacer_update(&s->pacer, s->rec.cc.cwnd,
-		                  s->rec.rtt.has_sample ? s->rec.rtt.smoothed : TERN_INITIAL_RTT_US,
-		                  5, 4);
+	if (!s->cfg.no_pacing) /* the controller's rate (BBR), or 5/4 · cwnd / srtt */
+		s->pacer.rate = tern_cc_pacing_rate(&s->rec.cc, &s->rec.rtt);
 	build(s, &b, now);
 	if (b.p == buf + b.hdr_len)
 		return 0;

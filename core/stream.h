@@ -89,7 +89,8 @@ void tern_srecv_free(struct tern_stream_recv *r);
 /* Accepts a STREAM frame's data. Duplicates and overlaps are harmless.
  * *new_bytes: how much `highest` grew (for connection flow control).
  * Returns 0, TERN_EFLOWCONTROL (beyond max_data), TERN_EPROTO (final size
- * changed or data beyond it), TERN_ETOOBIG (a message would exceed
+ * changed or data beyond it), TERN_EMALFORMED (an empty message, or a message
+ * end inside a message already reassembled), TERN_ETOOBIG (a message would exceed
  * TERN_MAX_MESSAGE), TERN_ELIMIT (too many out-of-order message ends), or
  * TERN_ENOMEM. On error nothing was applied. */
 int tern_srecv_frame(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, size_t len,

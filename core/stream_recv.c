@@ -118,7 +118,7 @@ static int check_frame(const struct tern_stream_recv *r, uint64_t off, uint64_t 
 	if (fin && end < r->highest)
 		return TERN_EPROTO; /* data already received beyond the final size */
 	if (msg_end && (end == off || (end > r->msg_start && end <= r->read_off)))
-		return TERN_EPROTO; /* empty message, or an end inside one already reassembled */
+		return TERN_EMALFORMED; /* empty message, or an end inside one reassembled */
 	return 0;
 }
 

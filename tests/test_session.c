@@ -602,9 +602,11 @@ static void flow_control_run(const uint16_t *streams, unsigned n, unsigned per_s
 	CHECK_EQ(pr.b.bad_msgs, 0);
 	CHECK_EQ(pr.fc_violations, 0);
 	/* A ran out of connection credit (the window bound it), and B never
-	 * held more than the window beyond what it consumed */
+	 * held more than the window beyond what it consumed (credit returns as
+	 * bytes fall in order on their stream, so on this clean path the
+	 * out-of-order excess may well be 0) */
 	CHECK(pr.a.s->ftx.blocked_at != TERN_FLOW_NOT_BLOCKED);
-	CHECK(pr.fc_peak > 0 && pr.fc_peak <= FC_CONN_WIN);
+	CHECK(pr.fc_peak <= FC_CONN_WIN);
 	CHECK_EQ(pr.b.s->frx.consumed, total);
 	CHECK_EQ(pr.b.s->frx.received, total);
 	CHECK_EQ(pr.a.s->ftx.sent, total);

@@ -409,7 +409,7 @@ static void test_recv_final_size(void)
 	CHECK_EQ(tern_srecv_frame(&r, 10, d, 2, true, true, &nb), TERN_EPROTO);  /* changed */
 	CHECK_EQ(tern_srecv_frame(&r, 4, d, 4, false, true, &nb), TERN_EPROTO);  /* changed */
 	CHECK_EQ(r.highest, 10);
-	CHECK_EQ(tern_srecv_frame(&r, 3, d, 0, true, false, &nb), TERN_EPROTO); /* empty msg */
+	CHECK_EQ(tern_srecv_frame(&r, 3, d, 0, true, false, &nb), TERN_EMALFORMED); /* empty msg */
 	tern_srecv_free(&r);
 }
 
