@@ -116,6 +116,9 @@ enum {
 	O_MAXPKT,
 	O_SEED,
 	O_LIMIT,
+	O_SWIN,
+	O_CWIN,
+	O_SBUF,
 	O_HELP
 };
 
@@ -131,9 +134,31 @@ static const struct option options[] = {
         {"max-packet", required_argument, NULL, O_MAXPKT},
         {"seed", required_argument, NULL, O_SEED},
         {"limit", required_argument, NULL, O_LIMIT},
+        {"stream-window", required_argument, NULL, O_SWIN},
+        {"conn-window", required_argument, NULL, O_CWIN},
+        {"send-buffer", required_argument, NULL, O_SBUF},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
 };
+
+/* Window and buffer sizes; the session checks their ranges at creation. */
+static int apply_size(int opt, const char *arg, struct tern_session_cfg *s)
+{
+	static const char *const names[] = {[O_SWIN] = "--stream-window",
+	                                    [O_CWIN] = "--conn-window",
+	                                    [O_SBUF] = "--send-buffer"};
+	uint64_t v;
+
+	if (!parse_size(arg, &v) || v < 4096 || v > (1ull << 30))
+		return bad(names[opt], "expected a size from 4K to 1G");
+	if (opt == O_SWIN)
+		s->stream_window = (size_t)v;
+	else if (opt == O_CWIN)
+		s->conn_window = (size_t)v;
+	else
+		s->send_buffer = (size_t)v;
+	return 0;
+}
 
 static int apply(int opt, const char *arg, struct simrun_cfg *c, bool *rev_set)
 {
@@ -189,6 +214,10 @@ static int apply(int opt, const char *arg, struct simrun_cfg *c, bool *rev_set)
 			return bad("--limit", "expected seconds from 1 to 86400");
 		c->limit = v * TERN_SEC;
 		return 0;
+	case O_SWIN:
+	case O_CWIN:
+	case O_SBUF:
+		return apply_size(opt, arg, &c->sess);
 	case O_HELP:
 		usage(stdout);
 		exit(0);
