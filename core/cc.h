@@ -1,10 +1,13 @@
 /* Congestion control behind one ops table. Recovery calls the ops; the
- * algorithm owns cwnd and ssthresh. NewReno (RFC 9002 §7) and CUBIC
- * (RFC 9438) each live in their own file; BBR slots in later the same way. */
+ * algorithm owns cwnd and ssthresh. NewReno (RFC 9002 §7), CUBIC (RFC 9438)
+ * and BBR (draft-cardwell-iccrg-bbr-congestion-control with the v2/v3 loss
+ * bounds; see cc_bbr.c) each live in their own file. Delivery-rate sampling
+ * (delivery.h) runs for every algorithm; BBR is driven by its samples. */
 #ifndef TERN_CC_H
 #define TERN_CC_H
 
 #include "common.h"
+#include "delivery.h"
 #include "rtt.h"
 
 struct tern_cc;
@@ -20,6 +23,51 @@ struct tern_cc_ops {
 	 * the current period started). */
 	void (*on_loss)(struct tern_cc *cc, tern_time sent_time, tern_time now);
 	void (*on_persistent_congestion)(struct tern_cc *cc, tern_time now);
+	/* Optional. Once per ACK that newly acked something, after on_loss and
+	 * the on_ack calls, with that ACK's delivery-rate sample. */
+	void (*on_rate_sample)(struct tern_cc *cc, const struct tern_rate_sample *rs,
+	                       const struct tern_rtt *rtt, tern_time now);
+	/* Optional. The pacing rate in bytes per second, set directly. NULL:
+	 * cwnd-based pacing, 5/4 · cwnd / smoothed RTT. */
+	uint64_t (*pacing_rate)(const struct tern_cc *cc, const struct tern_rtt *rtt);
+	/* Optional. The algorithm's bottleneck-bandwidth estimate (bytes/s) and
+	 * state name for tern_cc_get_info. NULL: the delivery-rate max filter,
+	 * and "slow_start" / "recovery" / "avoidance". */
+	uint64_t (*bandwidth)(const struct tern_cc *cc);
+	const char *(*state_name)(const struct tern_cc *cc);
+};
+
+/* BBR's model and state machine (cc_bbr.c). Gains are in 1/1024 units; loss
+ * rates in parts per million; rates in bytes per second. */
+struct tern_bbr {
+	uint8_t mode;              /* enum in cc_bbr.c: startup, drain, probe_bw, probe_rtt */
+	uint8_t cycle_idx;         /* ProbeBW gain-cycle phase, 0 = probe up */
+	bool filled_pipe;          /* Startup saw the bandwidth plateau (or excess loss) */
+	bool probe_rtt_round_done; /* ProbeRTT has held its low cwnd for a round */
+	bool loss_recovery;        /* persistent congestion: cwnd is being restored */
+	bool round_has_probe;      /* a sample this round came from a probe packet */
+	bool probe_too_high;       /* the last probe lowered inflight_hi */
+	bool has_seen_rtt;         /* the pacing rate was set from the first RTT */
+	uint32_t pacing_gain, cwnd_gain;
+	uint32_t full_bw_count; /* rounds without 25% bandwidth growth */
+	uint32_t loss_events;   /* ACKs reporting new loss in this round */
+	uint64_t full_bw;       /* bandwidth at the last 25% growth */
+	struct tern_winmax bw;  /* max filter over TERN_BBR_BW_ROUNDS rounds */
+	tern_time min_rtt, min_rtt_stamp;
+	tern_time cycle_stamp;            /* start of the current ProbeBW phase */
+	tern_time probe_rtt_done;         /* when ProbeRTT may end; 0 = not yet timed */
+	tern_time probe_start, probe_end; /* send-time window of the last bandwidth probe */
+	uint64_t pacing_rate;
+	uint64_t prior_cwnd;  /* cwnd before ProbeRTT or persistent congestion */
+	uint64_t inflight_hi; /* upper bound from excess loss while probing; MAX = none */
+	uint64_t inflight_lo; /* lower bound from excess loss between probes; MAX = none */
+	uint64_t hi_step;     /* how far the next probe may go above inflight_hi */
+	uint64_t round_delivered, round_lost; /* bytes in the current round */
+	tern_time round_max_rtt;
+	uint64_t inflight_latest; /* delivered in the last completed round */
+	uint32_t base_loss_ppm;   /* loss rate in rounds with no queue: not congestion */
+	uint32_t round_loss_ppm;  /* loss rate of the last completed round */
+	uint64_t rng;             /* picks the first ProbeBW phase; deterministic */
 };
 
 struct tern_cc {
@@ -39,13 +87,16 @@ struct tern_cc {
 			uint64_t cwnd_prior;
 			uint64_t bytes_acked;
 		} cubic;
+		struct tern_bbr bbr;
 	} u;
+	struct tern_delivery delivery; /* maintained by recovery, for every algorithm */
 };
 
 extern const struct tern_cc_ops tern_cc_newreno;
 extern const struct tern_cc_ops tern_cc_cubic;
+extern const struct tern_cc_ops tern_cc_bbr;
 
-/* Returns the algorithm named "newreno" or "cubic", or NULL. */
+/* Returns the algorithm named "newreno", "cubic" or "bbr", or NULL. */
 const struct tern_cc_ops *tern_cc_find(const char *name);
 /* Sets cc->ops and mss and calls ops->init. */
 void tern_cc_init(struct tern_cc *cc, const struct tern_cc_ops *ops, uint64_t mss, tern_time now);
@@ -60,6 +111,32 @@ bool tern_cc_in_recovery(const struct tern_cc *cc, tern_time sent_time);
  * when it belongs to the current period; otherwise starts a new period at now,
  * counts a congestion event and returns true (the caller then reduces cwnd). */
 bool tern_cc_enter_recovery(struct tern_cc *cc, tern_time sent_time, tern_time now);
+
+/* What a controller knows, for applications and tools. */
+struct tern_cc_info {
+	const char *algorithm;  /* ops->name */
+	const char *state;      /* e.g. "startup", "probe_bw"; "avoidance" for NewReno/CUBIC */
+	uint64_t bandwidth;     /* bytes/s: BBR's bottleneck estimate, else the max delivery
+	                           rate over the last 10 rounds; 0 before any sample */
+	tern_time min_rtt;      /* µs; the path's minimum RTT; 0 before the first sample */
+	tern_time smoothed_rtt; /* µs; 0 before the first sample */
+	uint64_t pacing_rate;   /* bytes/s the controller asks the pacer for */
+	uint64_t cwnd, bytes_in_flight;
+	uint64_t delivered, lost;    /* bytes since the start */
+	uint64_t rounds;             /* round trips counted by delivery */
+	uint64_t last_delivery_rate; /* bytes/s of the last valid sample; 0 = none */
+	bool app_limited;
+};
+
+/* Fills info from the controller and the RTT estimator of one session
+ * (s->rec.cc and s->rec.rtt). */
+void tern_cc_get_info(const struct tern_cc *cc, const struct tern_rtt *rtt,
+                      struct tern_cc_info *info);
+/* The pacing rate in bytes/s: ops->pacing_rate when the algorithm has one,
+ * else 5/4 · cwnd / srtt (the initial RTT before a sample). Never 0. */
+uint64_t tern_cc_pacing_rate(const struct tern_cc *cc, const struct tern_rtt *rtt);
+/* The application ran out of data with room in cwnd (see delivery.h). */
+void tern_cc_on_app_limited(struct tern_cc *cc);
 
 #define TERN_CC_INITIAL_WINDOW(mss) (10 * (mss))
 #define TERN_CC_MIN_WINDOW(mss) (2 * (mss))

@@ -13,6 +13,9 @@
  *   the largest lost in-flight packet, then persistent congestion), and only
  *   then feed cc on_ack and cbs->acked for the newly acked packets, so the
  *   controller halves the window before the acks of pre-loss packets arrive.
+ *   Last, the ACK's delivery-rate sample (delivery.h) goes to the
+ *   controller's on_rate_sample; losses declared on a timer reach it with
+ *   the next ACK's sample.
  *   Packets being acked are held in a transient ACKING state between the two
  *   passes over the ACK ranges; callbacks must not call back into recovery.
  * - Ranges are clipped to [base_pn, next_pn) and the walk stops at the first
@@ -146,8 +149,10 @@ void tern_recovery_on_sent(struct tern_recovery *r, struct tern_sent_pkt *p, siz
 	p->in_flight = in_flight;
 	r->stats.pkts_sent++;
 	r->stats.bytes_sent += p->size;
-	if (in_flight)
+	if (in_flight) {
+		tern_delivery_on_sent(&r->cc.delivery, &p->dr, r->cc.bytes_in_flight, p->size, now);
 		r->cc.bytes_in_flight += p->size;
+	}
 	if (ack_eliciting) {
 		r->last_ack_eliciting_sent = now;
 		r->ack_eliciting_in_flight++;
@@ -209,6 +214,7 @@ static void declare_lost(struct tern_recovery *r, struct tern_sent_pkt *p, struc
 	r->stats.pkts_lost++;
 	r->stats.bytes_lost += p->size;
 	if (p->in_flight) {
+		tern_delivery_on_lost(&r->cc.delivery, p->size);
 		s->any_lost = true;
 		s->largest_lost_sent = TERN_MAX(s->largest_lost_sent, p->sent_time);
 	}
@@ -316,6 +322,9 @@ static void mark_acked(struct ack_pass *a, struct tern_sent_pkt *p)
 		p->state = TERN_SENT_ACKED;
 		a->r->stats.spurious_losses++;
 		widen_reordering(a->r);
+		if (p->in_flight)
+			tern_delivery_on_acked(&a->r->cc.delivery, &p->dr, p->sent_time, p->size,
+			                       true, a->now);
 		a->newly++;
 		if (a->cbs && a->cbs->acked)
 			a->cbs->acked(a->cbs->ctx, p);
@@ -324,6 +333,9 @@ static void mark_acked(struct ack_pass *a, struct tern_sent_pkt *p)
 	if (p->state != TERN_SENT_INFLIGHT)
 		return;
 	p->state = SENT_ACKING;
+	if (p->in_flight)
+		tern_delivery_on_acked(&a->r->cc.delivery, &p->dr, p->sent_time, p->size, false,
+		                       a->now);
 	leave_flight(a->r, p);
 	a->r->stats.pkts_acked++;
 	a->newly++;
@@ -357,6 +369,16 @@ static void sample_rtt(struct tern_recovery *r, const struct tern_frame *ack, te
 	tern_rtt_update(&r->rtt, now - p->sent_time, ack->u.ack.delay_us);
 }
 
+/* After the per-packet callbacks: the ACK's delivery-rate sample. */
+static void feed_rate_sample(struct tern_recovery *r, tern_time now)
+{
+	const struct tern_rate_sample *rs =
+	        tern_delivery_end(&r->cc.delivery, r->rtt.has_sample ? r->rtt.min : 0, now);
+
+	if (r->cc.ops->on_rate_sample)
+		r->cc.ops->on_rate_sample(&r->cc, rs, &r->rtt, now);
+}
+
 int tern_recovery_on_ack(struct tern_recovery *r, const struct tern_frame *ack, tern_time now,
                          const struct tern_recovery_cbs *cbs)
 {
@@ -370,6 +392,7 @@ int tern_recovery_on_ack(struct tern_recovery *r, const struct tern_frame *ack, 
 	a.largest_newly = largest >= r->base_pn && slot(r, largest)->state == TERN_SENT_INFLIGHT;
 	if (r->largest_acked == UINT64_MAX || largest > r->largest_acked)
 		r->largest_acked = largest;
+	tern_delivery_begin(&r->cc.delivery, r->cc.bytes_in_flight);
 	walk_ranges(&a, ack, mark_acked);
 	if (a.newly == 0)
 		return 0;
@@ -380,6 +403,7 @@ int tern_recovery_on_ack(struct tern_recovery *r, const struct tern_frame *ack, 
 		sample_rtt(r, ack, now);
 	detect_losses(r, now, cbs);
 	walk_ranges(&a, ack, finish_acked);
+	feed_rate_sample(r, now);
 	advance_base(r, now, false);
 	return 0;
 }

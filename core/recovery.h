@@ -4,7 +4,8 @@
  *
  * Each sent packet records what it carried as a few frame metas, so that when
  * it is acked or declared lost the session can tell each stream, flow-control
- * or control frame. The map is a ring indexed by packet number: no allocation
+ * or control frame. Each in-flight packet also carries its delivery-rate stamp
+ * (delivery.h); every ACK yields a rate sample for the controller. The map is a ring indexed by packet number: no allocation
  * per packet once it has grown to the flight size. */
 #ifndef TERN_RECOVERY_H
 #define TERN_RECOVERY_H
@@ -48,6 +49,7 @@ struct tern_sent_pkt {
 	uint8_t ack_eliciting : 1;
 	uint8_t in_flight : 1;
 	uint8_t nmeta;
+	struct tern_delivery_pkt dr; /* delivery-rate stamp (in-flight packets only) */
 	struct tern_frame_meta meta[TERN_PKT_MAX_META];
 };
 

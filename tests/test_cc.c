@@ -41,7 +41,8 @@ static void test_find(void)
 {
 	CHECK(tern_cc_find("newreno") == &tern_cc_newreno);
 	CHECK(tern_cc_find("cubic") == &tern_cc_cubic);
-	CHECK(tern_cc_find("bbr") == NULL);
+	CHECK(tern_cc_find("bbr") == &tern_cc_bbr);
+	CHECK(tern_cc_find("vegas") == NULL);
 	CHECK(tern_cc_find("") == NULL);
 	CHECK(tern_cc_find(NULL) == NULL);
 }

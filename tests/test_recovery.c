@@ -62,7 +62,11 @@ static void spy_pc(struct tern_cc *cc, tern_time now)
 	pc_cwnd = cc->cwnd;
 }
 
-static const struct tern_cc_ops spy = {"spy", spy_init, spy_on_ack, spy_on_loss, spy_pc};
+static const struct tern_cc_ops spy = {.name = "spy",
+                                       .init = spy_init,
+                                       .on_ack = spy_on_ack,
+                                       .on_loss = spy_on_loss,
+                                       .on_persistent_congestion = spy_pc};
 
 static void setup(struct tern_recovery *r, size_t max_cap)
 {
