@@ -115,8 +115,9 @@ void tern_hs_tai64n(uint8_t out[TERN_HS_TIMESTAMP_LEN], uint64_t unix_sec, uint3
 
 /* Cheap pre-check of an initiation or response: frame, length, version and
  * mac1 under mk (the receiver's own public key's MAC keys). Performs no DH
- * and touches no private key. Returns 0, TERN_EMALFORMED (why = MALFORMED or
- * VERSION_MISMATCH) or TERN_ECRYPTO (why = BAD_MAC). why may be NULL. */
+ * and touches no private key. Returns 0, TERN_EMALFORMED (why = MALFORMED),
+ * TERN_EPROTO (VERSION_MISMATCH: major version not 1) or TERN_ECRYPTO
+ * (BAD_MAC). why may be NULL. */
 int tern_hs_check_mac1(const struct tern_hs_mac_keys *mk, const uint8_t *msg, size_t len,
                        enum tern_hs_fail *why);
 /* Rewrites the mac2 of an initiation (the last 16 bytes) with a cookie from a
