@@ -59,11 +59,12 @@ struct tern_bbr {
 	tern_time probe_start, probe_end; /* send-time window of the last bandwidth probe */
 	uint64_t pacing_rate;
 	uint64_t prior_cwnd;  /* cwnd before ProbeRTT or persistent congestion */
-	uint64_t inflight_hi; /* upper bound from excess loss while probing; MAX = none */
+	uint32_t hi_gain;     /* inflight_hi, the upper bound from excess loss while probing,
+	                         as a multiple of the BDP estimate; 0 = none */
 	uint64_t inflight_lo; /* lower bound from excess loss between probes; MAX = none */
-	uint64_t hi_step;     /* how far the next probe may go above inflight_hi */
+	uint32_t hi_step;     /* how far (gain) the next probe may go above inflight_hi */
 	uint64_t round_delivered, round_lost; /* bytes in the current round */
-	tern_time round_max_rtt;
+	tern_time round_max_rtt, prev_round_max_rtt;
 	uint64_t inflight_latest; /* delivered in the last completed round */
 	uint32_t base_loss_ppm;   /* loss rate in rounds with no queue: not congestion */
 	uint32_t round_loss_ppm;  /* loss rate of the last completed round */

@@ -28,7 +28,14 @@
  *   it flew (v2's IsInflightTooHigh), inflight_hi = max(that inflight,
  *   0.7 · BDP) and the probe ends. Later probes may go hi_step above it;
  *   hi_step doubles after each probe that was not too high and inflight_hi
- *   rises by it, so the bound relaxes when the path grows.
+ *   rises by it, so the bound relaxes when the path grows. Unlike v2,
+ *   inflight_hi is kept as a multiple of the flow's own BDP estimate (how
+ *   deep a queue the path tolerates, in BDPs), not in bytes: when flows
+ *   share a full buffer every probe sees loss, and a bound in bytes would
+ *   freeze each flow's cwnd at its current share. As a multiple it follows
+ *   the bandwidth estimate, so a smaller flow can still grow when a larger
+ *   one drains (v1's convergence mechanism), while the total inflight of
+ *   the flows stays near the same number of BDPs.
  * - inflight_lo: a round outside probing whose loss rate is excessive and
  *   whose RTT shows a queue sets inflight_lo = max(delivered in that round,
  *   0.7 · inflight_lo). Reset at each probe. This is what follows a
@@ -65,6 +72,8 @@ enum { BBR_STARTUP, BBR_DRAIN, BBR_PROBE_BW, BBR_PROBE_RTT };
 #define BETA 717           /* 0.7: how far a loss bound cuts */
 #define PACING_MARGIN 1010 /* pace 1% below the estimate (v1) */
 #define NO_BOUND UINT64_MAX
+#define HI_GAIN_MAX (4 * UNIT) /* inflight_hi grown past this is dropped */
+#define HI_STEP_MIN (UNIT / 16)
 
 static const uint32_t cycle_gain[CYCLE_LEN] = {1280, 768, 1024, 1024, 1024, 1024, 1024, 1024};
 static const char *const mode_names[] = {"startup", "drain", "probe_bw", "probe_rtt"};
@@ -105,14 +114,21 @@ static bool probing_up(const struct tern_bbr *b)
 	return b->mode == BBR_PROBE_BW && b->cycle_idx == 0;
 }
 
+/* bytes as a multiple of the BDP estimate (1/1024 units), at most 4. */
+static uint32_t to_gain(const struct tern_cc *cc, uint64_t bytes)
+{
+	u128 g = (u128)bytes * UNIT / TERN_MAX(bdp(cc, UNIT), 1);
+	return g > HI_GAIN_MAX ? HI_GAIN_MAX : (uint32_t)g;
+}
+
 /* The loss-derived cap on cwnd. */
 static uint64_t bound(const struct tern_cc *cc)
 {
 	const struct tern_bbr *b = &cc->u.bbr;
-	uint64_t hi = b->inflight_hi;
+	uint64_t hi = NO_BOUND;
 
-	if (hi != NO_BOUND && probing_up(b))
-		hi = hi > UINT64_MAX - b->hi_step ? UINT64_MAX : hi + b->hi_step;
+	if (b->hi_gain)
+		hi = bdp(cc, b->hi_gain + (probing_up(b) ? b->hi_step : 0));
 	return TERN_MAX(TERN_MIN(hi, b->inflight_lo), min_cwnd(cc));
 }
 
@@ -153,8 +169,8 @@ static void bbr_init(struct tern_cc *cc, tern_time now)
 	enter_startup(b);
 	b->min_rtt = TERN_TIME_NEVER;
 	b->min_rtt_stamp = now;
-	b->inflight_hi = b->inflight_lo = NO_BOUND;
-	b->hi_step = cc->mss;
+	b->inflight_lo = NO_BOUND;
+	b->hi_step = HI_STEP_MIN;
 	b->probe_start = b->probe_end = TERN_TIME_NEVER;
 	b->rng = (now ^ 0x9e3779b97f4a7c15ull) | 1;
 	/* until an RTT is known: 2.89 · initial window per millisecond (v1) */
@@ -167,11 +183,11 @@ static void start_probe(struct tern_cc *cc, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
-	if (b->inflight_hi != NO_BOUND && !b->probe_too_high) {
-		b->inflight_hi = b->inflight_hi > UINT64_MAX - b->hi_step
-		                         ? NO_BOUND
-		                         : b->inflight_hi + b->hi_step;
-		b->hi_step = TERN_MIN(2 * b->hi_step, UINT64_MAX / 4);
+	if (b->hi_gain && !b->probe_too_high) {
+		b->hi_gain += b->hi_step;
+		b->hi_step = TERN_MIN(2 * b->hi_step, HI_GAIN_MAX);
+		if (b->hi_gain >= HI_GAIN_MAX)
+			b->hi_gain = 0;
 	}
 	b->probe_too_high = false;
 	b->inflight_lo = NO_BOUND;
@@ -218,6 +234,15 @@ static void enter_probe_rtt(struct tern_cc *cc, tern_time now)
 
 /* ---- the model ---- */
 
+/* The base loss rate: an average (1/8 per round) of the loss rate in rounds
+ * with no queue, each moving it at most 2 · threshold / 8 = 0.5% up, so a
+ * misjudged round cannot teach the flow to ignore congestion. */
+static void update_base_loss(struct tern_bbr *b, uint64_t ppm)
+{
+	ppm = TERN_MIN(ppm, (uint64_t)b->base_loss_ppm + 2 * LOSS_THRESH_PPM);
+	b->base_loss_ppm = (uint32_t)(((uint64_t)b->base_loss_ppm * 7 + ppm) / 8);
+}
+
 /* Evaluates the round that just ended: its loss rate, whether a queue
  * stood, the base (non-congestive) loss rate, and the loss bounds. */
 static void end_round(struct tern_cc *cc)
@@ -225,23 +250,26 @@ static void end_round(struct tern_cc *cc)
 	struct tern_bbr *b = &cc->u.bbr;
 	uint64_t total = b->round_delivered + b->round_lost;
 	uint64_t ppm = total ? sat64((u128)b->round_lost * 1000000 / total) : 0;
-	bool queued = b->min_rtt != TERN_TIME_NEVER && b->round_max_rtt > queue_rtt(b);
+	/* losses surface a round after their packets met the queue: look at both */
+	tern_time rtt = TERN_MAX(b->round_max_rtt, b->prev_round_max_rtt);
+	bool queued = b->min_rtt != TERN_TIME_NEVER && rtt > queue_rtt(b);
 
 	b->round_loss_ppm = (uint32_t)ppm;
 	b->inflight_latest = b->round_delivered;
-	if (!queued && !b->round_has_probe && total >= 8 * cc->mss)
-		b->base_loss_ppm = (uint32_t)(((uint64_t)b->base_loss_ppm * 7 + ppm) / 8);
+	if (!queued && !b->round_has_probe && b->mode == BBR_PROBE_BW && total >= 8 * cc->mss)
+		update_base_loss(b, ppm);
 	if (queued && b->round_lost >= 2 * cc->mss && ppm > b->base_loss_ppm + LOSS_THRESH_PPM) {
 		if (b->mode == BBR_STARTUP && !b->filled_pipe &&
 		    b->loss_events >= FULL_LOSS_EVENTS) {
 			b->filled_pipe = true;
-			b->inflight_hi = TERN_MAX(bdp(cc, UNIT), b->inflight_latest);
+			b->hi_gain = TERN_MAX(UNIT, to_gain(cc, b->inflight_latest));
 		} else if (b->mode == BBR_PROBE_BW && !b->round_has_probe) {
 			uint64_t lo = b->inflight_lo == NO_BOUND ? cc->cwnd : b->inflight_lo;
 			b->inflight_lo = TERN_MAX(b->inflight_latest, lo * BETA / UNIT);
 		}
 	}
 	b->round_delivered = b->round_lost = 0;
+	b->prev_round_max_rtt = b->round_max_rtt;
 	b->round_max_rtt = 0;
 	b->loss_events = 0;
 	b->round_has_probe = false;
@@ -286,8 +314,8 @@ static void check_probe_loss(struct tern_cc *cc, const struct tern_rate_sample *
 	if (b->mode != BBR_PROBE_BW || !from_probe(b, rs) || rs->lost < 2 * cc->mss ||
 	    (u128)rs->lost * 1000000 <= limit)
 		return;
-	b->inflight_hi = TERN_MAX(rs->tx_in_flight, bdp(cc, UNIT) * BETA / UNIT);
-	b->hi_step = cc->mss;
+	b->hi_gain = TERN_MAX(to_gain(cc, rs->tx_in_flight), BETA);
+	b->hi_step = HI_STEP_MIN;
 	b->probe_too_high = true;
 	b->probe_start = TERN_TIME_NEVER; /* react once per probe */
 	if (b->cycle_idx == 0)
