@@ -60,34 +60,61 @@ static int init_parts(struct tern_session *s, tern_time now)
 	const struct tern_session_cfg *c = &s->cfg;
 	int rc;
 
-	rc = tern_recovery_init(&s->rec, c->cc, c->max_packet, c->max_ack_delay,
+	/* the peer's ACK delay goes into our PTO; ours paces our ACKs */
+	rc = tern_recovery_init(&s->rec, c->cc, c->max_packet, (tern_time)s->peer.max_ack_delay_us,
 	                        c->max_in_flight_pkts, now);
 	if (rc == 0)
 		rc = tern_ackgen_init(&s->ack, c->max_ack_delay);
 	if (rc < 0)
 		return rc;
 	tern_pacer_init(&s->pacer, 10 * c->max_packet);
-	/* Both ends run the same defaults until the handshake exchanges them. */
 	tern_flow_rx_init(&s->frx, c->conn_window);
-	tern_flow_tx_init(&s->ftx, c->conn_window);
+	tern_flow_tx_init(&s->ftx, s->peer.conn_window);
 	tern_dgram_queue_init(&s->dq, c->dgram_queue);
 	tern_dgram_lanes_init(&s->lanes);
-	s->streams = calloc(c->max_streams, sizeof(*s->streams));
+	/* ids below our limit may arrive, ids below the peer's may be sent */
+	s->nstreams = TERN_MAX(c->max_streams, s->peer.max_streams);
+	s->streams = calloc(s->nstreams, sizeof(*s->streams));
 	return s->streams ? 0 : TERN_ENOMEM;
 }
 
-int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,
-                         const struct tern_session_cbs *cbs, bool initiator,
-                         const uint8_t local_cid[TERN_CID_LEN],
-                         const uint8_t peer_cid[TERN_CID_LEN], const uint8_t *secret,
-                         size_t secret_len, tern_time now, const char **err_msg)
+/* The peer's transport parameters bound what we send: its windows are our
+ * credit, its stream count our stream limit, its ACK delay part of our PTO,
+ * and the idle timeout is the smaller of the two. */
+static void apply_peer(struct tern_session *s, const struct tern_hs_params *peer)
 {
-	struct tern_session *s;
+	struct tern_session_cfg *c = &s->cfg;
+
+	s->peer = *peer;
+	if (s->peer.max_streams == 0 || s->peer.max_streams > TERN_MAX_STREAMS)
+		s->peer.max_streams = TERN_MAX_STREAMS;
+	if (s->peer.stream_window < 1024)
+		s->peer.stream_window = 1024;
+	if (s->peer.max_ack_delay_us > (1u << 14) * TERN_MS)
+		s->peer.max_ack_delay_us = (1u << 14) * TERN_MS; /* RFC 9000's ceiling */
+	if (peer->idle_timeout_ms &&
+	    (!c->idle_timeout || (tern_time)peer->idle_timeout_ms * TERN_MS < c->idle_timeout))
+		c->idle_timeout = (tern_time)peer->idle_timeout_ms * TERN_MS;
+	if (c->keepalive && c->idle_timeout && c->keepalive >= c->idle_timeout)
+		c->keepalive = c->idle_timeout / 2;
+}
+
+void tern_session_local_params(const struct tern_session_cfg *cfg, struct tern_hs_params *p)
+{
+	p->stream_window = (uint32_t)cfg->stream_window;
+	p->conn_window = cfg->conn_window;
+	p->max_streams = cfg->max_streams;
+	p->max_ack_delay_us = (uint32_t)cfg->max_ack_delay;
+	p->idle_timeout_ms = (uint32_t)(cfg->idle_timeout / TERN_MS);
+}
+
+static int session_alloc(struct tern_session **out, const struct tern_session_cfg *cfg,
+                         const char **err_msg)
+{
+	struct tern_session *s = calloc(1, sizeof(*s));
 	const char *bad;
-	int rc;
 
 	*out = NULL;
-	s = calloc(1, sizeof(*s));
 	if (!s)
 		return TERN_ENOMEM;
 	if (cfg)
@@ -103,6 +130,26 @@ int tern_session_new_psk(struct tern_session **out, const struct tern_session_cf
 		free(s);
 		return TERN_EINVAL;
 	}
+	*out = s;
+	return 0;
+}
+
+int tern_session_new(struct tern_session **out, const struct tern_session_cfg *cfg,
+                     const struct tern_session_cbs *cbs, bool initiator,
+                     const uint8_t local_cid[TERN_CID_LEN], const uint8_t peer_cid[TERN_CID_LEN],
+                     struct tern_keys *keys, const struct tern_hs_params *peer, tern_time now,
+                     const char **err_msg)
+{
+	struct tern_hs_params same;
+	struct tern_session *s;
+	int rc = session_alloc(&s, cfg, err_msg);
+
+	if (rc < 0) {
+		tern_keys_free(keys);
+		return rc;
+	}
+	s->keys = *keys; /* moved in */
+	memset(keys, 0, sizeof(*keys));
 	if (cbs)
 		s->cbs = *cbs;
 	s->initiator = initiator;
@@ -111,11 +158,12 @@ int tern_session_new_psk(struct tern_session **out, const struct tern_session_cf
 	s->largest_rx_pn = UINT64_MAX;
 	s->last_recv = s->last_eliciting_sent = now;
 	s->close_deadline = TERN_TIME_NEVER;
-	rc = tern_keys_derive(&s->keys, s->cfg.cipher, secret, secret_len,
-	                      initiator ? local_cid : peer_cid, initiator ? peer_cid : local_cid,
-	                      initiator);
-	if (rc == 0)
-		rc = init_parts(s, now);
+	if (!peer) {
+		tern_session_local_params(&s->cfg, &same);
+		peer = &same;
+	}
+	apply_peer(s, peer);
+	rc = init_parts(s, now);
 	if (rc < 0) {
 		if (err_msg)
 			*err_msg = tern_strerror(rc);
@@ -127,9 +175,34 @@ int tern_session_new_psk(struct tern_session **out, const struct tern_session_cf
 	return 0;
 }
 
+int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,
+                         const struct tern_session_cbs *cbs, bool initiator,
+                         const uint8_t local_cid[TERN_CID_LEN],
+                         const uint8_t peer_cid[TERN_CID_LEN], const uint8_t *secret,
+                         size_t secret_len, tern_time now, const char **err_msg)
+{
+	enum tern_cipher cipher = cfg ? cfg->cipher : TERN_CIPHER_CHACHA20_POLY1305;
+	struct tern_keys keys;
+	int rc;
+
+	*out = NULL;
+	rc = tern_keys_derive(&keys, cipher, secret, secret_len, initiator ? local_cid : peer_cid,
+	                      initiator ? peer_cid : local_cid, initiator);
+	if (rc < 0) {
+		if (err_msg)
+			*err_msg = rc == TERN_EINVAL
+			                   ? "secret must be 16 to 64 bytes, cipher known "
+			                     "and available on this CPU"
+			                   : tern_strerror(rc);
+		return rc;
+	}
+	return tern_session_new(out, cfg, cbs, initiator, local_cid, peer_cid, &keys, NULL, now,
+	                        err_msg);
+}
+
 static void free_streams(struct tern_session *s)
 {
-	for (unsigned i = 0; s->streams && i < s->cfg.max_streams; i++) {
+	for (unsigned i = 0; s->streams && i < s->nstreams; i++) {
 		struct tern_stream *st = s->streams[i];
 		if (!st)
 			continue;
@@ -157,7 +230,7 @@ struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, boo
 {
 	struct tern_stream *st;
 
-	if (id >= s->cfg.max_streams)
+	if (id >= s->nstreams)
 		return NULL;
 	st = s->streams[id];
 	if (st || !create)
@@ -165,7 +238,7 @@ struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, boo
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
-	if (tern_ssend_init(&st->tx, s->cfg.send_buffer, s->cfg.stream_window) < 0 ||
+	if (tern_ssend_init(&st->tx, s->cfg.send_buffer, s->peer.stream_window) < 0 ||
 	    tern_srecv_init(&st->rx, s->cfg.stream_window) < 0) {
 		tern_ssend_free(&st->tx);
 		free(st);
@@ -207,9 +280,10 @@ int tern_session_send(struct tern_session *s, uint16_t stream, const void *msg, 
 		return api_error(s, TERN_ECLOSED, "send: session is %s",
 		                 s->closing_graceful ? "closing"
 		                                     : tern_session_state_name(s->state));
-	if (stream >= s->cfg.max_streams)
-		return api_error(s, TERN_EINVAL, "send: stream %u out of range (max_streams %u)",
-		                 stream, s->cfg.max_streams);
+	if (stream >= s->peer.max_streams)
+		return api_error(s, TERN_EINVAL,
+		                 "send: stream %u out of range (the peer accepts %u)", stream,
+		                 s->peer.max_streams);
 	if (!msg || len == 0)
 		return api_error(s, TERN_EINVAL,
 		                 "send: empty message (a message has 1 byte or more)");
@@ -421,7 +495,7 @@ void tern_session_get_stats(const struct tern_session *s, struct tern_session_st
 
 size_t tern_session_mem(const struct tern_session *s)
 {
-	size_t m = sizeof(*s) + s->cfg.max_streams * sizeof(*s->streams);
+	size_t m = sizeof(*s) + s->nstreams * sizeof(*s->streams);
 
 	m += s->rec.cap * sizeof(struct tern_sent_pkt) +
 	     s->ack.rx.cap * sizeof(struct tern_ack_range);

@@ -20,6 +20,7 @@
 #include "recovery.h"
 #include "stream.h"
 #include "crypto/aead.h"
+#include "crypto/handshake.h"
 
 enum tern_session_state {
 	TERN_SESSION_HANDSHAKING, /* keys installed, peer not yet heard from */
@@ -117,7 +118,9 @@ struct tern_session {
 	struct tern_pacer pacer;
 	struct tern_flow_rx frx;
 	struct tern_flow_tx ftx;
-	struct tern_stream **streams; /* max_streams slots, lazily allocated */
+	struct tern_hs_params peer;   /* the peer's transport parameters */
+	struct tern_stream **streams; /* nstreams slots, lazily allocated */
+	uint16_t nstreams;            /* max(our max_streams, the peer's) */
 	uint16_t streams_hi;          /* 1 + highest stream id in use */
 	uint16_t rr;                  /* round-robin cursor over streams */
 	struct tern_dgram_queue dq;
@@ -141,11 +144,23 @@ struct tern_session {
 	char errbuf[128]; /* last API error message */
 };
 
-/* Creates a session whose keys come from a pre-shared secret (the handshake
- * issue replaces this with the Noise handshake). The initiator speaks first.
- * local_cid names this session in packets we receive; peer_cid in packets we
- * send. cfg may be NULL for defaults. Returns 0, TERN_EINVAL (bad config; a
- * message is in *err_msg if non-NULL), TERN_ENOMEM, TERN_ECRYPTO. */
+/* Creates a session from the handshake's outcome: keys (moved into the
+ * session: *keys is zeroed, and freed on failure too) and the peer's
+ * transport parameters (NULL: assume the peer runs our cfg). The initiator
+ * speaks first. local_cid names this session in packets we receive; peer_cid
+ * in packets we send. cfg may be NULL for defaults. Returns 0, TERN_EINVAL
+ * (bad config; a message is in *err_msg if non-NULL), TERN_ENOMEM. */
+int tern_session_new(struct tern_session **out, const struct tern_session_cfg *cfg,
+                     const struct tern_session_cbs *cbs, bool initiator,
+                     const uint8_t local_cid[TERN_CID_LEN], const uint8_t peer_cid[TERN_CID_LEN],
+                     struct tern_keys *keys, const struct tern_hs_params *peer, tern_time now,
+                     const char **err_msg);
+/* The transport parameters a handshake announces for cfg. */
+void tern_session_local_params(const struct tern_session_cfg *cfg, struct tern_hs_params *p);
+/* Creates a session whose keys come from a pre-shared secret through
+ * tern_keys_derive (tests, the simulator, and tools without a handshake);
+ * both ends must run the same cfg. Returns as tern_session_new, plus
+ * TERN_ECRYPTO. */
 int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,
                          const struct tern_session_cbs *cbs, bool initiator,
                          const uint8_t local_cid[TERN_CID_LEN],
