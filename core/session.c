@@ -158,6 +158,7 @@ int tern_session_new(struct tern_session **out, const struct tern_session_cfg *c
 	s->largest_rx_pn = UINT64_MAX;
 	s->last_recv = s->last_eliciting_sent = now;
 	s->close_deadline = TERN_TIME_NEVER;
+	s->amp_budget = UINT64_MAX;
 	if (!peer) {
 		tern_session_local_params(&s->cfg, &same);
 		peer = &same;
@@ -173,6 +174,11 @@ int tern_session_new(struct tern_session **out, const struct tern_session_cfg *c
 	s->ping_pending = initiator; /* speak first so the responder learns of us */
 	*out = s;
 	return 0;
+}
+
+void tern_session_limit_amplification(struct tern_session *s, uint64_t budget)
+{
+	s->amp_budget = budget;
 }
 
 int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,

@@ -140,6 +140,9 @@ struct tern_session {
 	bool closed_reported;
 
 	tern_time last_recv, last_eliciting_sent;
+	/* Bytes we may still send before the peer's address is validated (3x
+	 * what it sent us, RFC 9000 §8.1); UINT64_MAX once validated. */
+	uint64_t amp_budget;
 	struct tern_session_stats stats;
 	char errbuf[128]; /* last API error message */
 };
@@ -155,6 +158,10 @@ int tern_session_new(struct tern_session **out, const struct tern_session_cfg *c
                      const uint8_t local_cid[TERN_CID_LEN], const uint8_t peer_cid[TERN_CID_LEN],
                      struct tern_keys *keys, const struct tern_hs_params *peer, tern_time now,
                      const char **err_msg);
+/* A responder whose peer's address is not yet validated: it may send at most
+ * 3x `received` bytes (the initiation's size, minus what the handshake
+ * response used) until a packet from the peer authenticates. */
+void tern_session_limit_amplification(struct tern_session *s, uint64_t budget);
 /* The transport parameters a handshake announces for cfg. */
 void tern_session_local_params(const struct tern_session_cfg *cfg, struct tern_hs_params *p);
 /* Creates a session whose keys come from a pre-shared secret through

@@ -287,6 +287,7 @@ static void on_authenticated(struct tern_session *s, uint64_t pn, size_t len, te
 	s->last_recv = now;
 	s->stats.pkts_recv++;
 	s->stats.bytes_recv += len;
+	s->amp_budget = UINT64_MAX; /* the peer holds our keys: its address is proven */
 	if (s->state == TERN_SESSION_HANDSHAKING) {
 		s->state = TERN_SESSION_ESTABLISHED;
 		if (s->cbs.established)

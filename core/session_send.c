@@ -307,6 +307,8 @@ static int seal_and_commit(struct tern_session *s, struct builder *b, size_t cap
 	if (n < 0)
 		return n;
 	n += (int)b->hdr_len;
+	if (s->amp_budget != UINT64_MAX)
+		s->amp_budget -= (uint64_t)n;
 	tern_recovery_on_sent(&s->rec, b->rec, (size_t)n, b->eliciting, b->eliciting, now);
 	if (b->eliciting) {
 		s->last_eliciting_sent = now;
@@ -335,7 +337,9 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 	if (b.hdr_len == 0)
 		return TERN_ELIMIT; /* packet numbers exhausted or too far unacknowledged */
 	b.p = buf + b.hdr_len;
-	b.end = buf + s->cfg.max_packet - TERN_AEAD_TAG_LEN;
+	b.end = buf + TERN_MIN(s->cfg.max_packet, s->amp_budget) - TERN_AEAD_TAG_LEN;
+	if (s->amp_budget < TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + 64)
+		return 0;      /* amplification limit: wait for the peer to prove its address */
 	if (!s->cfg.no_pacing) /* the controller's rate (BBR), or 5/4 · cwnd / srtt */
 		s->pacer.rate = tern_cc_pacing_rate(&s->rec.cc, &s->rec.rtt);
 	build(s, &b, now);
