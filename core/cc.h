@@ -49,13 +49,14 @@ struct tern_bbr {
 	bool probe_too_high;       /* the last probe lowered inflight_hi */
 	bool has_seen_rtt;         /* the pacing rate was set from the first RTT */
 	uint32_t pacing_gain, cwnd_gain;
-	uint32_t full_bw_count; /* rounds without 25% bandwidth growth */
-	uint32_t loss_events;   /* ACKs reporting new loss in this round */
-	uint64_t full_bw;       /* bandwidth at the last 25% growth */
-	struct tern_winmax bw;  /* max filter over TERN_BBR_BW_ROUNDS rounds */
-	tern_time min_rtt, min_rtt_stamp;
-	tern_time cycle_stamp;            /* start of the current ProbeBW phase */
-	tern_time probe_rtt_done;         /* when ProbeRTT may end; 0 = not yet timed */
+	uint32_t full_bw_count;           /* rounds without 25% bandwidth growth */
+	uint32_t loss_events;             /* ACKs reporting new loss in this round */
+	uint64_t full_bw;                 /* bandwidth at the last 25% growth */
+	struct tern_winmax bw;            /* max filter over TERN_BBR_BW_ROUNDS rounds */
+	tern_time min_rtt, min_rtt_stamp; /* 10 s filter, for the BDP */
+	tern_time probe_rtt_min, probe_rtt_min_stamp; /* 5 s filter, schedules ProbeRTT */
+	tern_time cycle_stamp;                        /* start of the current ProbeBW phase */
+	tern_time probe_rtt_done;                     /* when ProbeRTT may end; 0 = not yet timed */
 	tern_time probe_start, probe_end; /* send-time window of the last bandwidth probe */
 	uint64_t pacing_rate;
 	uint64_t prior_cwnd;  /* cwnd before ProbeRTT or persistent congestion */

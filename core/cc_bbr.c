@@ -4,7 +4,10 @@
  *
  * The model: BtlBw, a max filter of delivery-rate samples over 10 rounds, and
  * min_rtt, a 10 s min filter refreshed by ProbeRTT (cwnd 4 packets for 200 ms
- * and a round). Control: pacing rate = pacing_gain · BtlBw, cwnd =
+ * and a round). As in v2/v3, ProbeRTT is due when a second, 5 s filter
+ * (probe_rtt_min) expires: flows sharing a standing queue, whose later
+ * joiners measured an inflated min_rtt, drain it together twice as often,
+ * and fairness among BBR flows comes mostly from those synchronized drains. Control: pacing rate = pacing_gain · BtlBw, cwnd =
  * cwnd_gain · BDP + 3 packets. States: Startup (gain 2/ln2 = 2.89 for both)
  * until bandwidth grows less than 25% for 3 rounds or loss is excessive;
  * Drain (pacing 1/2.89) until inflight is down to one BDP; ProbeBW; ProbeRTT.
@@ -42,6 +45,12 @@
  *   bottleneck that shrinks before the 10-round bandwidth filter forgets.
  * - Startup also ends on a round with excessive loss, a queue, and at least
  *   8 loss events (v2), setting inflight_hi = max(BDP, delivered in it).
+ * - A loss rate is only judged over at least 50 packets (a round for
+ *   inflight_lo, inflight-at-send for inflight_hi): below that one or two
+ *   tail drops read as "more than 2%", so small flows sharing a queue with
+ *   large ones would be cut by noise the large ones average away.
+ * - ProbeRTT's low-rate samples are marked app-limited (as Linux v1 does) so
+ *   the bandwidth filter keeps its maximum across the 200 ms.
  * cwnd is min(cwnd, inflight_hi [+ hi_step while probing], inflight_lo),
  * never below 4 packets. Loss itself never cuts cwnd (no halving); after
  * persistent congestion cwnd drops to 4 packets and returns to its prior
@@ -64,12 +73,14 @@ enum { BBR_STARTUP, BBR_DRAIN, BBR_PROBE_BW, BBR_PROBE_RTT };
 #define FULL_BW_ROUNDS 3
 #define BW_ROUNDS 10
 #define MIN_RTT_WIN (10 * TERN_SEC)
+#define PROBE_RTT_WIN (5 * TERN_SEC)
 #define PROBE_RTT_TIME (200 * TERN_MS)
 #define MIN_CWND_PKTS 4
 #define QUANTA_PKTS 3
 #define LOSS_THRESH_PPM 20000 /* 2% */
 #define FULL_LOSS_EVENTS 8
 #define BETA 717           /* 0.7: how far a loss bound cuts */
+#define MIN_JUDGED_PKTS 50 /* fewer packets cannot tell 2% loss from noise */
 #define PACING_MARGIN 1010 /* pace 1% below the estimate (v1) */
 #define NO_BOUND UINT64_MAX
 #define HI_GAIN_MAX (4 * UNIT) /* inflight_hi grown past this is dropped */
@@ -167,8 +178,8 @@ static void bbr_init(struct tern_cc *cc, tern_time now)
 	cc->ssthresh = UINT64_MAX;
 	memset(b, 0, sizeof(*b));
 	enter_startup(b);
-	b->min_rtt = TERN_TIME_NEVER;
-	b->min_rtt_stamp = now;
+	b->min_rtt = b->probe_rtt_min = TERN_TIME_NEVER;
+	b->min_rtt_stamp = b->probe_rtt_min_stamp = now;
 	b->inflight_lo = NO_BOUND;
 	b->hi_step = HI_STEP_MIN;
 	b->probe_start = b->probe_end = TERN_TIME_NEVER;
@@ -263,7 +274,8 @@ static void end_round(struct tern_cc *cc)
 		    b->loss_events >= FULL_LOSS_EVENTS) {
 			b->filled_pipe = true;
 			b->hi_gain = TERN_MAX(UNIT, to_gain(cc, b->inflight_latest));
-		} else if (b->mode == BBR_PROBE_BW && !b->round_has_probe) {
+		} else if (b->mode == BBR_PROBE_BW && !b->round_has_probe &&
+		           total >= MIN_JUDGED_PKTS * cc->mss) {
 			uint64_t lo = b->inflight_lo == NO_BOUND ? cc->cwnd : b->inflight_lo;
 			b->inflight_lo = TERN_MAX(b->inflight_latest, lo * BETA / UNIT);
 		}
@@ -312,7 +324,7 @@ static void check_probe_loss(struct tern_cc *cc, const struct tern_rate_sample *
 	u128 limit = (u128)rs->tx_in_flight * (b->base_loss_ppm + LOSS_THRESH_PPM);
 
 	if (b->mode != BBR_PROBE_BW || !from_probe(b, rs) || rs->lost < 2 * cc->mss ||
-	    (u128)rs->lost * 1000000 <= limit)
+	    rs->tx_in_flight < MIN_JUDGED_PKTS * cc->mss || (u128)rs->lost * 1000000 <= limit)
 		return;
 	b->hi_gain = TERN_MAX(to_gain(cc, rs->tx_in_flight), BETA);
 	b->hi_step = HI_STEP_MIN;
@@ -377,6 +389,9 @@ static void handle_probe_rtt(struct tern_cc *cc, const struct tern_rate_sample *
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
+	/* The low-rate samples of ProbeRTT say nothing of the bottleneck: mark
+	 * them app-limited so the bandwidth filter keeps its maximum (v1). */
+	tern_delivery_on_app_limited(&cc->delivery, cc->bytes_in_flight);
 	if (!b->probe_rtt_done) {
 		if (cc->bytes_in_flight <= min_cwnd(cc)) {
 			b->probe_rtt_done = now + PROBE_RTT_TIME;
@@ -388,7 +403,7 @@ static void handle_probe_rtt(struct tern_cc *cc, const struct tern_rate_sample *
 		b->probe_rtt_round_done = true;
 	if (!b->probe_rtt_round_done || now < b->probe_rtt_done)
 		return;
-	b->min_rtt_stamp = now;
+	b->probe_rtt_min_stamp = now;
 	cc->cwnd = TERN_MAX(cc->cwnd, b->prior_cwnd);
 	if (b->filled_pipe)
 		enter_probe_bw(cc, now);
@@ -396,16 +411,23 @@ static void handle_probe_rtt(struct tern_cc *cc, const struct tern_rate_sample *
 		enter_startup(b);
 }
 
+/* v2's two filters: probe_rtt_min over 5 s decides when to run ProbeRTT;
+ * min_rtt, over 10 s, is what the BDP uses and takes probe_rtt_min whenever
+ * that is lower or min_rtt has expired. */
 static void update_min_rtt(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
-	bool expired = now > b->min_rtt_stamp + MIN_RTT_WIN;
+	bool probe_expired = now > b->probe_rtt_min_stamp + PROBE_RTT_WIN;
 
-	if (rs->rtt && (rs->rtt <= b->min_rtt || expired)) {
-		b->min_rtt = rs->rtt;
-		b->min_rtt_stamp = now;
+	if (rs->rtt && (rs->rtt <= b->probe_rtt_min || probe_expired)) {
+		b->probe_rtt_min = rs->rtt;
+		b->probe_rtt_min_stamp = now;
 	}
-	if (expired && b->mode != BBR_PROBE_RTT)
+	if (b->probe_rtt_min <= b->min_rtt || now > b->min_rtt_stamp + MIN_RTT_WIN) {
+		b->min_rtt = b->probe_rtt_min;
+		b->min_rtt_stamp = b->probe_rtt_min_stamp;
+	}
+	if (probe_expired && b->mode != BBR_PROBE_RTT)
 		enter_probe_rtt(cc, now);
 	if (b->mode == BBR_PROBE_RTT)
 		handle_probe_rtt(cc, rs, now);

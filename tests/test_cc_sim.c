@@ -14,7 +14,8 @@
  * Flows send one 64 KiB message after another on stream 0, with windows
  * large enough that flow control never limits them.
  *
- * usage: test_cc_sim [TEST]   (no argument runs them all) */
+ * usage: test_cc_sim [TEST]   (no argument runs them all; env CC_SIM_SEED
+ * replays another seed, CC_SIM_TRACE prints each flow's state every 100 ms) */
 #include <stdlib.h>
 
 #include "io/simnet.h"
@@ -95,6 +96,8 @@ static int world_init(struct world *w, const char *fwd, const char *rev, uint64_
 		fprintf(stderr, "bad profile: %s\n", err);
 		return -1;
 	}
+	if (getenv("CC_SIM_SEED")) /* replay another seed */
+		seed = strtoull(getenv("CC_SIM_SEED"), NULL, 10);
 	w->net = tern_simnet_new(seed);
 	if (!w->net)
 		return -1;
