@@ -115,7 +115,10 @@ void tern_delivery_on_acked(struct tern_delivery *d, const struct tern_delivery_
 		d->newest_sent = sent_time;
 		rs->rtt = now - sent_time;
 	}
-	if (d->has_data && p->delivered <= rs->prior_delivered)
+	/* the sample comes from the packet sent last: most delivered at its
+	 * send, then the later send time (acks may be walked in any order) */
+	if (d->has_data && (p->delivered < rs->prior_delivered ||
+	                    (p->delivered == rs->prior_delivered && sent_time <= rs->sent_time)))
 		return;
 	d->has_data = true;
 	rs->prior_delivered = p->delivered;

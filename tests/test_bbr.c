@@ -1,0 +1,431 @@
+/* Unit tests for delivery-rate sampling (core/delivery.c), the windowed max
+ * filter, and BBR's state machine and control (core/cc_bbr.c), driven by
+ * hand-built packets and rate samples in virtual time. Expected values are
+ * worked out in the comments beside them. */
+#include "check.h"
+#include "cc.h"
+
+#define MSS 1000
+#define BW 8000000ull         /* bytes/s used for BBR's model below */
+#define MINRTT (10 * TERN_MS) /* so BDP = 80,000 bytes = 80 packets */
+#define BDP 80000ull
+
+/* ---- windowed max filter ---- */
+
+static void test_winmax(void)
+{
+	static const struct {
+		uint64_t t, v, want;
+	} steps[] = {
+	        {0, 5, 5},  /* first sample */
+	        {1, 3, 5},  /* lower: the max stays */
+	        {5, 4, 5},  /* past a quarter window: becomes the 2nd and 3rd best */
+	        {11, 2, 4}, /* 5 from t=0 left the 10-unit window: 4 from t=5 */
+	        {16, 1, 2}, /* 4 (t=5) left too: 2 from t=11 */
+	        {17, 9, 9}, /* a new maximum resets */
+	        {30, 1, 1}, /* nothing left in the window: reset */
+	};
+	struct tern_winmax f;
+
+	tern_winmax_reset(&f, 0, 0);
+	for (size_t i = 0; i < TERN_ARRAY_LEN(steps); i++) {
+		CHECK_EQ(tern_winmax_update(&f, 10, steps[i].t, steps[i].v), steps[i].want);
+		CHECK_EQ(tern_winmax_get(&f), steps[i].want);
+	}
+}
+
+/* ---- delivery rate ---- */
+
+static void test_delivery_samples(void)
+{
+	struct tern_delivery d;
+	struct tern_delivery_pkt p[6];
+	const struct tern_rate_sample *rs;
+
+	tern_delivery_init(&d);
+	/* four 1000-byte packets, 1 ms apart, from an empty pipe */
+	for (int i = 0; i < 4; i++)
+		tern_delivery_on_sent(&d, &p[i], (uint64_t)i * 1000, 1000, (tern_time)i * 1000);
+	CHECK_EQ(p[0].delivered, 0);
+	CHECK_EQ(p[0].delivered_time, 0);
+	CHECK_EQ(p[3].first_sent_time, 0);
+	CHECK_EQ(p[3].tx_in_flight, 4000);
+	CHECK(!p[3].is_app_limited);
+
+	/* at 20 ms an ACK covers P0 and P1 (walked oldest first): the sample
+	 * comes from P1, the later send: send_elapsed 1 ms, ack_elapsed 20 ms,
+	 * 2000 bytes over 20 ms = 100,000 B/s; the first round starts */
+	tern_delivery_begin(&d, 4000);
+	tern_delivery_on_acked(&d, &p[0], 0, 1000, false, 20000);
+	tern_delivery_on_acked(&d, &p[1], 1000, 1000, false, 20000);
+	rs = tern_delivery_end(&d, 0, 20000);
+	CHECK_EQ(rs->delivery_rate, 100000);
+	CHECK_EQ(rs->interval, 20000);
+	CHECK_EQ(rs->send_elapsed, 1000);
+	CHECK_EQ(rs->ack_elapsed, 20000);
+	CHECK_EQ(rs->delivered, 2000);
+	CHECK_EQ(rs->newly_acked, 2000);
+	CHECK_EQ(rs->newly_lost, 0);
+	CHECK_EQ(rs->rtt, 19000); /* of P1, the most recently sent */
+	CHECK_EQ(rs->tx_in_flight, 2000);
+	CHECK_EQ(rs->prior_in_flight, 4000);
+	CHECK(rs->round_start);
+	CHECK_EQ(rs->round_count, 1);
+	CHECK_EQ(d.delivered, 2000);
+
+	/* P2 is declared lost; P4 goes out at 25 ms with P3 still in flight */
+	tern_delivery_on_lost(&d, 1000);
+	tern_delivery_on_sent(&d, &p[4], 1000, 1000, 25000);
+	CHECK_EQ(p[4].delivered, 2000);
+	CHECK_EQ(p[4].delivered_time, 20000);
+	CHECK_EQ(p[4].first_sent_time, 1000);
+	CHECK_EQ(p[4].lost, 1000);
+
+	/* at 45 ms P4 and P3 are acked: sample from P4, send_elapsed
+	 * 25 - 1 = 24 ms, ack_elapsed 45 - 20 = 25 ms; 2000 bytes / 25 ms =
+	 * 80,000 B/s; the loss reaches this sample as newly_lost, but P4 was
+	 * sent after it, so nothing was lost while P4 flew; round 2 begins */
+	tern_delivery_begin(&d, 2000);
+	tern_delivery_on_acked(&d, &p[4], 25000, 1000, false, 45000);
+	tern_delivery_on_acked(&d, &p[3], 3000, 1000, false, 45000);
+	rs = tern_delivery_end(&d, 19000, 45000);
+	CHECK_EQ(rs->delivery_rate, 80000);
+	CHECK_EQ(rs->interval, 25000);
+	CHECK_EQ(rs->newly_lost, 1000);
+	CHECK_EQ(rs->lost, 0);
+	CHECK_EQ(rs->rtt, 20000);
+	CHECK(rs->round_start);
+	CHECK_EQ(rs->round_count, 2);
+	CHECK_EQ(d.lost, 1000);
+	CHECK_EQ(tern_winmax_get(&d.bw), 100000);
+
+	/* the application runs dry with nothing in flight: the next packet is
+	 * app-limited, and the mark clears once the data before it is delivered */
+	tern_delivery_on_app_limited(&d, 0);
+	CHECK_EQ(d.app_limited, 4000);
+	tern_delivery_on_sent(&d, &p[5], 0, 1000, 50000);
+	CHECK(p[5].is_app_limited);
+	CHECK_EQ(p[5].delivered_time, 50000); /* empty pipe: the clock restarts */
+	tern_delivery_begin(&d, 1000);
+	tern_delivery_on_acked(&d, &p[5], 50000, 1000, false, 70000);
+	rs = tern_delivery_end(&d, 19000, 70000);
+	CHECK(rs->is_app_limited);
+	CHECK_EQ(rs->delivery_rate, 50000); /* 1000 bytes over 20 ms */
+	CHECK_EQ(d.app_limited, 0);
+	/* an app-limited sample below the max leaves the filter alone */
+	CHECK_EQ(tern_winmax_get(&d.bw), 100000);
+}
+
+/* An interval shorter than min_rtt (ACK compression) gives no rate. */
+static void test_delivery_min_rtt_guard(void)
+{
+	struct tern_delivery d;
+	struct tern_delivery_pkt p;
+	const struct tern_rate_sample *rs;
+
+	tern_delivery_init(&d);
+	tern_delivery_on_sent(&d, &p, 0, 1000, 0);
+	tern_delivery_begin(&d, 1000);
+	tern_delivery_on_acked(&d, &p, 0, 1000, false, 5000);
+	rs = tern_delivery_end(&d, 10000, 5000);
+	CHECK_EQ(rs->delivery_rate, 0);
+	CHECK_EQ(rs->newly_acked, 1000);
+	CHECK_EQ(d.last_rate, 0);
+	/* a spuriously lost packet counts as delivered but gives no RTT */
+	tern_delivery_on_sent(&d, &p, 0, 1000, 6000);
+	tern_delivery_begin(&d, 1000);
+	tern_delivery_on_acked(&d, &p, 6000, 1000, true, 30000);
+	rs = tern_delivery_end(&d, 10000, 30000);
+	CHECK_EQ(rs->rtt, 0);
+	CHECK_EQ(d.delivered, 2000);
+}
+
+/* ---- BBR driven by synthetic rate samples ---- */
+
+struct drive {
+	struct tern_cc cc;
+	struct tern_rtt rtt;
+	tern_time now;
+	uint64_t round;
+};
+
+static void drive_init(struct drive *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->now = TERN_SEC;
+	tern_cc_init(&v->cc, &tern_cc_bbr, MSS, v->now);
+	v->rtt = (struct tern_rtt){.latest = MINRTT,
+	                           .smoothed = MINRTT,
+	                           .min = MINRTT,
+	                           .var = MINRTT / 2,
+	                           .has_sample = true};
+}
+
+/* One ACK's sample, optionally starting a round. */
+static void sample(struct drive *v, uint64_t rate, tern_time rtt, uint64_t acked, uint64_t lost,
+                   bool round_start)
+{
+	struct tern_rate_sample rs = {.delivery_rate = rate,
+	                              .newly_acked = acked,
+	                              .newly_lost = lost,
+	                              .rtt = rtt,
+	                              .sent_time = v->now - rtt,
+	                              .tx_in_flight = v->cc.bytes_in_flight,
+	                              .prior_in_flight = v->cc.bytes_in_flight,
+	                              .round_start = round_start};
+
+	v->now += round_start ? rtt : 1;
+	if (round_start)
+		v->round++;
+	rs.round_count = v->round;
+	v->cc.delivery.delivered += acked;
+	v->cc.ops->on_rate_sample(&v->cc, &rs, &v->rtt, v->now);
+}
+
+static const char *state(const struct drive *v)
+{
+	struct tern_cc_info ci;
+
+	tern_cc_get_info(&v->cc, &v->rtt, &ci);
+	return ci.state;
+}
+
+/* Startup: pacing at 2.89 · initial window per ms before any RTT; grows
+ * while bandwidth grows 25% a round; three flat rounds end it; Drain holds
+ * until inflight is down to one BDP; then ProbeBW. */
+static void test_bbr_startup_drain(void)
+{
+	static const uint64_t rates[] = {1000000, 2000000, 4000000, 8000000, 8000000, 8000000};
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+
+	drive_init(&v);
+	CHECK_EQ(v.cc.cwnd, 10 * MSS);
+	CHECK(strcmp(state(&v), "startup") == 0);
+	CHECK_EQ(tern_cc_pacing_rate(&v.cc, &v.rtt), 10 * MSS * 2955ull * 1000 / 1024);
+	v.cc.bytes_in_flight = 3 * BDP;
+	for (size_t i = 0; i < TERN_ARRAY_LEN(rates); i++) {
+		sample(&v, rates[i], MINRTT, 10 * MSS, 0, true);
+		CHECK(strcmp(state(&v), "startup") == 0);
+	}
+	CHECK_EQ(b->full_bw, 8000000);
+	CHECK_EQ(b->full_bw_count, 2);
+	/* a pacing rate only grows in Startup: 2.885 · 8 MB/s · 1/1.01 */
+	CHECK_EQ(b->pacing_rate, 8000000ull * 2955 * 1000 / (1024 * 1010));
+	sample(&v, 8000000, MINRTT, 10 * MSS, 0, true); /* third flat round */
+	CHECK(b->filled_pipe);
+	CHECK(strcmp(state(&v), "drain") == 0);
+	CHECK_EQ(b->pacing_gain, 355);
+	v.cc.bytes_in_flight = BDP;
+	sample(&v, 8000000, MINRTT, MSS, 0, false);
+	CHECK(strcmp(state(&v), "probe_bw") == 0);
+	CHECK(b->cycle_idx != 1); /* never entered at the 0.75 phase */
+	CHECK_EQ(b->cwnd_gain, 2048);
+	CHECK_EQ(b->min_rtt, MINRTT);
+}
+
+/* Puts v in ProbeBW at 8 MB/s x 10 ms with cwnd at its target. */
+static void to_probe_bw(struct drive *v)
+{
+	drive_init(v);
+	v->cc.bytes_in_flight = BDP;
+	for (int i = 0; i < 4; i++)
+		sample(v, BW, MINRTT, 10 * MSS, 0, true);
+	CHECK(strcmp(state(v), "probe_bw") == 0);
+	sample(v, BW, MINRTT, 400 * MSS, 0, false);
+}
+
+/* cwnd = 2 · BDP + 3 packets; pacing = gain · BtlBw · 0.99; the gain cycle
+ * goes 1.25, 0.75, then six phases of 1, one min_rtt each. */
+static void test_bbr_probe_bw_control(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+	struct tern_cc_info ci;
+	unsigned seen[8] = {0};
+
+	to_probe_bw(&v);
+	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+	CHECK_EQ(b->pacing_rate, BW * b->pacing_gain * 1000 / (1024 * 1010));
+	tern_cc_get_info(&v.cc, &v.rtt, &ci);
+	CHECK(strcmp(ci.algorithm, "bbr") == 0);
+	CHECK_EQ(ci.bandwidth, BW);
+	CHECK_EQ(ci.pacing_rate, b->pacing_rate);
+	CHECK_EQ(ci.cwnd, 2 * BDP + 3 * MSS);
+	/* 0.75 ends early once inflight is at most one BDP; 1.25 once inflight
+	 * reaches 1.25 BDP; keep inflight at 1.25 BDP so every phase is timed */
+	v.cc.bytes_in_flight = BDP * 5 / 4;
+	for (int i = 0; i < 24; i++) {
+		unsigned idx = b->cycle_idx;
+		sample(&v, BW, MINRTT + 1, MSS, 0, true);
+		if (b->cycle_idx != idx) {
+			CHECK_EQ(b->cycle_idx, (idx + 1) % 8);
+			seen[b->cycle_idx]++;
+		}
+	}
+	for (int i = 0; i < 8; i++)
+		CHECK(seen[i] >= 2);
+}
+
+/* Random loss on a path with no queue: the base loss rate learns it, and
+ * neither bound moves, nor the bandwidth, nor cwnd. */
+static void test_bbr_random_loss_ignored(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+
+	to_probe_bw(&v);
+	for (int i = 0; i < 80; i++) /* 5% of each 100-packet round lost */
+		sample(&v, BW, MINRTT, 95 * MSS, 5 * MSS, true);
+	CHECK_EQ(b->inflight_lo, UINT64_MAX);
+	CHECK_EQ(b->hi_gain, 0);
+	CHECK_EQ(tern_winmax_get(&b->bw), BW);
+	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+	CHECK(b->base_loss_ppm > 40000 && b->base_loss_ppm <= 50000);
+}
+
+/* Excess loss with a queue between probes sets inflight_lo to
+ * max(delivered in the round, 0.7 · cwnd); the next probe clears it. */
+static void test_bbr_inflight_lo(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+	uint64_t cwnd;
+
+	to_probe_bw(&v);
+	while (b->cycle_idx < 2 || b->cycle_idx > 5) /* well away from a probe */
+		sample(&v, BW, MINRTT + 1, MSS, 0, true);
+	cwnd = v.cc.cwnd;
+	v.cc.bytes_in_flight = BDP;
+	sample(&v, BW, 2 * MINRTT, 90 * MSS, 10 * MSS, true); /* round: 10% lost */
+	sample(&v, BW, 2 * MINRTT, MSS, 0, true);             /* ends it */
+	CHECK_EQ(b->inflight_lo, TERN_MAX(90 * MSS, cwnd * 717 / 1024));
+	CHECK_EQ(v.cc.cwnd, b->inflight_lo);
+	for (int i = 0; i < 16 && b->cycle_idx != 0; i++)
+		sample(&v, BW, MINRTT, MSS, 0, true);
+	CHECK_EQ(b->cycle_idx, 0);
+	CHECK_EQ(b->inflight_lo, UINT64_MAX);
+}
+
+/* A probe packet that saw more than 2% (above the base) of its flight lost
+ * sets inflight_hi = max(inflight at its send, 0.7 BDP) and ends the probe;
+ * the same loss within the base rate does nothing. */
+static void test_bbr_inflight_hi(void)
+{
+	struct drive v;
+	struct tern_bbr *b = &v.cc.u.bbr;
+	struct tern_rate_sample rs;
+
+	for (int base = 0; base < 2; base++) {
+		to_probe_bw(&v);
+		while (b->cycle_idx != 0)
+			sample(&v, BW, MINRTT + 1, MSS, 0, true);
+		b->base_loss_ppm = base ? 90000 : 0; /* 9% lost with no queue */
+		v.now += 2 * TERN_MS;
+		rs = (struct tern_rate_sample){.delivery_rate = BW,
+		                               .newly_acked = MSS,
+		                               .newly_lost = 10 * MSS,
+		                               .rtt = MINRTT,
+		                               .sent_time = v.now - 1000,
+		                               .tx_in_flight = 100 * MSS,
+		                               .lost = 10 * MSS,
+		                               .prior_in_flight = 100 * MSS,
+		                               .round_count = v.round};
+		v.cc.ops->on_rate_sample(&v.cc, &rs, &v.rtt, v.now);
+		if (base) {
+			CHECK_EQ(b->hi_gain, 0);
+			CHECK_EQ(b->cycle_idx, 0);
+		} else {
+			CHECK_EQ(b->hi_gain, 100 * MSS * 1024 / BDP); /* 1.25 BDP */
+			CHECK_EQ(b->cycle_idx, 1);
+			CHECK(b->probe_too_high);
+			CHECK_EQ(v.cc.cwnd, 100 * MSS); /* capped by inflight_hi */
+		}
+	}
+}
+
+/* No lower RTT for 5 s: ProbeRTT holds cwnd at 4 packets for 200 ms and a
+ * round, then restores cwnd and returns to ProbeBW. */
+static void test_bbr_probe_rtt(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+	tern_time entered;
+
+	to_probe_bw(&v);
+	v.now += 5 * TERN_SEC;
+	sample(&v, BW, MINRTT + 2000, MSS, 0, false);
+	CHECK(strcmp(state(&v), "probe_rtt") == 0);
+	CHECK_EQ(v.cc.cwnd, 4 * MSS);
+	CHECK_EQ(b->prior_cwnd, 2 * BDP + 3 * MSS);
+	CHECK(v.cc.delivery.app_limited != 0); /* low samples do not count */
+	v.cc.bytes_in_flight = 4 * MSS;
+	sample(&v, BW / 10, MINRTT, MSS, 0, false);
+	entered = v.now;
+	CHECK_EQ(b->probe_rtt_done, entered + 200 * TERN_MS);
+	sample(&v, BW / 10, MINRTT, MSS, 0, true); /* the round */
+	CHECK(strcmp(state(&v), "probe_rtt") == 0);
+	v.now = entered + 200 * TERN_MS;
+	sample(&v, BW / 10, MINRTT, MSS, 0, false);
+	CHECK(strcmp(state(&v), "probe_bw") == 0);
+	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+	CHECK_EQ(tern_winmax_get(&b->bw), BW);
+	CHECK_EQ(b->min_rtt, MINRTT);
+}
+
+/* Persistent congestion drops cwnd to 4 packets; the next ACK restores it. */
+static void test_bbr_persistent_congestion(void)
+{
+	struct drive v;
+
+	to_probe_bw(&v);
+	v.cc.ops->on_loss(&v.cc, v.now - 1, v.now);
+	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS); /* loss alone does not cut */
+	CHECK_EQ(v.cc.congestion_events, 1);
+	v.cc.ops->on_persistent_congestion(&v.cc, v.now);
+	CHECK_EQ(v.cc.cwnd, 4 * MSS);
+	sample(&v, BW, MINRTT, MSS, 0, false);
+	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+}
+
+/* The cwnd-based controllers keep 5/4 · cwnd / srtt, and report through
+ * the same info call. */
+static void test_info_cwnd_based(void)
+{
+	struct tern_cc cc;
+	struct tern_rtt rtt = {.smoothed = 50 * TERN_MS, .min = 40 * TERN_MS, .has_sample = true};
+	struct tern_rtt none = {0};
+	struct tern_cc_info ci;
+
+	tern_cc_init(&cc, &tern_cc_cubic, MSS, 0);
+	CHECK_EQ(tern_cc_pacing_rate(&cc, &rtt), 10 * MSS * 5 * TERN_SEC / (4 * 50 * TERN_MS));
+	CHECK_EQ(tern_cc_pacing_rate(&cc, &none), 10 * MSS * 5 * 10 / 4); /* 100 ms initial */
+	cc.bytes_in_flight = 3000;
+	tern_cc_get_info(&cc, &rtt, &ci);
+	CHECK(strcmp(ci.algorithm, "cubic") == 0);
+	CHECK(strcmp(ci.state, "slow_start") == 0);
+	CHECK_EQ(ci.min_rtt, 40 * TERN_MS);
+	CHECK_EQ(ci.smoothed_rtt, 50 * TERN_MS);
+	CHECK_EQ(ci.cwnd, 10 * MSS);
+	CHECK_EQ(ci.bytes_in_flight, 3000);
+	CHECK_EQ(ci.bandwidth, 0);
+	tern_cc_on_app_limited(&cc);
+	tern_cc_get_info(&cc, &rtt, &ci);
+	CHECK(ci.app_limited);
+}
+
+int main(void)
+{
+	test_winmax();
+	test_delivery_samples();
+	test_delivery_min_rtt_guard();
+	test_bbr_startup_drain();
+	test_bbr_probe_bw_control();
+	test_bbr_random_loss_ignored();
+	test_bbr_inflight_lo();
+	test_bbr_inflight_hi();
+	test_bbr_probe_rtt();
+	test_bbr_persistent_congestion();
+	test_info_cwnd_based();
+	return tern_check_result("bbr");
+}
