@@ -4,28 +4,7 @@
  * next arrival or timer. */
 #include <stdlib.h>
 
-#include "simnet.h"
-
-#define FLUSH_BURST 64
-#define RX_BURST 64
-
-struct conn {
-	struct tern_session *s;
-	int ep;
-	struct tern_addr peer;
-	struct tern_timer timer;
-	struct tern_simnet *net;
-};
-
-struct tern_simnet {
-	struct tern_sim *sim;
-	struct tern_wheel wheel;
-	struct conn **conns;
-	size_t n, cap;
-	int max_ep;
-	struct tern_simnet_stats stats;
-	uint8_t buf[TERN_MAX_PACKET];
-};
+#include "simnet_int.h"
 
 struct tern_simnet *tern_simnet_new(uint64_t seed)
 {
@@ -40,6 +19,7 @@ struct tern_simnet *tern_simnet_new(uint64_t seed)
 	}
 	tern_wheel_init(&net->wheel, 0);
 	net->max_ep = -1;
+	net->seed = seed;
 	return net;
 }
 
@@ -50,6 +30,7 @@ void tern_simnet_free(struct tern_simnet *net)
 	for (size_t i = 0; i < net->n; i++)
 		free(net->conns[i]);
 	free(net->conns);
+	tern_simnet_hosts_free(net);
 	tern_sim_free(net->sim);
 	free(net);
 }
@@ -102,6 +83,18 @@ int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
 	return 0;
 }
 
+void tern_simnet_detach(struct tern_simnet *net, struct tern_session *s)
+{
+	for (size_t i = 0; i < net->n; i++) {
+		if (net->conns[i]->s != s)
+			continue;
+		tern_timer_cancel(&net->wheel, &net->conns[i]->timer);
+		free(net->conns[i]);
+		net->conns[i] = net->conns[--net->n];
+		return;
+	}
+}
+
 static struct conn *route(struct tern_simnet *net, int ep, const uint8_t *p, size_t len)
 {
 	if (len < 1 + TERN_CID_LEN)
@@ -123,6 +116,8 @@ static void receive(struct tern_simnet *net, tern_time now)
 		while ((n = tern_sim_recv(net->sim, ep, pkts, RX_BURST)) > 0) {
 			for (unsigned i = 0; i < n; i++) {
 				struct conn *c = route(net, ep, pkts[i].data, pkts[i].len);
+				if (!c && tern_simnet_to_host(net, ep, &pkts[i]))
+					continue;
 				if (!c)
 					net->stats.unroutable++;
 				else if (tern_session_recv(c->s, pkts[i].data, pkts[i].len, now) <
@@ -157,12 +152,14 @@ int tern_simnet_run(struct tern_simnet *net, tern_time until, bool (*stop)(void 
 
 		net->stats.steps++;
 		receive(net, now);
+		tern_simnet_hosts_step(net, now);
 		tern_wheel_advance(&net->wheel, now);
 		for (size_t i = 0; i < net->n; i++)
 			flush(net, net->conns[i], now);
 		if (stop && stop(ctx))
 			return 0;
 		next = TERN_MIN(tern_sim_next_event(net->sim), tern_wheel_next(&net->wheel));
+		next = TERN_MIN(next, tern_simnet_hosts_next(net));
 		if (next == TERN_TIME_NEVER)
 			return TERN_EAGAIN;
 		if (next > until)

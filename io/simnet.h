@@ -6,6 +6,7 @@
 #ifndef TERN_SIMNET_H
 #define TERN_SIMNET_H
 
+#include "core/control.h"
 #include "core/session.h"
 #include "core/timer.h"
 #include "io/sim.h"
@@ -22,6 +23,41 @@ tern_time tern_simnet_now(const struct tern_simnet *net);
  * TERN_EINVAL or TERN_ENOMEM. */
 int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
                        const struct tern_addr *peer);
+/* Removes s from the driver (before the caller frees it). */
+void tern_simnet_detach(struct tern_simnet *net, struct tern_session *s);
+
+/* A control plane on an endpoint: handshake packets arriving at ep queue for
+ * it (a bounded queue, like the worker-to-control rings), and it works
+ * through them on a virtual CPU: each packet costs cost_check, and each one
+ * that needed X25519 work cost_dh more, so a flood shows up as queueing and
+ * backlog exactly as it would on a real control thread. Sessions it
+ * completes are attached to ep with session_cbs. */
+struct tern_simhost_cfg {
+	struct tern_control_cfg control; /* identity required */
+	struct tern_session_cbs session_cbs;
+	void (*on_session)(void *ctx, struct tern_session *s,
+	                   const struct tern_hs_session_info *info);
+	void (*on_failed)(void *ctx, void *user, int why);
+	bool (*listening)(void *ctx, uint16_t vport, uint8_t stream_type);
+	void *ctx;
+	size_t queue;         /* handshake packets queued at most (1024) */
+	tern_time cost_check; /* virtual µs per handshake packet (1) */
+	tern_time cost_dh;    /* virtual µs more for the X25519 work (100) */
+};
+/* Returns 0 (and the control plane in *ctl, owned by the driver),
+ * TERN_EINVAL (with the reason in *err_msg) or TERN_ENOMEM. */
+int tern_simnet_host(struct tern_simnet *net, int ep, const struct tern_simhost_cfg *cfg,
+                     struct tern_control **ctl, const char **err_msg);
+/* Delivers a packet to endpoint ep now, as if sent from src (which need not
+ * be an endpoint: floods from spoofed addresses). */
+int tern_simnet_inject(struct tern_simnet *net, int ep, const struct tern_addr *src,
+                       const uint8_t *data, size_t len);
+/* Calls fn every period of virtual time (first at now + period). */
+int tern_simnet_every(struct tern_simnet *net, tern_time period,
+                      void (*fn)(void *ctx, tern_time now), void *ctx);
+/* Handshake packets a host dropped because its queue was full. */
+uint64_t tern_simnet_host_queue_drops(const struct tern_simnet *net, int ep);
+
 /* Runs the event loop until stop(ctx) returns true (0), virtual time would
  * pass `until` (TERN_ETIMEDOUT), or nothing is left to happen (TERN_EAGAIN).
  * stop may be NULL. */

@@ -1,0 +1,349 @@
+/* The control plane's responder half and its plumbing (see control.h). An
+ * initiation is checked in increasing order of cost: framing and mac1 (a
+ * keyed hash, no private key), then — under load — the cookie in mac2, then
+ * the per-source rate limit, and only then the Noise work with its two
+ * X25519 operations. The initiator half lives in control_client.c. */
+#include <stdlib.h>
+
+#include "control_int.h"
+#include "crypto/random.h"
+#include "wire.h"
+
+static const char *const fail_names[] = {
+        "ok",
+        "malformed",
+        "bad MAC",
+        "bad server key",
+        "unknown client key",
+        "replay",
+        "version mismatch",
+        "ticket expired",
+        "ticket forged",
+        "low-order point",
+        "internal error",
+};
+
+const char *tern_connect_fail_name(int why)
+{
+	if (why == TERN_HS_TIMEOUT)
+		return "timeout";
+	if (why == TERN_HS_REFUSED_LOAD)
+		return "refused under load";
+	return why >= 0 && (size_t)why < TERN_ARRAY_LEN(fail_names) ? fail_names[why] : "unknown";
+}
+
+void tern_control_cfg_default(struct tern_control_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->min_minor = cfg->max_minor = TERN_PROTO_VERSION_MINOR;
+	cfg->aes = true;
+	cfg->hs_queue_depth = 64;
+	cfg->ratelimit = (struct tern_ratelimit_config){.rate = 20, .burst = 10, .entries = 4096};
+	cfg->replay_entries = 65536;
+	cfg->max_pending = 1024;
+	cfg->hs_rto = 250 * TERN_MS;
+	cfg->hs_timeout = 10 * TERN_SEC;
+	cfg->workers = 1;
+	tern_session_cfg_default(&cfg->session);
+}
+
+static const char *cfg_check(const struct tern_control_cfg *cfg, const struct tern_control_ops *o)
+{
+	if (!cfg->identity)
+		return "control: an identity key pair is required";
+	if (!o || !o->send || !o->install || !o->wallclock)
+		return "control: send, install and wallclock callbacks are required";
+	if (cfg->min_minor > cfg->max_minor)
+		return "control: min_minor above max_minor";
+	if (cfg->workers == 0 || cfg->hs_queue_depth == 0 || cfg->replay_entries < REPLAY_WAYS)
+		return "control: workers, hs_queue_depth and replay_entries must be positive";
+	if (cfg->max_pending == 0 || cfg->hs_rto == 0 || cfg->hs_timeout < cfg->hs_rto)
+		return "control: max_pending, hs_rto and hs_timeout >= hs_rto must be set";
+	return NULL;
+}
+
+static void fill_random(const struct tern_control *c, uint8_t *out, size_t n)
+{
+	if (c->ops.random)
+		c->ops.random(c->ops.ctx, out, n);
+	else
+		tern_random_bytes(out, n);
+}
+
+int tern_control_new(struct tern_control **out, const struct tern_control_cfg *cfg,
+                     const struct tern_control_ops *ops, tern_time now, const char **err_msg)
+{
+	const char *bad = cfg_check(cfg, ops);
+	struct tern_control *c;
+	int rc;
+
+	*out = NULL;
+	if (bad) {
+		if (err_msg)
+			*err_msg = bad;
+		return TERN_EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return TERN_ENOMEM;
+	c->cfg = *cfg;
+	c->ops = *ops;
+	c->identity = *cfg->identity;
+	c->cfg.identity = &c->identity;
+	tern_hs_mac_keys_init(&c->mac, c->identity.pub);
+	c->replay_sets = cfg->replay_entries / REPLAY_WAYS;
+	c->replay = calloc(c->replay_sets * REPLAY_WAYS, sizeof(*c->replay));
+	fill_random(c, (uint8_t *)&c->replay_key, sizeof(c->replay_key));
+	rc = c->replay ? tern_cookie_new(&c->cookie, now) : TERN_ENOMEM;
+	if (rc == 0)
+		rc = tern_ratelimit_new(&c->rl, &cfg->ratelimit);
+	if (rc < 0) {
+		if (err_msg)
+			*err_msg = tern_strerror(rc);
+		tern_control_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void tern_control_free(struct tern_control *c)
+{
+	if (!c)
+		return;
+	tern_control_client_free(c);
+	tern_cookie_free(c->cookie);
+	tern_ratelimit_free(c->rl);
+	free(c->replay);
+	tern_crypto_wipe(&c->identity, sizeof(c->identity));
+	free(c);
+}
+
+const struct tern_control_stats *tern_control_stats(const struct tern_control *c)
+{
+	return &c->stats;
+}
+
+uint64_t tern_control_unix(const struct tern_control *c)
+{
+	return c->ops.wallclock(c->ops.ctx) / 1000000000ull;
+}
+
+/* CID byte 0 names the owner worker (round robin); the rest is random. */
+void tern_control_new_cid(struct tern_control *c, uint8_t cid[TERN_CID_LEN])
+{
+	fill_random(c, cid + 1, TERN_CID_LEN - 1);
+	cid[0] = c->next_worker;
+	c->next_worker = (uint8_t)((c->next_worker + 1) % c->cfg.workers);
+}
+
+/* ---- replay protection: the newest timestamp per initiator key ---- */
+
+static struct replay_entry *replay_set(struct tern_control *c, const uint8_t *pub)
+{
+	uint64_t h = c->replay_key;
+
+	for (size_t i = 0; i < TERN_HS_KEY_LEN; i += 8)
+		h = (h ^ tern_get_be64(pub + i)) * 0x9e3779b97f4a7c15ull;
+	return &c->replay[(h >> 17) % c->replay_sets * REPLAY_WAYS];
+}
+
+/* The handshake's `fresh` callback: accepts a timestamp newer than the last
+ * one seen for this key and records it. A full set evicts round robin: an
+ * evicted key's old initiations could be replayed, which costs us a DH and
+ * yields a session no one holds keys for — bounded by the rate limit. */
+static bool replay_fresh(void *ctx, const uint8_t *pub, const uint8_t *ts)
+{
+	struct tern_control *c = ctx;
+	struct replay_entry *set = replay_set(c, pub), *slot = NULL;
+
+	for (unsigned i = 0; i < REPLAY_WAYS; i++) {
+		if (set[i].used && memcmp(set[i].pub, pub, TERN_HS_KEY_LEN) == 0) {
+			if (memcmp(ts, set[i].ts, TERN_HS_TIMESTAMP_LEN) <= 0)
+				return false;
+			slot = &set[i];
+			break;
+		}
+		if (!set[i].used && !slot)
+			slot = &set[i];
+	}
+	if (!slot)
+		slot = &set[c->replay_victim++ % REPLAY_WAYS];
+	slot->used = true;
+	memcpy(slot->pub, pub, TERN_HS_KEY_LEN);
+	memcpy(slot->ts, ts, TERN_HS_TIMESTAMP_LEN);
+	return true;
+}
+
+/* ---- sessions ---- */
+
+int tern_control_install(struct tern_control *c, struct tern_hs_result *res, bool initiator,
+                         const struct tern_hs_session_info *info, uint64_t amp_budget,
+                         const uint8_t *first_pkt, size_t first_len, tern_time now)
+{
+	struct tern_session_cfg scfg = c->cfg.session;
+	struct tern_session *s;
+	int rc;
+
+	scfg.cipher = res->cipher;
+	rc = tern_session_new(&s, &scfg, NULL, initiator, res->local_cid, res->peer_cid, &res->keys,
+	                      &res->peer_params, now, NULL);
+	if (rc < 0)
+		return rc;
+	if (amp_budget != UINT64_MAX)
+		tern_session_limit_amplification(s, amp_budget);
+	if (initiator)
+		s->state = TERN_SESSION_ESTABLISHED; /* the response authenticated the server */
+	c->ops.install(c->ops.ctx, s, info, first_pkt, first_len);
+	return 0;
+}
+
+/* ---- responder ---- */
+
+/* Under load (a backlog of hs_queue_depth, within the last second) an
+ * initiation must carry a cookie for its source address; without one we
+ * answer with a cookie reply (smaller than the initiation) and drop it. */
+static int check_load(struct tern_control *c, const uint8_t *pkt, size_t len,
+                      const struct tern_addr *src, unsigned backlog, tern_time now)
+{
+	uint8_t reply[TERN_HS_COOKIE_REPLY_LEN];
+	int n;
+
+	/* Load latches for a second (WireGuard's habit), so a flood that
+	 * pulses around the threshold does not buy X25519 work each time the
+	 * queue dips below it. */
+	if (backlog >= c->cfg.hs_queue_depth)
+		c->under_load_until = now + TERN_SEC;
+	if (now >= c->under_load_until || tern_cookie_check_mac2(c->cookie, now, src, pkt, len) == 0)
+		return 0;
+	n = tern_cookie_reply_build(c->cookie, now, &c->mac, src, pkt, len, reply, sizeof(reply));
+	if (n > 0 && (size_t)n < len) {
+		c->ops.send(c->ops.ctx, src, reply, (size_t)n);
+		c->stats.cookie_replies_sent++;
+	}
+	c->stats.drop_no_cookie++;
+	return TERN_EAGAIN;
+}
+
+static bool allow(void *ctx, const uint8_t *pub)
+{
+	struct tern_control *c = ctx;
+
+	return c->cfg.allow(c->cfg.allow_ctx, pub);
+}
+
+static int consume(struct tern_control *c, const uint8_t *pkt, size_t len,
+                   struct tern_hs_responder **st, struct tern_hs_init_info *info)
+{
+	struct tern_hs_resp_config rc = {.local = &c->identity,
+	                                 .mac = &c->mac,
+	                                 .allow = c->cfg.allow ? allow : NULL,
+	                                 .fresh = replay_fresh,
+	                                 .ctx = c,
+	                                 .ticket_key = c->cfg.ticket_key,
+	                                 .ticket_required = c->cfg.ticket_required,
+	                                 .now_unix = tern_control_unix(c),
+	                                 .min_minor = c->cfg.min_minor,
+	                                 .max_minor = c->cfg.max_minor,
+	                                 .aes = c->cfg.aes};
+	enum tern_hs_fail why = TERN_HS_OK;
+	int err;
+
+	c->stats.dh_initiations++;
+	err = tern_hs_initiation_consume(st, &rc, pkt, len, info, &why);
+	if (err < 0 && (unsigned)why < TERN_ARRAY_LEN(c->stats.fail))
+		c->stats.fail[why]++;
+	return err;
+}
+
+static int respond(struct tern_control *c, struct tern_hs_responder *st,
+                   const struct tern_hs_init_info *info, const struct tern_addr *src,
+                   size_t init_len, tern_time now)
+{
+	uint8_t resp[TERN_HS_RESP_LEN], cid[TERN_CID_LEN];
+	struct tern_hs_params params;
+	struct tern_hs_result res;
+	struct tern_hs_session_info si = {.peer = *src,
+	                                  .vport = info->vport,
+	                                  .stream_type = info->stream_type,
+	                                  .minor = info->minor,
+	                                  .pid = info->pid};
+	size_t len;
+	int rc;
+
+	memcpy(si.peer_static, info->peer_static, TERN_HS_KEY_LEN);
+	tern_control_new_cid(c, cid);
+	tern_session_local_params(&c->cfg.session, &params);
+	rc = tern_hs_response_create(st, cid, &params, NULL, resp, sizeof(resp), &len, &res, NULL);
+	if (rc < 0)
+		return rc;
+	rc = tern_control_install(c, &res, false, &si, 3 * init_len - len, resp, len, now);
+	if (rc < 0)
+		tern_keys_free(&res.keys);
+	else
+		c->stats.accepted++;
+	return rc;
+}
+
+static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
+                         const struct tern_addr *src, unsigned backlog, tern_time now)
+{
+	struct tern_hs_responder *st = NULL;
+	struct tern_hs_init_info info;
+	int rc;
+
+	c->stats.initiations++;
+	rc = tern_hs_check_mac1(&c->mac, pkt, len, NULL);
+	if (rc < 0) {
+		c->stats.drop_mac1++; /* no DH, no state: the cheap filter */
+		return rc;
+	}
+	rc = check_load(c, pkt, len, src, backlog, now);
+	if (rc < 0)
+		return rc;
+	if (!tern_ratelimit_allow(c->rl, now, src)) {
+		c->stats.drop_ratelimit++;
+		return TERN_EAGAIN;
+	}
+	rc = consume(c, pkt, len, &st, &info);
+	if (rc < 0)
+		return rc;
+	if (c->ops.listening && !c->ops.listening(c->ops.ctx, info.vport, info.stream_type)) {
+		c->stats.refusals++;
+		rc = TERN_ECLOSED;
+	} else {
+		rc = respond(c, st, &info, src, len, now);
+	}
+	tern_hs_responder_free(st);
+	return rc;
+}
+
+int tern_control_on_packet(struct tern_control *c, const uint8_t *pkt, size_t len,
+                           const struct tern_addr *src, unsigned backlog, tern_time now)
+{
+	switch (tern_wire_classify(pkt, len)) {
+	case TERN_PKT_HS_INITIATION:
+		return on_initiation(c, pkt, len, src, backlog, now);
+	case TERN_PKT_HS_RESPONSE:
+		c->stats.responses++;
+		return tern_control_on_response(c, pkt, len, now);
+	case TERN_PKT_HS_COOKIE_REPLY:
+		c->stats.cookie_replies_rx++;
+		return tern_control_on_cookie(c, pkt, len, now);
+	default:
+		c->stats.drop_malformed++;
+		return TERN_EMALFORMED;
+	}
+}
+
+tern_time tern_control_deadline(const struct tern_control *c)
+{
+	/* cookie secrets rotate lazily on use; only our handshakes need time */
+	return tern_control_client_deadline(c);
+}
+
+void tern_control_on_timeout(struct tern_control *c, tern_time now)
+{
+	tern_cookie_tick(c->cookie, now);
+	tern_control_client_timeout(c, now);
+}

@@ -1,0 +1,135 @@
+/* The control plane: handshakes off the data path. It takes handshake
+ * packets (initiations, responses, cookie replies) and connect requests,
+ * runs the cheap checks first (mac1, per-source rate limit, and a cookie
+ * under load) and the X25519 work only for what survives them, and turns each
+ * completed handshake into a session handed to its owner worker.
+ *
+ * Like the engine it does no I/O and reads no clock: time is passed in,
+ * packets leave through ops->send, sessions through ops->install, and the
+ * wall clock (for TAI64N timestamps and ticket expiry) and randomness (CIDs)
+ * come from callbacks. The real engine runs it on its own thread behind
+ * rings; the simulator runs it inline, deterministically. */
+#ifndef TERN_CONTROL_H
+#define TERN_CONTROL_H
+
+#include "session.h"
+#include "crypto/cookie.h"
+#include "crypto/handshake.h"
+#include "tern/addr.h"
+
+/* Why a connect failed, as its application sees it: a handshake failure
+ * reason (crypto/handshake.h) or one of these. */
+#define TERN_HS_TIMEOUT 0x100      /* no valid answer before hs_timeout */
+#define TERN_HS_REFUSED_LOAD 0x101 /* cookie replies only, until hs_timeout */
+const char *tern_connect_fail_name(int why);
+
+/* What the control plane knows about a new session. */
+struct tern_hs_session_info {
+	struct tern_addr peer;
+	uint16_t vport;
+	uint8_t stream_type;
+	uint8_t minor;
+	uint64_t pid;
+	uint8_t peer_static[TERN_HS_KEY_LEN];
+	void *user; /* the connect request's user pointer; NULL for accepted sessions */
+};
+
+struct tern_control_ops {
+	void *ctx;
+	/* Sends a handshake packet (the caller's worker or socket transmits it). */
+	void (*send)(void *ctx, const struct tern_addr *to, const uint8_t *data, size_t len);
+	/* Hands a new session to its owner worker (CID byte 0 names it); the
+	 * callee owns the session from now on, sets its callbacks, and sends
+	 * first_pkt (the handshake response, NULL for our own connects) to
+	 * info->peer once the session can receive. */
+	void (*install)(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
+	                const uint8_t *first_pkt, size_t first_len);
+	/* A connect failed: why is a tern_hs_fail or TERN_HS_TIMEOUT/REFUSED_LOAD. */
+	void (*failed)(void *ctx, void *user, int why);
+	/* True if something listens on (vport, type); NULL = accept every vport. */
+	bool (*listening)(void *ctx, uint16_t vport, uint8_t stream_type);
+	/* Wall clock, unix nanoseconds (timestamps, ticket expiry). Required. */
+	uint64_t (*wallclock)(void *ctx);
+	/* Fills n random bytes (CIDs, ephemeral keys come from libsodium). NULL:
+	 * libsodium's generator. The simulator passes a seeded one. */
+	void (*random)(void *ctx, uint8_t *out, size_t n);
+};
+
+struct tern_control_cfg {
+	const struct tern_hs_keypair *identity; /* our static key (both roles) */
+	bool (*allow)(void *ctx, const uint8_t pub[TERN_HS_KEY_LEN]); /* NULL: any key */
+	void *allow_ctx;
+	const uint8_t *ticket_key; /* NULL: tickets ignored */
+	bool ticket_required;
+	uint8_t min_minor, max_minor;
+	bool aes;                /* offer/accept AES-256-GCM where the CPU has it */
+	unsigned hs_queue_depth; /* backlog at which initiations need a cookie (64) */
+	struct tern_ratelimit_config ratelimit; /* per source (20/s, burst 10, 4096) */
+	size_t replay_entries;           /* client keys whose newest timestamp is kept (65536) */
+	size_t max_pending;              /* our own handshakes in flight (1024) */
+	tern_time hs_rto;                /* first retransmission timeout (250 ms), doubling */
+	tern_time hs_timeout;            /* give up after (10 s) */
+	uint8_t workers;                 /* owner worker ids 0..workers-1 (1) */
+	struct tern_session_cfg session; /* every new session's configuration */
+};
+
+/* Fills the defaults above (identity, ticket_key and session left as given
+ * by tern_session_cfg_default). */
+void tern_control_cfg_default(struct tern_control_cfg *cfg);
+
+struct tern_control_stats {
+	uint64_t initiations, responses, cookie_replies_rx;
+	uint64_t drop_malformed, drop_mac1, drop_ratelimit, drop_no_cookie, drop_unknown_cid;
+	uint64_t cookie_replies_sent, refusals, dh_initiations; /* DH work done as responder */
+	uint64_t accepted, connected, connect_failed, retransmits;
+	uint64_t fail[16]; /* responder-side failures by tern_hs_fail */
+};
+
+struct tern_control;
+
+/* Returns 0, TERN_EINVAL (with the reason in *err_msg) or TERN_ENOMEM. */
+int tern_control_new(struct tern_control **out, const struct tern_control_cfg *cfg,
+                     const struct tern_control_ops *ops, tern_time now, const char **err_msg);
+/* Frees everything, pending handshakes included (their failed callbacks are
+ * not called). NULL is fine. */
+void tern_control_free(struct tern_control *c);
+
+/* Processes one handshake packet from src. backlog: handshake packets still
+ * queued behind this one (the worker-to-control ring's depth); at or above
+ * hs_queue_depth initiations must carry a valid cookie. Returns 0 or the
+ * negative reason it was dropped (counted in stats). */
+int tern_control_on_packet(struct tern_control *c, const uint8_t *pkt, size_t len,
+                           const struct tern_addr *src, unsigned backlog, tern_time now);
+
+struct tern_connect_req {
+	struct tern_addr peer;
+	const uint8_t *server_pub; /* 32 bytes */
+	uint16_t vport;
+	uint8_t stream_type;
+	const uint8_t *ticket; /* NULL or ticket_len bytes */
+	size_t ticket_len;
+	void *user; /* returned in install's info or in failed */
+};
+/* Starts a handshake. Returns 0, TERN_EINVAL, TERN_ELIMIT (max_pending
+ * handshakes in flight), TERN_ECRYPTO (server_pub is a low-order point) or
+ * TERN_ENOMEM. */
+int tern_control_connect(struct tern_control *c, const struct tern_connect_req *req, tern_time now);
+
+/* Retransmissions, handshake timeouts, cookie rotation. */
+tern_time tern_control_deadline(const struct tern_control *c);
+void tern_control_on_timeout(struct tern_control *c, tern_time now);
+const struct tern_control_stats *tern_control_stats(const struct tern_control *c);
+
+/* ---- internal, shared by control*.c ---- */
+void tern_control_new_cid(struct tern_control *c, uint8_t cid[TERN_CID_LEN]);
+int tern_control_install(struct tern_control *c, struct tern_hs_result *res, bool initiator,
+                         const struct tern_hs_session_info *info, uint64_t amp_budget,
+                         const uint8_t *first_pkt, size_t first_len, tern_time now);
+uint64_t tern_control_unix(const struct tern_control *c);
+void tern_control_client_free(struct tern_control *c);
+int tern_control_on_response(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
+int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
+tern_time tern_control_client_deadline(const struct tern_control *c);
+void tern_control_client_timeout(struct tern_control *c, tern_time now);
+
+#endif
