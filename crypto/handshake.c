@@ -5,7 +5,13 @@
  * control plane can run on every packet; DH happens only after that. Each
  * message's cleartext header is mixed into the handshake hash before its
  * Noise tokens, so the AEAD tags authenticate it too. Handshake steps are
- * annotated with their Noise tokens. */
+ * annotated with their Noise tokens.
+ *
+ * Refusals (type 4) tell an initiator why it was turned away. They are keyed
+ * from the state at the end of message 1 (both DHs done, payload decrypted),
+ * so the responder refuses only an initiator that proved it holds the static
+ * key it claims, and only the initiator that sent that initiation can verify
+ * the refusal; anything less authenticated stays unanswered. */
 #include <sodium.h>
 
 #include "handshake.h"
@@ -22,6 +28,7 @@ struct tern_hs_initiator {
 	bool done;
 	struct tern_hs_mac_keys own_mac; /* the response's mac1 is keyed from s.pub */
 	uint8_t mac1[TERN_HS_MAC_LEN];
+	uint8_t refusal_key[TERN_HS_REFUSAL_KEY_LEN]; /* verifies a refusal of this initiation */
 };
 
 struct tern_hs_responder {
@@ -47,6 +54,7 @@ static const char *const fail_names[] = {
         [TERN_HS_TICKET_FORGED] = "TICKET_FORGED",
         [TERN_HS_LOW_ORDER_POINT] = "LOW_ORDER_POINT",
         [TERN_HS_INTERNAL] = "INTERNAL",
+        [TERN_HS_REFUSED] = "REFUSED",
 };
 
 const char *tern_hs_fail_name(enum tern_hs_fail f)
@@ -69,6 +77,7 @@ static int fail(enum tern_hs_fail *why, enum tern_hs_fail f)
 	case TERN_HS_UNKNOWN_CLIENT_KEY:
 	case TERN_HS_REPLAY:
 	case TERN_HS_VERSION_MISMATCH:
+	case TERN_HS_REFUSED:
 		return TERN_EPROTO;
 	case TERN_HS_TICKET_EXPIRED:
 		return TERN_ETIMEDOUT;
@@ -287,6 +296,7 @@ static int write_message1(struct tern_hs_initiator *st, const struct tern_hs_ini
 	init_payload(pt, plen, cfg);
 	tern_noise_encrypt_and_hash(&st->ns, buf + TERN_HS_INIT_PAYLOAD, pt, plen);
 	sodium_memzero(pt, plen);
+	tern_noise_derive(&st->ns, TERN_HS_REFUSAL_LABEL, st->refusal_key);
 	return TERN_HS_OK;
 }
 
@@ -425,6 +435,16 @@ static int finish(struct tern_keys *keys, const struct tern_noise *ns, enum tern
 	return rc;
 }
 
+/* The handshake is over (answered or refused): only public fields remain. */
+static void initiator_done(struct tern_hs_initiator *st)
+{
+	sodium_memzero(&st->ns, sizeof(st->ns));
+	sodium_memzero(&st->e, sizeof(st->e));
+	sodium_memzero(&st->s, sizeof(st->s));
+	sodium_memzero(st->refusal_key, sizeof(st->refusal_key));
+	st->done = true;
+}
+
 int tern_hs_response_consume(struct tern_hs_initiator *st, const uint8_t *msg, size_t len,
                              struct tern_hs_result *res, enum tern_hs_fail *why)
 {
@@ -452,16 +472,13 @@ int tern_hs_response_consume(struct tern_hs_initiator *st, const uint8_t *msg, s
 	memcpy(res->local_cid, st->cid, TERN_CID_LEN);
 	memcpy(res->peer_cid, msg + TERN_HS_RESP_SENDER, TERN_CID_LEN);
 	memcpy(res->peer_static, st->rs, TERN_HS_KEY_LEN);
-	sodium_memzero(&st->ns, sizeof(st->ns));
-	sodium_memzero(&st->e, sizeof(st->e));
-	sodium_memzero(&st->s, sizeof(st->s));
-	st->done = true;
+	initiator_done(st);
 	return 0;
 }
 
 /* ---- responder ---------------------------------------------------------- */
 
-/* Cleartext checks that need no DH: mac1, versions. */
+/* Cleartext checks that need no DH: mac1, type, version range. */
 static enum tern_hs_fail precheck_initiation(const struct tern_hs_resp_config *cfg,
                                              const uint8_t *msg, size_t len,
                                              struct tern_hs_init_info *info)
@@ -480,6 +497,13 @@ static enum tern_hs_fail precheck_initiation(const struct tern_hs_resp_config *c
 	info->flags = msg[TERN_HS_INIT_FLAGS];
 	if (info->min_minor > info->max_minor)
 		return TERN_HS_MALFORMED;
+	return TERN_HS_OK;
+}
+
+/* Minor version and cipher (no DH either). */
+static enum tern_hs_fail negotiate(const struct tern_hs_resp_config *cfg,
+                                   struct tern_hs_init_info *info)
+{
 	if (!choose_minor(info->min_minor, info->max_minor, cfg->min_minor, cfg->max_minor,
 	                  &info->minor))
 		return TERN_HS_VERSION_MISMATCH;
@@ -515,10 +539,11 @@ static enum tern_hs_fail check_ticket(const struct tern_hs_resp_config *cfg, con
 	return TERN_HS_OK;
 }
 
-/* The decrypted initiation payload: timestamp, params, ticket, zero padding. */
+/* The decrypted initiation payload: timestamp, params, ticket, zero padding.
+ * The ticket is checked only if ticket is set (no other failure pending). */
 static enum tern_hs_fail parse_init_payload(const struct tern_hs_resp_config *cfg,
                                             const uint8_t *pt, size_t plen,
-                                            struct tern_hs_init_info *info)
+                                            struct tern_hs_init_info *info, bool ticket)
 {
 	size_t tlen = tern_get_be16(pt + TERN_HS_TIMESTAMP_LEN + TERN_HS_PARAMS_LEN);
 	size_t end = TERN_HS_INIT_PAYLOAD_MIN + tlen;
@@ -527,18 +552,18 @@ static enum tern_hs_fail parse_init_payload(const struct tern_hs_resp_config *cf
 		return TERN_HS_MALFORMED;
 	memcpy(info->timestamp, pt, TERN_HS_TIMESTAMP_LEN);
 	get_params(pt + TERN_HS_TIMESTAMP_LEN, &info->params);
+	if (!ticket)
+		return TERN_HS_OK;
 	return check_ticket(cfg, pt + TERN_HS_INIT_PAYLOAD_MIN, tlen, info);
 }
 
-/* Noise message 1 as the responder reads it: -> e, es, s, ss, payload. */
-static enum tern_hs_fail read_message1(struct tern_hs_responder *st,
-                                       const struct tern_hs_resp_config *cfg, const uint8_t *msg,
-                                       size_t len, struct tern_hs_init_info *info)
+/* -> e, es, s: the initiator's static key, not yet proven (anyone can
+ * encrypt any public key to us). */
+static enum tern_hs_fail read_static(struct tern_hs_responder *st,
+                                     const struct tern_hs_resp_config *cfg, const uint8_t *msg,
+                                     struct tern_hs_init_info *info)
 {
-	uint8_t pt[TERN_HS_INIT_MAX];
-	size_t clen = len - TERN_HS_INIT_PAYLOAD - TERN_HS_MACS_LEN;
 	const uint8_t *prologue = (const uint8_t *)TERN_HS_PROLOGUE;
-	enum tern_hs_fail f = TERN_HS_BAD_MAC;
 
 	tern_noise_init(&st->ns, TERN_HS_PROTOCOL_NAME, prologue, strlen(TERN_HS_PROLOGUE));
 	tern_noise_mix_hash(&st->ns, cfg->local->pub, TERN_HS_KEY_LEN); /* <- s */
@@ -551,40 +576,101 @@ static enum tern_hs_fail read_message1(struct tern_hs_responder *st,
 	                                TERN_HS_KEY_LEN + TERN_NOISE_TAGLEN) < 0)
 		return TERN_HS_BAD_MAC;
 	memcpy(info->peer_static, st->rs, TERN_HS_KEY_LEN);
-	if (cfg->allow && !cfg->allow(cfg->ctx, st->rs))
-		return TERN_HS_UNKNOWN_CLIENT_KEY;
+	return TERN_HS_OK;
+}
+
+/* ss, payload: the payload decrypts only for the holder of the static key. */
+static enum tern_hs_fail read_payload(struct tern_hs_responder *st,
+                                      const struct tern_hs_resp_config *cfg, const uint8_t *msg,
+                                      size_t len, struct tern_hs_init_info *info, bool ticket)
+{
+	uint8_t pt[TERN_HS_INIT_MAX];
+	size_t clen = len - TERN_HS_INIT_PAYLOAD - TERN_HS_MACS_LEN;
+	enum tern_hs_fail f = TERN_HS_BAD_MAC;
+
 	if (tern_noise_mix_dh(&st->ns, cfg->local->priv, st->rs) < 0) /* ss */
 		return TERN_HS_LOW_ORDER_POINT;
 	if (tern_noise_decrypt_and_hash(&st->ns, pt, msg + TERN_HS_INIT_PAYLOAD, clen) == 0)
-		f = parse_init_payload(cfg, pt, clen - TERN_NOISE_TAGLEN, info);
+		f = parse_init_payload(cfg, pt, clen - TERN_NOISE_TAGLEN, info, ticket);
 	sodium_memzero(pt, sizeof(pt));
-	if (f == TERN_HS_OK && !cfg->fresh(cfg->ctx, st->rs, info->timestamp))
-		f = TERN_HS_REPLAY;
 	return f;
+}
+
+/* Noise message 1 as the responder reads it: -> e, es, s, ss, payload.
+ * pending: a refusable failure already found (minor version); refusing: go
+ * on to the payload after a refusable failure, so that the sender is proven
+ * before it is answered. Without it, an unknown key is turned away before the
+ * second DH. */
+static enum tern_hs_fail read_message1(struct tern_hs_responder *st,
+                                       const struct tern_hs_resp_config *cfg, const uint8_t *msg,
+                                       size_t len, struct tern_hs_init_info *info,
+                                       enum tern_hs_fail pending, bool refusing)
+{
+	enum tern_hs_fail f = read_static(st, cfg, msg, info);
+
+	if (f != TERN_HS_OK)
+		return f;
+	if (pending == TERN_HS_OK && cfg->allow && !cfg->allow(cfg->ctx, st->rs))
+		pending = TERN_HS_UNKNOWN_CLIENT_KEY;
+	if (pending != TERN_HS_OK && !refusing)
+		return pending;
+	f = read_payload(st, cfg, msg, len, info, pending == TERN_HS_OK);
+	if (f != TERN_HS_OK)
+		return f;
+	if (pending != TERN_HS_OK)
+		return pending;
+	if (!cfg->fresh(cfg->ctx, st->rs, info->timestamp))
+		return TERN_HS_REPLAY;
+	return TERN_HS_OK;
+}
+
+/* The state is at the end of message 1: keep what a refusal needs. */
+static void keep_refusal(struct tern_hs_refusal *rf, const struct tern_hs_responder *st,
+                         const struct tern_hs_init_info *info)
+{
+	memcpy(rf->peer_cid, info->peer_cid, TERN_CID_LEN);
+	memcpy(rf->peer_static, st->rs, TERN_HS_KEY_LEN);
+	tern_noise_derive(&st->ns, TERN_HS_REFUSAL_LABEL, rf->key);
+	rf->ready = true;
 }
 
 int tern_hs_initiation_consume(struct tern_hs_responder **out,
                                const struct tern_hs_resp_config *cfg, const uint8_t *msg,
                                size_t len, struct tern_hs_init_info *info, enum tern_hs_fail *why)
 {
+	return tern_hs_initiation_consume_ex(out, cfg, msg, len, info, NULL, why);
+}
+
+int tern_hs_initiation_consume_ex(struct tern_hs_responder **out,
+                                  const struct tern_hs_resp_config *cfg, const uint8_t *msg,
+                                  size_t len, struct tern_hs_init_info *info,
+                                  struct tern_hs_refusal *rf, enum tern_hs_fail *why)
+{
 	struct tern_hs_responder *st;
-	enum tern_hs_fail f;
+	enum tern_hs_fail f, pending;
 
 	*out = NULL;
 	sodium_memzero(info, sizeof(*info));
+	if (rf)
+		sodium_memzero(rf, sizeof(*rf));
 	if (!cfg->local || !cfg->mac || !cfg->fresh || cfg->min_minor > cfg->max_minor)
 		return fail_code(why, TERN_EINVAL);
 	if (tern_crypto_init() < 0)
 		return fail_code(why, TERN_ECRYPTO);
 	f = precheck_initiation(cfg, msg, len, info);
-	if (f != TERN_HS_OK)
+	pending = f == TERN_HS_OK ? negotiate(cfg, info) : f;
+	if (f != TERN_HS_OK || (pending != TERN_HS_OK && !rf)) {
+		f = pending;
 		goto err;
+	}
 	if (!(st = sodium_malloc(sizeof(*st)))) {
 		sodium_memzero(info, sizeof(*info));
 		return fail_code(why, TERN_ENOMEM);
 	}
 	sodium_memzero(st, sizeof(*st));
-	f = read_message1(st, cfg, msg, len, info);
+	f = read_message1(st, cfg, msg, len, info, pending, rf != NULL);
+	if (rf && (f == TERN_HS_OK || tern_hs_refusable(f)))
+		keep_refusal(rf, st, info);
 	if (f != TERN_HS_OK) {
 		sodium_free(st); /* wipes */
 		goto err;
@@ -688,4 +774,115 @@ void tern_hs_responder_free(struct tern_hs_responder *st)
 {
 	if (st)
 		sodium_free(st); /* wipes */
+}
+
+/* ---- refusals ----------------------------------------------------------- */
+
+static const struct {
+	enum tern_hs_fail fail;
+	uint8_t wire;
+} reasons[] = {
+        {TERN_HS_UNKNOWN_CLIENT_KEY, TERN_HS_REASON_UNKNOWN_CLIENT_KEY},
+        {TERN_HS_TICKET_EXPIRED, TERN_HS_REASON_TICKET_EXPIRED},
+        {TERN_HS_TICKET_FORGED, TERN_HS_REASON_TICKET_FORGED},
+        {TERN_HS_VERSION_MISMATCH, TERN_HS_REASON_VERSION_MISMATCH},
+        {TERN_HS_REPLAY, TERN_HS_REASON_REPLAY},
+        {TERN_HS_REFUSED, TERN_HS_REASON_REFUSED},
+};
+
+/* The reason byte for f, or 0 if f is never sent. */
+static uint8_t reason_to_wire(enum tern_hs_fail f)
+{
+	for (size_t i = 0; i < TERN_ARRAY_LEN(reasons); i++)
+		if (reasons[i].fail == f)
+			return reasons[i].wire;
+	return 0;
+}
+
+/* Reasons a later version may add read as REFUSED: still a "no". */
+static enum tern_hs_fail reason_from_wire(uint8_t b)
+{
+	for (size_t i = 0; i < TERN_ARRAY_LEN(reasons); i++)
+		if (reasons[i].wire == b)
+			return reasons[i].fail;
+	return TERN_HS_REFUSED;
+}
+
+bool tern_hs_refusable(enum tern_hs_fail f)
+{
+	return reason_to_wire(f) != 0;
+}
+
+void tern_hs_refusal_wipe(struct tern_hs_refusal *rf)
+{
+	sodium_memzero(rf, sizeof(*rf));
+}
+
+int tern_hs_refusal_create(struct tern_hs_refusal *rf, enum tern_hs_fail reason, uint8_t *buf,
+                           size_t cap, size_t *len)
+{
+	struct tern_hs_mac_keys peer_mac;
+	uint8_t wire = reason_to_wire(reason);
+	int rc = 0;
+
+	if (!rf->ready)
+		rc = TERN_ESTATE;
+	else if (!wire)
+		rc = TERN_EINVAL;
+	else if (cap < TERN_HS_REFUSAL_LEN)
+		rc = TERN_ENOSPC;
+	if (rc == 0) {
+		buf[0] = TERN_FORM_HANDSHAKE | TERN_HS_REFUSAL;
+		buf[1] = TERN_PROTO_VERSION_MAJOR;
+		memcpy(buf + TERN_HS_REFUSAL_RECEIVER, rf->peer_cid, TERN_CID_LEN);
+		buf[TERN_HS_REFUSAL_REASON] = wire;
+		tern_hs_mac(buf + TERN_HS_REFUSAL_AUTH, rf->key, sizeof(rf->key), buf,
+		            TERN_HS_REFUSAL_AUTH);
+		tern_hs_mac_keys_init(&peer_mac, rf->peer_static);
+		tern_hs_mac(buf + TERN_HS_REFUSAL_MAC1, peer_mac.mac1, sizeof(peer_mac.mac1), buf,
+		            TERN_HS_REFUSAL_MAC1);
+		*len = TERN_HS_REFUSAL_LEN;
+	}
+	tern_hs_refusal_wipe(rf);
+	return rc;
+}
+
+/* Frame, CID, then the cheap mac1, then the MAC only this handshake's keys
+ * can make. */
+static enum tern_hs_fail check_refusal(const struct tern_hs_initiator *st, const uint8_t *msg,
+                                       size_t len)
+{
+	uint8_t mac[TERN_HS_MAC_LEN];
+
+	if (len != TERN_HS_REFUSAL_LEN || msg[0] != (TERN_FORM_HANDSHAKE | TERN_HS_REFUSAL))
+		return TERN_HS_MALFORMED;
+	if (msg[1] != TERN_PROTO_VERSION_MAJOR)
+		return TERN_HS_VERSION_MISMATCH;
+	if (memcmp(msg + TERN_HS_REFUSAL_RECEIVER, st->cid, TERN_CID_LEN) != 0)
+		return TERN_HS_MALFORMED;
+	tern_hs_mac(mac, st->own_mac.mac1, sizeof(st->own_mac.mac1), msg, TERN_HS_REFUSAL_MAC1);
+	if (sodium_memcmp(mac, msg + TERN_HS_REFUSAL_MAC1, TERN_HS_MAC_LEN) != 0)
+		return TERN_HS_BAD_MAC;
+	tern_hs_mac(mac, st->refusal_key, sizeof(st->refusal_key), msg, TERN_HS_REFUSAL_AUTH);
+	if (sodium_memcmp(mac, msg + TERN_HS_REFUSAL_AUTH, TERN_HS_MAC_LEN) != 0)
+		return TERN_HS_BAD_MAC;
+	return TERN_HS_OK;
+}
+
+int tern_hs_refusal_consume(struct tern_hs_initiator *st, const uint8_t *msg, size_t len,
+                            enum tern_hs_fail *reason, enum tern_hs_fail *why)
+{
+	enum tern_hs_fail f;
+
+	if (reason)
+		*reason = TERN_HS_OK;
+	if (st->done)
+		return fail_code(why, TERN_ESTATE);
+	f = check_refusal(st, msg, len);
+	if (f != TERN_HS_OK)
+		return fail(why, f);
+	if (reason)
+		*reason = reason_from_wire(msg[TERN_HS_REFUSAL_REASON]);
+	initiator_done(st);
+	return fail(why, TERN_HS_OK);
 }

@@ -13,6 +13,9 @@
  *   R: tern_hs_initiation_consume       -> R state + what I asked for
  *   R: tern_hs_response_create          -> response (130 bytes) + keys
  *   I: tern_hs_response_consume         -> keys
+ *   R, refusing instead: tern_hs_initiation_consume_ex fills a
+ *      struct tern_hs_refusal; tern_hs_refusal_create -> refusal (43 bytes)
+ *   I: tern_hs_refusal_consume          -> why the server refused
  * Both results hold a struct tern_keys for the negotiated cipher and the
  * final handshake hash (channel binding). */
 #ifndef TERN_HANDSHAKE_H
@@ -65,7 +68,29 @@
 #define TERN_HS_COOKIE_SEALED 34  /* encrypted cookie (16 + 16) */
 #define TERN_HS_COOKIE_REPLY_LEN 66
 
-/* Why a handshake step failed: for counters and logs, never sent. */
+/* Refusal (type 4): an authenticated "no" (docs/handshake.md §8). The type
+ * belongs in core/proto.h beside the others; defined here until it is. */
+#ifndef TERN_HS_REFUSAL
+#define TERN_HS_REFUSAL 0x4
+#endif
+#define TERN_HS_REFUSAL_RECEIVER 2 /* the initiator's CID (8) */
+#define TERN_HS_REFUSAL_REASON 10  /* TERN_HS_REASON_* (1) */
+#define TERN_HS_REFUSAL_AUTH 11    /* MAC(refusal key, bytes 0..10) (16) */
+#define TERN_HS_REFUSAL_MAC1 27    /* mac1 keyed for the initiator's static key (16) */
+#define TERN_HS_REFUSAL_LEN 43
+#define TERN_HS_REFUSAL_KEY_LEN 32
+#define TERN_HS_REFUSAL_LABEL "tern v1 refusal" /* tern_noise_derive label */
+
+/* Reason bytes on the wire. A receiver reads any other value as REFUSED. */
+#define TERN_HS_REASON_UNKNOWN_CLIENT_KEY 1
+#define TERN_HS_REASON_TICKET_EXPIRED 2
+#define TERN_HS_REASON_TICKET_FORGED 3
+#define TERN_HS_REASON_VERSION_MISMATCH 4
+#define TERN_HS_REASON_REPLAY 5
+#define TERN_HS_REASON_REFUSED 6
+
+/* Why a handshake step failed: for counters and logs. Only the reasons
+ * tern_hs_refusable() accepts ever travel, as a refusal's TERN_HS_REASON_*. */
 enum tern_hs_fail {
 	TERN_HS_OK = 0,
 	TERN_HS_MALFORMED,          /* bad length, type, field or padding */
@@ -78,6 +103,7 @@ enum tern_hs_fail {
 	TERN_HS_TICKET_FORGED,   /* not authentic, bound to another key, or missing */
 	TERN_HS_LOW_ORDER_POINT, /* a DH produced all zeros */
 	TERN_HS_INTERNAL,        /* API misuse, allocation or library failure */
+	TERN_HS_REFUSED,         /* the server's policy or load (e.g. no listener on the vport) */
 };
 const char *tern_hs_fail_name(enum tern_hs_fail f);
 
@@ -229,5 +255,55 @@ int tern_hs_response_create(struct tern_hs_responder *st, const uint8_t local_ci
                             const struct tern_hs_keypair *ephemeral, uint8_t *buf, size_t cap,
                             size_t *len, struct tern_hs_result *res, enum tern_hs_fail *why);
 void tern_hs_responder_free(struct tern_hs_responder *st);
+
+/* ---- refusals (docs/handshake.md §8) ----------------------------------- */
+
+/* What a responder keeps from an initiation that authenticated its sender
+ * (both DHs done, payload decrypted) so that it can refuse it. key is a
+ * secret bound to that one handshake: tern_hs_refusal_create or
+ * tern_hs_refusal_wipe wipes it. */
+struct tern_hs_refusal {
+	bool ready; /* a refusal can be built */
+	uint8_t peer_cid[TERN_CID_LEN];
+	uint8_t peer_static[TERN_HS_KEY_LEN];
+	uint8_t key[TERN_HS_REFUSAL_KEY_LEN];
+};
+
+/* True for the failures a responder answers with a refusal:
+ * UNKNOWN_CLIENT_KEY, TICKET_EXPIRED, TICKET_FORGED, VERSION_MISMATCH (no
+ * common minor version), REPLAY and REFUSED. Every other failure is silent. */
+bool tern_hs_refusable(enum tern_hs_fail f);
+
+/* tern_hs_initiation_consume, plus refusals. rf (may be NULL: exactly
+ * tern_hs_initiation_consume) is zeroed, then made ready when the initiation
+ * authenticated its sender and the verdict is OK or refusable: the caller
+ * may then refuse with why (or with REFUSED, e.g. on success when no
+ * listener holds the vport). To authenticate the sender before refusing, a
+ * non-NULL rf makes the responder finish both DHs and decrypt the payload
+ * even for an unknown client key or a minor version mismatch, which it
+ * otherwise rejects earlier: pass NULL under load. A refusable failure is
+ * never answered before the initiator has proved it holds its static key,
+ * so refusals cannot be used to probe the allow-list. Returns as
+ * tern_hs_initiation_consume. */
+int tern_hs_initiation_consume_ex(struct tern_hs_responder **out,
+                                  const struct tern_hs_resp_config *cfg, const uint8_t *msg,
+                                  size_t len, struct tern_hs_init_info *info,
+                                  struct tern_hs_refusal *rf, enum tern_hs_fail *why);
+/* Builds the refusal (TERN_HS_REFUSAL_LEN bytes) for reason and wipes rf,
+ * whatever the outcome. Returns 0, TERN_ESTATE (rf not ready), TERN_EINVAL
+ * (reason not refusable) or TERN_ENOSPC; buf is untouched on error. */
+int tern_hs_refusal_create(struct tern_hs_refusal *rf, enum tern_hs_fail reason, uint8_t *buf,
+                           size_t cap, size_t *len);
+void tern_hs_refusal_wipe(struct tern_hs_refusal *rf);
+/* Initiator: verifies a refusal of the initiation st sent. On success the
+ * handshake is over: *reason is why the server refused (a refusable
+ * tern_hs_fail), the state's secrets are wiped and it only awaits
+ * tern_hs_initiator_free. On failure the state is unchanged (a forged
+ * refusal cannot abort a handshake) and *reason is TERN_HS_OK. Returns 0,
+ * TERN_EMALFORMED (length, type or receiver CID), TERN_EPROTO (major
+ * version), TERN_ECRYPTO (why = BAD_MAC: mac1 or the refusal MAC is wrong)
+ * or TERN_ESTATE (already done). reason and why may be NULL. */
+int tern_hs_refusal_consume(struct tern_hs_initiator *st, const uint8_t *msg, size_t len,
+                            enum tern_hs_fail *reason, enum tern_hs_fail *why);
 
 #endif

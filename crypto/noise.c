@@ -173,3 +173,18 @@ void tern_noise_wipe(struct tern_noise *ns)
 {
 	sodium_memzero(ns, sizeof(*ns));
 }
+
+void tern_noise_derive(const struct tern_noise *ns, const char *label,
+                       uint8_t out[TERN_NOISE_KEYLEN])
+{
+	uint8_t temp[TERN_NOISE_HASHLEN], o1[TERN_NOISE_HASHLEN];
+	const uint8_t one = 1;
+
+	/* HKDF's first output, ikm = label || h: temp = HMAC(ck, ikm), o1 = HMAC(temp, 0x01). */
+	tern_noise_hmac(temp, ns->ck, TERN_NOISE_HASHLEN, (const uint8_t *)label, strlen(label),
+	                ns->h, TERN_NOISE_HASHLEN);
+	tern_noise_hmac(o1, temp, sizeof(temp), &one, 1, NULL, 0);
+	memcpy(out, o1, TERN_NOISE_KEYLEN);
+	sodium_memzero(temp, sizeof(temp));
+	sodium_memzero(o1, sizeof(o1));
+}

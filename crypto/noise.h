@@ -44,6 +44,12 @@ int tern_noise_decrypt_and_hash(struct tern_noise *ns, uint8_t *out, const uint8
 void tern_noise_split(const struct tern_noise *ns, uint8_t k1[TERN_NOISE_KEYLEN],
                       uint8_t k2[TERN_NOISE_KEYLEN]);
 void tern_noise_wipe(struct tern_noise *ns);
+/* A key bound to everything the handshake has seen so far: the first
+ * KEYLEN bytes of HKDF(ck, label || h)'s first output. Neither ck nor h is
+ * changed, so the handshake carries on as if nothing was derived. tern uses
+ * it to authenticate refusals (docs/handshake.md §8). */
+void tern_noise_derive(const struct tern_noise *ns, const char *label,
+                       uint8_t out[TERN_NOISE_KEYLEN]);
 
 /* HMAC-BLAKE2b over the concatenation d1 || d2 (either may be empty). */
 void tern_noise_hmac(uint8_t out[TERN_NOISE_HASHLEN], const uint8_t *key, size_t key_len,

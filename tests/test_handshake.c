@@ -2,7 +2,9 @@
  * computed by an independent implementation), a full round trip whose keys
  * interoperate, every failure reason, every tampered byte of both messages
  * rejected, mac1 checked without any DH, failed states left usable, and
- * outputs wiped on failure. */
+ * outputs wiped on failure. Refusals: a vector, every refusable reason
+ * round trip, the silent failures, tampering and forgery rejected, and no
+ * refusal for a static key the initiator cannot prove it holds. */
 #include "tests/check.h"
 #include "crypto/handshake.h"
 #include "crypto/noise.h"
@@ -58,6 +60,9 @@ static const char vec_hash[] = "2c7204ec27a832821156833fb1b960e73a78ba5effcac760
                                "8a0eadf19033bee61c7acdd827c0231c31dd14391e312f7d15a92703ea918ac1";
 static const char vec_seal_i2r[] = "0312ee379cb4842dae73d6fec44a18fc12f7120bba";
 static const char vec_seal_r2i[] = "59c6029fd541a47771ca9b947b3608c691fad0ecd1";
+/* The vector initiation refused with UNKNOWN_CLIENT_KEY (docs/handshake.md §10). */
+static const char vec_refusal[] = "8401010203040506070801c504bed6767b98b83fa755ab62a2ddabde01"
+                                  "24127599c6105b6eb6e7e9f70e26";
 
 static struct tern_hs_keypair si, sr, ei, er;
 static struct tern_hs_mac_keys mac_r, mac_i;
@@ -711,6 +716,272 @@ static void test_misc(void)
 	CHECK(strcmp(tern_hs_fail_name((enum tern_hs_fail)99), "UNKNOWN") == 0);
 }
 
+/* ---- refusals ----------------------------------------------------------- */
+
+/* The responder's verdict on ic under rc with refusals on; when it leaves a
+ * refusal ready, the refusal is sent as `as` (TERN_HS_OK: as the verdict)
+ * and *reason is what the initiator reads from it (else TERN_HS_OK). */
+static enum tern_hs_fail refuse(const struct tern_hs_init_config *ic,
+                                const struct tern_hs_resp_config *rc, enum tern_hs_fail as,
+                                enum tern_hs_fail *reason)
+{
+	uint8_t m1[TERN_HS_INIT_LEN], out[64];
+	struct tern_hs_initiator *is;
+	struct tern_hs_responder *rs;
+	struct tern_hs_init_info info;
+	struct tern_hs_refusal rf;
+	struct tern_hs_result res;
+	enum tern_hs_fail why = TERN_HS_OK;
+	size_t n1, n = 0;
+
+	*reason = TERN_HS_OK;
+	CHECK_EQ(tern_hs_initiation_create(&is, ic, m1, sizeof(m1), &n1, NULL), 0);
+	memset(&rf, 0xaa, sizeof(rf));
+	CHECK_EQ(tern_hs_initiation_consume_ex(&rs, rc, m1, n1, &info, &rf, &why) == 0,
+	         why == TERN_HS_OK);
+	CHECK_EQ(rf.ready, why == TERN_HS_OK || tern_hs_refusable(why));
+	tern_hs_responder_free(rs);
+	if (!rf.ready) {
+		CHECK(zeroed(&rf, sizeof(rf)));
+		CHECK_EQ(tern_hs_refusal_create(&rf, TERN_HS_REFUSED, out, sizeof(out), &n),
+		         TERN_ESTATE);
+	} else {
+		CHECK(memcmp(rf.peer_cid, icid, 8) == 0);
+		CHECK(memcmp(rf.peer_static, si.pub, 32) == 0);
+		CHECK_EQ(tern_hs_refusal_create(&rf, as ? as : why, out, sizeof(out), &n), 0);
+		CHECK(zeroed(&rf, sizeof(rf))); /* single use: the key is gone */
+		CHECK_EQ(n, TERN_HS_REFUSAL_LEN);
+		CHECK(n < TERN_HS_COOKIE_REPLY_LEN && n < n1); /* amplifies nothing */
+		CHECK_EQ(tern_hs_refusal_consume(is, out, n, reason, NULL), 0);
+		/* the handshake is over: nothing more is accepted */
+		CHECK_EQ(tern_hs_refusal_consume(is, out, n, NULL, NULL), TERN_ESTATE);
+		CHECK_EQ(tern_hs_response_consume(is, out, n, &res, NULL), TERN_ESTATE);
+	}
+	tern_hs_initiator_free(is);
+	return why;
+}
+
+static void test_refusal_vector(void)
+{
+	struct tern_hs_init_config ic = init_cfg();
+	struct tern_hs_resp_config rc = resp_cfg();
+	uint8_t m1[TERN_HS_INIT_LEN], out[TERN_HS_REFUSAL_LEN], want[TERN_HS_REFUSAL_LEN];
+	struct tern_hs_initiator *is;
+	struct tern_hs_responder *rs;
+	struct tern_hs_init_info info;
+	struct tern_hs_refusal rf;
+	enum tern_hs_fail why, reason;
+	size_t n1, n;
+
+	CHECK_EQ(unhex(want, vec_refusal), TERN_HS_REFUSAL_LEN);
+	reset_replay();
+	allow_all = false;
+	CHECK_EQ(tern_hs_initiation_create(&is, &ic, m1, sizeof(m1), &n1, NULL), 0);
+	CHECK_EQ(tern_hs_initiation_consume_ex(&rs, &rc, m1, n1, &info, &rf, &why), TERN_EPROTO);
+	CHECK_EQ(why, TERN_HS_UNKNOWN_CLIENT_KEY);
+	CHECK(rs == NULL);
+	CHECK(rf.ready);
+	CHECK_EQ(tern_hs_refusal_create(&rf, why, out, sizeof(out), &n), 0);
+	CHECK(memcmp(out, want, sizeof(want)) == 0);
+	CHECK_EQ(tern_hs_refusal_consume(is, out, n, &reason, &why), 0);
+	CHECK_EQ(why, TERN_HS_OK);
+	CHECK_EQ(reason, TERN_HS_UNKNOWN_CLIENT_KEY);
+	tern_hs_initiator_free(is);
+	reset_replay();
+}
+
+/* Each refusable reason travels and comes out as itself. */
+static void test_refusal_reasons(void)
+{
+	struct tern_hs_init_config ic = init_cfg();
+	struct tern_hs_resp_config rc = resp_cfg();
+	uint8_t other_ticket[TERN_TOKEN_LEN], ts_n[12];
+	enum tern_hs_fail reason;
+
+	reset_replay();
+	tern_hs_tai64n(ts_n, 1700000500, 0);
+	ic.timestamp = ts_n;
+	allow_all = false;
+	CHECK_EQ(refuse(&ic, &rc, 0, &reason), TERN_HS_UNKNOWN_CLIENT_KEY);
+	CHECK_EQ(reason, TERN_HS_UNKNOWN_CLIENT_KEY);
+	allow_all = true;
+	rc.now_unix = 1700003600;
+	CHECK_EQ(refuse(&ic, &rc, 0, &reason), TERN_HS_TICKET_EXPIRED);
+	CHECK_EQ(reason, TERN_HS_TICKET_EXPIRED);
+	rc.now_unix = 1700000000;
+	tern_token_mint(ticket_key, 42, 1700003600, sr.pub, NULL, other_ticket,
+	                sizeof(other_ticket));
+	ic.ticket = other_ticket;
+	CHECK_EQ(refuse(&ic, &rc, 0, &reason), TERN_HS_TICKET_FORGED);
+	CHECK_EQ(reason, TERN_HS_TICKET_FORGED);
+	ic.ticket = ticket;
+	ic.min_minor = ic.max_minor = 1; /* the responder speaks 0 only */
+	CHECK_EQ(refuse(&ic, &rc, 0, &reason), TERN_HS_VERSION_MISMATCH);
+	CHECK_EQ(reason, TERN_HS_VERSION_MISMATCH);
+	ic.min_minor = ic.max_minor = 0;
+	/* none of the refused ones advanced the replay store */
+	CHECK_EQ(refuse(&ic, &rc, TERN_HS_REFUSED, &reason), TERN_HS_OK); /* e.g. no listener */
+	CHECK_EQ(reason, TERN_HS_REFUSED);
+	CHECK_EQ(refuse(&ic, &rc, 0, &reason), TERN_HS_REPLAY);
+	CHECK_EQ(reason, TERN_HS_REPLAY);
+	/* a server may hide the precise reason behind REFUSED */
+	allow_all = false;
+	CHECK_EQ(refuse(&ic, &rc, TERN_HS_REFUSED, &reason), TERN_HS_UNKNOWN_CLIENT_KEY);
+	CHECK_EQ(reason, TERN_HS_REFUSED);
+	allow_all = true;
+}
+
+/* MALFORMED, BAD_MAC, LOW_ORDER_POINT and a wrong major version are never
+ * answered; nor is an unknown key the initiator cannot prove it holds (else
+ * refusals would tell anyone which keys are on the allow-list). */
+static void test_refusal_silent(void)
+{
+	struct tern_hs_init_config ic = init_cfg();
+	struct tern_hs_resp_config rc = resp_cfg();
+	struct tern_hs_keypair claim = si;
+	void (*edits[])(uint8_t *) = {edit_version, edit_min_gt_max, edit_vport, edit_type,
+	                              edit_low_order_e};
+	const enum tern_hs_fail want[] = {TERN_HS_VERSION_MISMATCH, TERN_HS_MALFORMED,
+	                                  TERN_HS_BAD_MAC, TERN_HS_MALFORMED,
+	                                  TERN_HS_LOW_ORDER_POINT};
+	uint8_t m1[TERN_HS_INIT_LEN];
+	struct tern_hs_initiator *is;
+	struct tern_hs_responder *rs;
+	struct tern_hs_init_info info;
+	struct tern_hs_refusal rf;
+	enum tern_hs_fail why, reason;
+	size_t n1;
+
+	reset_replay();
+	low_idx = 2;
+	for (size_t i = 0; i < TERN_ARRAY_LEN(edits); i++) {
+		CHECK_EQ(tern_hs_initiation_create(&is, &ic, m1, sizeof(m1), &n1, NULL), 0);
+		edits[i](m1);
+		remac(m1, n1, &mac_r);
+		memset(&rf, 0xaa, sizeof(rf));
+		tern_hs_initiation_consume_ex(&rs, &rc, m1, n1, &info, &rf, &why);
+		CHECK_EQ(why, want[i]);
+		CHECK(!rf.ready && zeroed(&rf, sizeof(rf)));
+		tern_hs_initiator_free(is);
+	}
+	/* si's public key with another private key: s decrypts, ss does not match */
+	claim.priv[0] ^= 0x40;
+	ic.local = &claim;
+	allow_all = false;
+	CHECK_EQ(refuse(&ic, &rc, 0, &reason), TERN_HS_BAD_MAC);
+	CHECK_EQ(reason, TERN_HS_OK);
+	allow_all = true;
+}
+
+/* Flipping any bit is rejected and leaves the initiator's state as it was;
+ * so is a refusal made with the keys of another handshake or by someone who
+ * knows every public value but not the handshake's secrets. */
+static void test_refusal_forgery(void)
+{
+	struct tern_hs_init_config ic = init_cfg();
+	struct tern_hs_resp_config rc = resp_cfg();
+	uint8_t m1[TERN_HS_INIT_LEN], m2[TERN_HS_RESP_LEN], ref[TERN_HS_REFUSAL_LEN],
+	        zero[32] = {0};
+	struct tern_hs_initiator *is, *other;
+	struct tern_hs_responder *rs;
+	struct tern_hs_init_info info;
+	struct tern_hs_refusal rf;
+	enum tern_hs_fail why, reason;
+	int rejected = 0, rejected_remac = 0;
+	size_t n1, n;
+
+	/* a refusal of another initiation from the same CID and keys */
+	reset_replay();
+	ic.ephemeral = NULL;
+	CHECK_EQ(tern_hs_initiation_create(&other, &ic, m1, sizeof(m1), &n1, NULL), 0);
+	tern_hs_initiation_consume_ex(&rs, &rc, m1, n1, &info, &rf, &why);
+	tern_hs_responder_free(rs);
+	CHECK_EQ(tern_hs_refusal_create(&rf, TERN_HS_REFUSED, ref, sizeof(ref), &n), 0);
+	is = exchange(&ic, m1, &n1, m2);
+	CHECK_EQ(tern_hs_refusal_consume(is, ref, n, &reason, &why), TERN_ECRYPTO);
+	CHECK_EQ(why, TERN_HS_BAD_MAC);
+	CHECK_EQ(reason, TERN_HS_OK);
+	/* every flipped bit, with mac1 as sent and recomputed */
+	for (int i = 0; i < TERN_HS_REFUSAL_LEN; i++) {
+		tern_hs_initiation_consume_ex(&rs, &rc, m1, n1, &info, &rf, &why);
+		tern_hs_responder_free(rs);
+		CHECK_EQ(why, TERN_HS_REPLAY);
+		tern_hs_refusal_create(&rf, TERN_HS_REPLAY, ref, sizeof(ref), &n);
+		ref[i] ^= (uint8_t)(1 << (i % 8));
+		rejected += tern_hs_refusal_consume(is, ref, n, &reason, NULL) < 0;
+		if (i < TERN_HS_REFUSAL_MAC1) {
+			tern_hs_mac(ref + TERN_HS_REFUSAL_MAC1, mac_i.mac1, 32, ref,
+			            TERN_HS_REFUSAL_MAC1);
+			rejected_remac += tern_hs_refusal_consume(is, ref, n, &reason, NULL) < 0;
+		}
+	}
+	CHECK_EQ(rejected, TERN_HS_REFUSAL_LEN);
+	CHECK_EQ(rejected_remac, TERN_HS_REFUSAL_MAC1);
+	/* public values only: header, a guessed (zero) key, a valid mac1 */
+	ref[TERN_HS_REFUSAL_REASON] = TERN_HS_REASON_REFUSED;
+	tern_hs_mac(ref + TERN_HS_REFUSAL_AUTH, zero, 32, ref, TERN_HS_REFUSAL_AUTH);
+	tern_hs_mac(ref + TERN_HS_REFUSAL_MAC1, mac_i.mac1, 32, ref, TERN_HS_REFUSAL_MAC1);
+	CHECK_EQ(tern_hs_refusal_consume(is, ref, n, &reason, &why), TERN_ECRYPTO);
+	CHECK_EQ(tern_hs_refusal_consume(is, ref, n - 1, &reason, &why), TERN_EMALFORMED);
+	ref[1] = 2;
+	CHECK_EQ(tern_hs_refusal_consume(is, ref, n, &reason, &why), TERN_EPROTO);
+	CHECK_EQ(why, TERN_HS_VERSION_MISMATCH);
+	/* state unchanged through all of it: the genuine response still works */
+	CHECK_EQ(initiator_verdict(is, m2, sizeof(m2)), TERN_HS_OK);
+	tern_hs_initiator_free(is);
+	tern_hs_initiator_free(other);
+}
+
+/* A reason byte from a later version reads as REFUSED; create refuses to
+ * send a reason that is never sent, and needs room and a ready context. */
+static void test_refusal_api(void)
+{
+	struct tern_hs_init_config ic = init_cfg();
+	struct tern_hs_resp_config rc = resp_cfg();
+	uint8_t m1[TERN_HS_INIT_LEN], ref[TERN_HS_REFUSAL_LEN];
+	struct tern_hs_initiator *is;
+	struct tern_hs_responder *rs;
+	struct tern_hs_init_info info;
+	struct tern_hs_refusal rf, copy;
+	enum tern_hs_fail why, reason;
+	uint64_t before;
+	size_t n1, n = 0;
+
+	reset_replay();
+	allow_all = false;
+	CHECK_EQ(tern_hs_initiation_create(&is, &ic, m1, sizeof(m1), &n1, NULL), 0);
+	before = tern_noise_dh_calls();
+	tern_hs_initiation_consume_ex(&rs, &rc, m1, n1, &info, &rf, &why);
+	CHECK_EQ(tern_noise_dh_calls(), before + 2); /* es, and ss to prove the sender */
+	copy = rf;
+	CHECK_EQ(tern_hs_refusal_create(&rf, TERN_HS_BAD_MAC, ref, sizeof(ref), &n), TERN_EINVAL);
+	CHECK(zeroed(&rf, sizeof(rf)));
+	rf = copy;
+	CHECK_EQ(tern_hs_refusal_create(&rf, why, ref, sizeof(ref) - 1, &n), TERN_ENOSPC);
+	CHECK_EQ(n, 0);
+	memcpy(ref, (uint8_t[]){0x84, 1, 1, 2, 3, 4, 5, 6, 7, 8, 99}, 11);
+	tern_hs_mac(ref + TERN_HS_REFUSAL_AUTH, copy.key, 32, ref, TERN_HS_REFUSAL_AUTH);
+	tern_hs_mac(ref + TERN_HS_REFUSAL_MAC1, mac_i.mac1, 32, ref, TERN_HS_REFUSAL_MAC1);
+	CHECK_EQ(tern_hs_refusal_consume(is, ref, sizeof(ref), &reason, &why), 0);
+	CHECK_EQ(reason, TERN_HS_REFUSED);
+	tern_hs_refusal_wipe(&copy);
+	CHECK(zeroed(&copy, sizeof(copy)));
+	tern_hs_initiator_free(is);
+	/* without refusals, an unknown key costs one DH and a bad minor none */
+	CHECK_EQ(tern_hs_initiation_create(&is, &ic, m1, sizeof(m1), &n1, NULL), 0);
+	before = tern_noise_dh_calls();
+	CHECK_EQ(consume(&rc, m1, n1, &rs, &info), TERN_HS_UNKNOWN_CLIENT_KEY);
+	CHECK_EQ(tern_noise_dh_calls(), before + 1);
+	tern_hs_initiator_free(is);
+	allow_all = true;
+	for (int f = TERN_HS_OK; f <= TERN_HS_REFUSED; f++)
+		CHECK_EQ(tern_hs_refusable((enum tern_hs_fail)f),
+		         f == TERN_HS_UNKNOWN_CLIENT_KEY || f == TERN_HS_TICKET_EXPIRED ||
+		                 f == TERN_HS_TICKET_FORGED || f == TERN_HS_VERSION_MISMATCH ||
+		                 f == TERN_HS_REPLAY || f == TERN_HS_REFUSED);
+	CHECK(strcmp(tern_hs_fail_name(TERN_HS_REFUSED), "REFUSED") == 0);
+}
+
 int main(void)
 {
 	setup();
@@ -724,5 +995,10 @@ int main(void)
 	test_mac1_without_dh();
 	test_create_errors();
 	test_misc();
+	test_refusal_vector();
+	test_refusal_reasons();
+	test_refusal_silent();
+	test_refusal_forgery();
+	test_refusal_api();
 	return tern_check_result("handshake");
 }
