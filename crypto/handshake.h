@@ -278,7 +278,8 @@ bool tern_hs_refusable(enum tern_hs_fail f);
  * tern_hs_initiation_consume) is zeroed, then made ready when the initiation
  * authenticated its sender and the verdict is OK or refusable: the caller
  * may then refuse with why (or with REFUSED, e.g. on success when no
- * listener holds the vport). To authenticate the sender before refusing, a
+ * listener holds the vport). Decide on rf->ready, not on why: a wrong major
+ * version is also VERSION_MISMATCH, and is never answered. To authenticate the sender before refusing, a
  * non-NULL rf makes the responder finish both DHs and decrypt the payload
  * even for an unknown client key or a minor version mismatch, which it
  * otherwise rejects earlier: pass NULL under load. A refusable failure is

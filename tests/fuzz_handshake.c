@@ -1,13 +1,14 @@
 /* libFuzzer target for the handshake parsers: the responder's path
  * (tern_hs_check_mac1, tern_hs_initiation_consume, tern_cookie_check_mac2,
- * tern_cookie_reply_build) and the initiator's (tern_hs_response_consume,
- * tern_cookie_reply_parse).
+ * tern_cookie_reply_build, and with refusals on, tern_hs_initiation_consume_ex
+ * and tern_hs_refusal_create) and the initiator's (tern_hs_response_consume,
+ * tern_cookie_reply_parse, tern_hs_refusal_consume).
  *
  * The first input byte picks a mode; the rest is the message. mac1 is keyed
  * by public keys only, so in the "remac" modes the harness recomputes it as
  * an attacker would, letting the fuzzer past the cheap filter into the DH and
  * AEAD steps; the "xor" mode mutates a genuine initiation sparsely. Keys are
- * the test-vector keys (docs/handshake.md §8), so the seeds in
+ * the test-vector keys (docs/handshake.md §10), so the seeds in
  * tests/fuzz-corpus/handshake are the vector messages. Invariants that must
  * hold on every input trap when broken. */
 #include <string.h>
@@ -139,6 +140,60 @@ static void initiator_side(const uint8_t *msg, size_t len)
 	}
 }
 
+static bool refuse_all(void *ctx, const uint8_t pub[32])
+{
+	(void)ctx;
+	(void)pub;
+	return false;
+}
+
+/* A refusal the initiator must reject unless it is genuine; rejected ones
+ * leave no trace. */
+static void refusal_side(const uint8_t *msg, size_t len)
+{
+	enum tern_hs_fail reason = TERN_HS_MALFORMED, why = TERN_HS_OK;
+	int rc = tern_hs_refusal_consume(initiator, msg, len, &reason, &why);
+
+	REQUIRE((rc == 0) == (why == TERN_HS_OK));
+	REQUIRE(rc == 0 ? tern_hs_refusable(reason) : reason == TERN_HS_OK);
+	if (rc == 0)
+		new_initiator();
+}
+
+/* The responder with refusals on and an allow-list that knows nobody: a
+ * refusal is ready exactly when the verdict is OK or refusable, and it goes
+ * back to the initiator. */
+static void responder_refusing(const uint8_t *msg, size_t len)
+{
+	struct tern_hs_resp_config rc = {.local = &sr,
+	                                 .mac = &mac_r,
+	                                 .allow = refuse_all,
+	                                 .fresh = fresh_any,
+	                                 .ticket_key = ticket_key,
+	                                 .now_unix = 1700000000};
+	struct tern_hs_responder *rs = (void *)1;
+	struct tern_hs_init_info info;
+	struct tern_hs_refusal rf;
+	enum tern_hs_fail why = TERN_HS_OK;
+	uint8_t out[TERN_HS_REFUSAL_LEN];
+	size_t n = 0;
+	int rc_init = tern_hs_initiation_consume_ex(&rs, &rc, msg, len, &info, &rf, &why);
+
+	REQUIRE((rc_init == 0) == (why == TERN_HS_OK));
+	bool major_ok = len >= 2 && msg[1] == TERN_PROTO_VERSION_MAJOR;
+
+	/* a wrong major version is a VERSION_MISMATCH that is never answered */
+	REQUIRE(rf.ready == (why == TERN_HS_OK || (tern_hs_refusable(why) &&
+	                                           (why != TERN_HS_VERSION_MISMATCH || major_ok))));
+	REQUIRE(why != TERN_HS_OK); /* nobody is allowed */
+	REQUIRE(rs == NULL);
+	if (!rf.ready)
+		return;
+	REQUIRE(tern_hs_refusal_create(&rf, why, out, sizeof(out), &n) == 0);
+	REQUIRE(n == TERN_HS_REFUSAL_LEN && !rf.ready);
+	refusal_side(out, n);
+}
+
 static void cookie_paths(const uint8_t *msg, size_t len)
 {
 	struct tern_addr a = {.family = 6, .port = 1, .ip = {0x20, 0x01}};
@@ -161,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	len = size - 1;
 	memcpy(msg, data + 1, len);
-	switch (data[0] % 5) {
+	switch (data[0] % 8) {
 	case 0: /* as received */
 		responder(msg, len);
 		initiator_side(msg, len);
@@ -182,6 +237,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = sizeof(genuine);
 		remac(msg, len, &mac_r);
 		responder(msg, len);
+		break;
+	case 5: /* a refusal as received */
+		refusal_side(msg, len);
+		break;
+	case 6: /* a refusal past mac1 */
+		if (len >= TERN_HS_REFUSAL_MAC1)
+			tern_hs_mac(msg + TERN_HS_REFUSAL_MAC1, mac_i.mac1, 32, msg,
+			            TERN_HS_REFUSAL_MAC1);
+		refusal_side(msg, len);
+		break;
+	case 7: /* a genuine initiation, sparsely mutated, refused */
+		memcpy(msg, genuine, sizeof(genuine));
+		for (size_t i = 0; i < len && i < sizeof(genuine); i++)
+			msg[i] ^= data[1 + i];
+		len = sizeof(genuine);
+		remac(msg, len, &mac_r);
+		responder_refusing(msg, len);
 		break;
 	default:
 		cookie_paths(msg, len);

@@ -1,4 +1,4 @@
-/* The Noise IK handshake: byte-exact test vectors (docs/handshake.md §8,
+/* The Noise IK handshake: byte-exact test vectors (docs/handshake.md §10,
  * computed by an independent implementation), a full round trip whose keys
  * interoperate, every failure reason, every tampered byte of both messages
  * rejected, mac1 checked without any DH, failed states left usable, and
