@@ -34,6 +34,7 @@ void tern_session_cfg_default(struct tern_session_cfg *cfg)
 	cfg->max_ack_delay = TERN_DEFAULT_MAX_ACK_DELAY_US;
 	cfg->idle_timeout = 30 * TERN_SEC;
 	cfg->keepalive = 15 * TERN_SEC;
+	cfg->key_update_interval = 3600 * TERN_SEC;
 }
 
 static const char *cfg_check(const struct tern_session_cfg *c)
@@ -165,6 +166,8 @@ int tern_session_new(struct tern_session **out, const struct tern_session_cfg *c
 	}
 	apply_peer(s, peer);
 	rc = init_parts(s, now);
+	if (rc == 0)
+		rc = tern_session_keys_init(s, now);
 	if (rc < 0) {
 		if (err_msg)
 			*err_msg = tern_strerror(rc);
@@ -225,11 +228,47 @@ void tern_session_free(struct tern_session *s)
 		return;
 	free_streams(s);
 	free(s->streams);
-	tern_keys_free(&s->keys);
+	tern_session_keys_free(s);
 	tern_recovery_free(&s->rec);
 	tern_ackgen_free(&s->ack);
 	tern_dgram_queue_free(&s->dq);
 	free(s);
+}
+
+/* Usage limits per cipher (RFC 9001 §6.6); ChaCha20-Poly1305's
+ * confidentiality limit is beyond any packet number. */
+int tern_session_keys_init(struct tern_session *s, tern_time now)
+{
+	struct tern_session_cfg *c = &s->cfg;
+	bool aes = s->keys.cipher == TERN_CIPHER_AES256_GCM;
+
+	if (!c->key_update_packets)
+		c->key_update_packets = aes ? 1ull << 23 : 1ull << 30;
+	if (!c->aead_integrity_limit)
+		c->aead_integrity_limit = aes ? 1ull << 52 : 1ull << 36;
+	if (!c->aead_confidentiality_limit)
+		c->aead_confidentiality_limit = aes ? 1ull << 23 : 1ull << 62;
+	s->tx_gen = s->keys.generation;
+	s->tx_gen_start = now;
+	tern_replay_init(&s->replay);
+	return tern_keys_next(&s->keys, &s->keys_next);
+}
+
+void tern_session_keys_free(struct tern_session *s)
+{
+	tern_keys_free(&s->keys);
+	tern_keys_free(&s->keys_next);
+	tern_aead_free(s->rx_prev);
+	s->rx_prev = NULL;
+}
+
+/* The previous generation's rx key lives 3 PTO past the rotation. */
+void tern_session_keys_tick(struct tern_session *s, tern_time now)
+{
+	if (s->rx_prev && now >= s->rx_prev_drop) {
+		tern_aead_free(s->rx_prev);
+		s->rx_prev = NULL;
+	}
 }
 
 struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, bool create)
@@ -460,6 +499,8 @@ tern_time tern_session_deadline(const struct tern_session *s, tern_time now)
 		return t;
 	t = TERN_MIN(t, tern_recovery_deadline(&s->rec));
 	t = TERN_MIN(t, idle_deadline(s));
+	if (s->rx_prev)
+		t = TERN_MIN(t, s->rx_prev_drop);
 	return TERN_MIN(t, keepalive_deadline(s));
 }
 
@@ -487,6 +528,7 @@ void tern_session_on_timeout(struct tern_session *s, tern_time now)
 		else if (probes > 0)
 			s->probes = (unsigned)probes;
 	}
+	tern_session_keys_tick(s, now);
 	if (now >= keepalive_deadline(s))
 		s->ping_pending = true;
 }

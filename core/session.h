@@ -21,6 +21,7 @@
 #include "stream.h"
 #include "crypto/aead.h"
 #include "crypto/handshake.h"
+#include "crypto/replay.h"
 
 enum tern_session_state {
 	TERN_SESSION_HANDSHAKING, /* keys installed, peer not yet heard from */
@@ -78,6 +79,22 @@ struct tern_session_cfg {
 	tern_time idle_timeout;       /* default 30 s; 0 = none */
 	tern_time keepalive;          /* default 15 s; 0 = none */
 	bool no_pacing;
+	/* Packet protection (docs/protocol.md §5.4). A count of 0 means the
+	 * cipher's default, resolved when the session is created:
+	 *   key_update_packets: update the tx key after it sealed this many
+	 *     packets (2^23 AES-256-GCM, 2^30 ChaCha20-Poly1305);
+	 *   key_update_interval: update a tx key older than this (default 1 h;
+	 *     0 = never);
+	 *   aead_integrity_limit: packets that fail to open before the session
+	 *     closes with AEAD_LIMIT (2^52 AES-256-GCM, 2^36 ChaCha20-Poly1305);
+	 *   aead_confidentiality_limit: packets one key may ever seal (2^23
+	 *     AES-256-GCM, 2^62 ChaCha20-Poly1305); the key is updated before
+	 *     it, and a key that nears it without a confirmed update closes the
+	 *     session with AEAD_LIMIT. */
+	uint64_t key_update_packets;
+	tern_time key_update_interval;
+	uint64_t aead_integrity_limit;
+	uint64_t aead_confidentiality_limit;
 };
 
 /* Fills cfg with the defaults above. */
@@ -110,8 +127,29 @@ struct tern_session {
 	uint8_t local_cid[TERN_CID_LEN], peer_cid[TERN_CID_LEN];
 	struct tern_session_cfg cfg;
 	struct tern_session_cbs cbs;
-	struct tern_keys keys;
 	uint64_t largest_rx_pn; /* UINT64_MAX until a packet authenticates */
+
+	/* Packet protection lifecycle (docs/protocol.md §5.4-§5.6). keys is the
+	 * receive generation (keys.generation): keys.rx opens packets whose K bit
+	 * is its low bit; keys.tx seals while tx_gen == keys.generation.
+	 * keys_next is generation + 1, always precomputed: its rx trial-opens the
+	 * peer's update, its tx seals once we updated first (tx_gen =
+	 * keys.generation + 1). Receiving the next generation rotates: rx_prev =
+	 * keys.rx, keys = keys_next, a new keys_next. All key memory is
+	 * sodium_malloc'd and wiped on free. */
+	struct tern_keys keys, keys_next;
+	struct tern_aead *rx_prev; /* generation − 1's rx key; NULL once dropped */
+	tern_time rx_prev_drop;    /* when rx_prev goes (3 PTO after the rotation) */
+	uint64_t rx_first_pn;      /* lowest pn opened under keys.rx */
+	uint64_t rx_largest_pn;    /* highest pn opened under keys.rx */
+	uint64_t rx_opened_gen;    /* generation that opened the packet being processed */
+	uint64_t tx_gen;           /* keys.generation or keys.generation + 1 */
+	uint64_t tx_gen_first_pn;  /* first pn under tx_gen: its ACK confirms the update */
+	uint64_t tx_gen_pkts;      /* packets sealed under tx_gen */
+	tern_time tx_gen_start;    /* when tx_gen began (key_update_interval) */
+	uint64_t auth_failures;    /* packets that failed to open, ever (integrity limit) */
+	bool key_update_pending;   /* a KEY_UPDATE frame announcing tx_gen is owed */
+	struct tern_replay replay; /* pns that opened (checked before, set after AEAD) */
 
 	struct tern_recovery rec;
 	struct tern_ackgen ack;
@@ -224,5 +262,11 @@ tern_time tern_session_three_pto(const struct tern_session *s);
 void tern_session_on_acked(void *ctx, const struct tern_sent_pkt *p);
 void tern_session_on_lost(void *ctx, const struct tern_sent_pkt *p);
 tern_time tern_session_send_ready(const struct tern_session *s, tern_time now);
+/* Key lifecycle (session.c): resolves the cfg limits and precomputes the next
+ * generation (0, or TERN_E* from tern_keys_next); frees key state; drops the
+ * previous rx key once its time is up. */
+int tern_session_keys_init(struct tern_session *s, tern_time now);
+void tern_session_keys_free(struct tern_session *s);
+void tern_session_keys_tick(struct tern_session *s, tern_time now);
 
 #endif

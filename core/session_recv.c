@@ -195,11 +195,15 @@ static int on_path_challenge(struct tern_session *s, const struct tern_frame *f,
 	return 0;
 }
 
+/* KEY_UPDATE names the generation the peer sends under; the packet carrying
+ * it must have opened under that very generation (protocol.md §5.4). */
 static int on_key_update(struct tern_session *s, const struct tern_frame *f, tern_time now)
 {
-	(void)f, (void)now;
-	/* Keys from a pre-shared secret have a single generation (protocol.md §5). */
-	tern_session_fail(s, TERN_CLOSE_KEY_UPDATE, "key update without a handshake");
+	(void)now;
+	if (f->u.key_update.generation == s->rx_opened_gen)
+		return 0;
+	tern_session_fail(s, TERN_CLOSE_KEY_UPDATE,
+	                  "KEY_UPDATE generation differs from the K bit's");
 	return TERN_EPROTO;
 }
 
@@ -254,11 +258,94 @@ static int process_frames(struct tern_session *s, const uint8_t *p, const uint8_
 	return 0;
 }
 
-/* Header, duplicate check and AEAD open. Returns payload length or < 0. */
-static int open_packet(struct tern_session *s, uint8_t *pkt, size_t len, uint64_t *pn,
-                       size_t *hdr_len)
+/* ---- packet protection: key choice, rotation, limits (protocol.md §5) ---- */
+
+/* The rx key for a packet: K equal to the current generation's low bit is the
+ * current key; otherwise a pn below every pn of the current generation is the
+ * previous generation's (NULL once dropped), anything else the next one's. */
+static const struct tern_aead *rx_key(const struct tern_session *s, unsigned key_phase, uint64_t pn,
+                                      uint64_t *gen)
 {
+	uint64_t g = s->keys.generation;
+
+	if (key_phase == (g & 1)) {
+		*gen = g;
+		return s->keys.rx;
+	}
+	if (pn < s->rx_first_pn) {
+		*gen = g - 1; /* rx_first_pn is 0 in generation 0: never reached there */
+		return s->rx_prev;
+	}
+	*gen = g + 1;
+	return s->keys_next.rx;
+}
+
+/* The peer's next generation opened a packet: the previous rx key is kept 3
+ * PTO for stragglers, the next generation becomes current (and our tx moves
+ * to it too if we had not updated first: the response), and the one after
+ * is precomputed. */
+static int rotate_rx(struct tern_session *s, uint64_t pn, tern_time now)
+{
+	bool respond = s->tx_gen == s->keys.generation;
+
+	if (s->keys_next.generation != s->keys.generation + 1) /* precompute failed */
+		return TERN_ENOMEM;
+	tern_aead_free(s->rx_prev);
+	s->rx_prev = s->keys.rx;
+	s->rx_prev_drop = now + tern_session_three_pto(s);
+	s->keys.rx = NULL;
+	tern_keys_free(&s->keys);
+	s->keys = s->keys_next;
+	memset(&s->keys_next, 0, sizeof(s->keys_next));
+	s->rx_first_pn = s->rx_largest_pn = pn;
+	if (respond) {
+		s->tx_gen = s->keys.generation;
+		s->tx_gen_first_pn = s->rec.next_pn;
+		s->tx_gen_pkts = 0;
+		s->tx_gen_start = now;
+		s->key_update_pending = true;
+	}
+	return tern_keys_next(&s->keys, &s->keys_next);
+}
+
+static void on_auth_failure(struct tern_session *s)
+{
+	s->stats.drop_auth++;
+	if (++s->auth_failures >= s->cfg.aead_integrity_limit)
+		tern_session_fail(s, TERN_CLOSE_AEAD_LIMIT, "AEAD integrity limit reached");
+}
+
+/* After a packet opened under generation gen: track the current
+ * generation's pn range, or rotate to the next. */
+static int on_opened(struct tern_session *s, uint64_t gen, uint64_t pn, tern_time now)
+{
+	s->rx_opened_gen = gen;
+	if (gen == s->keys.generation) {
+		s->rx_first_pn = TERN_MIN(s->rx_first_pn, pn);
+		s->rx_largest_pn = TERN_MAX(s->rx_largest_pn, pn);
+		return 0;
+	}
+	if (gen != s->keys.generation + 1)
+		return 0; /* the previous generation */
+	if (pn < s->rx_largest_pn) {
+		tern_session_fail(s, TERN_CLOSE_KEY_UPDATE, "new key generation below an old pn");
+		return TERN_EPROTO;
+	}
+	if (rotate_rx(s, pn, now) < 0) {
+		tern_session_fail(s, TERN_CLOSE_INTERNAL, "out of memory for keys");
+		return TERN_EPROTO;
+	}
+	return 0;
+}
+
+/* Header, replay and duplicate checks, AEAD open under the key the K bit and
+ * pn select. Returns payload length or < 0. */
+static int open_packet(struct tern_session *s, uint8_t *pkt, size_t len, uint64_t *pn,
+                       size_t *hdr_len, tern_time now)
+{
+	const struct tern_aead *key;
 	struct tern_data_hdr h;
+	uint64_t gen;
 	int n;
 
 	if (tern_wire_data_hdr_decode(pkt, len, &h) < 0 ||
@@ -267,16 +354,24 @@ static int open_packet(struct tern_session *s, uint8_t *pkt, size_t len, uint64_
 		return TERN_EMALFORMED;
 	}
 	*pn = tern_wire_pn_expand(s->largest_rx_pn, h.pn_trunc, h.pn_len);
-	if (tern_ackgen_is_dup(&s->ack, *pn)) {
+	if (!tern_replay_check(&s->replay, *pn) || tern_ackgen_is_dup(&s->ack, *pn)) {
 		s->stats.drop_duplicate++;
 		return TERN_EAGAIN;
 	}
-	n = tern_aead_open(s->keys.rx, *pn, pkt, h.hdr_len, pkt + h.hdr_len, len - h.hdr_len);
+	tern_session_keys_tick(s, now);
+	key = rx_key(s, h.key_phase, *pn, &gen);
+	n = key ? tern_aead_open(key, *pn, pkt, h.hdr_len, pkt + h.hdr_len, len - h.hdr_len)
+	        : TERN_ECRYPTO;
 	if (n < 0) {
-		s->stats.drop_auth++;
+		if (key)
+			on_auth_failure(s);
+		else
+			s->stats.drop_auth++; /* its generation's key is gone */
 		return TERN_ECRYPTO;
 	}
 	*hdr_len = h.hdr_len;
+	tern_replay_update(&s->replay, *pn);
+	n = on_opened(s, gen, *pn, now) < 0 ? TERN_EPROTO : n;
 	return n;
 }
 
@@ -306,7 +401,7 @@ int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_tim
 		s->stats.drop_state++;
 		return TERN_ECLOSED;
 	}
-	n = open_packet(s, pkt, len, &pn, &hdr_len);
+	n = open_packet(s, pkt, len, &pn, &hdr_len, now);
 	if (n < 0)
 		return n;
 	on_authenticated(s, pn, len, now);

@@ -67,7 +67,7 @@ static bool stream_has_data(const struct tern_session *s)
 static bool control_pending(const struct tern_session *s)
 {
 	if (s->max_data_pending || s->ping_pending || s->path_response_pending || s->probes ||
-	    s->data_blocked_pending)
+	    s->data_blocked_pending || s->key_update_pending)
 		return true;
 	for (unsigned i = 0; i < s->streams_hi; i++) {
 		const struct tern_stream *st = s->streams[i];
@@ -155,12 +155,25 @@ static void write_stream_credit(struct tern_session *s, struct builder *b)
 	}
 }
 
+/* Announces the generation we now send under; re-sent if lost while it is
+ * still the current one. */
+static void write_key_update(struct tern_session *s, struct builder *b)
+{
+	struct tern_frame_meta m = {.kind = TERN_META_KEY_UPDATE, .off = s->tx_gen};
+	size_t n = tern_frame_encode_key_update(b->p, room(b), s->tx_gen);
+
+	if (commit_frame(b, n, &m))
+		s->key_update_pending = false;
+}
+
 static void write_control(struct tern_session *s, struct builder *b)
 {
 	struct tern_frame_meta m = {.kind = TERN_META_MAX_DATA};
 	size_t n;
 
-	if (s->path_response_pending) {
+	if (s->key_update_pending)
+		write_key_update(s, b);
+	if (s->path_response_pending && !b->full) {
 		n = tern_frame_encode_path(b->p, room(b), true, s->path_response);
 		if (commit_frame(b, n, &(struct tern_frame_meta){.kind = TERN_META_PATH}))
 			s->path_response_pending = false;
@@ -298,14 +311,72 @@ static void build(struct tern_session *s, struct builder *b, tern_time now)
 	}
 }
 
+/* ---- packet protection: which key seals, key update, limits (protocol.md §5.4) ---- */
+
+static const struct tern_aead *tx_key(const struct tern_session *s)
+{
+	return s->tx_gen == s->keys.generation ? s->keys.tx : s->keys_next.tx;
+}
+
+/* Packets a key may seal before the session must close rather than exceed
+ * the confidentiality limit: the rest is kept for the CLOSE. */
+static uint64_t close_point(const struct tern_session *s)
+{
+	uint64_t lim = s->cfg.aead_confidentiality_limit;
+
+	return lim - TERN_MIN(lim / 4, (uint64_t)16);
+}
+
+/* We may start a new generation once the peer has acknowledged a packet of
+ * the current one, our rx is on it too, the previous rx key is gone and the
+ * next keys exist: one update in flight at a time (RFC 9001 §6.5). */
+static bool update_allowed(const struct tern_session *s)
+{
+	return s->tx_gen == s->keys.generation && s->keys_next.tx && !s->rx_prev &&
+	       s->rec.largest_acked != UINT64_MAX && s->rec.largest_acked >= s->tx_gen_first_pn;
+}
+
+static bool update_due(const struct tern_session *s, tern_time now)
+{
+	uint64_t after = TERN_MIN(s->cfg.key_update_packets, close_point(s));
+
+	return s->tx_gen_pkts >= after ||
+	       (s->cfg.key_update_interval && now - s->tx_gen_start >= s->cfg.key_update_interval);
+}
+
+/* Before a packet is built: update the tx key when due and allowed; close
+ * with AEAD_LIMIT when the key nears its limit without a way to update; never
+ * seal past the limit. Returns 0 to go on, 1 when nothing may be sealed. */
+static int key_schedule(struct tern_session *s, uint64_t pn, tern_time now)
+{
+	tern_session_keys_tick(s, now);
+	if (s->state <= TERN_SESSION_ESTABLISHED && update_due(s, now) && update_allowed(s)) {
+		s->tx_gen = s->keys.generation + 1;
+		s->tx_gen_first_pn = pn;
+		s->tx_gen_pkts = 0;
+		s->tx_gen_start = now;
+		s->key_update_pending = true;
+	}
+	if (s->tx_gen_pkts >= close_point(s))
+		tern_session_fail(s, TERN_CLOSE_AEAD_LIMIT, "AEAD confidentiality limit reached");
+	if (s->tx_gen_pkts < s->cfg.aead_confidentiality_limit && tx_key(s))
+		return 0;
+	if (s->state < TERN_SESSION_CLOSING)
+		s->close =
+		        (struct tern_close_info){.err = TERN_EPROTO, .code = TERN_CLOSE_AEAD_LIMIT};
+	tern_session_enter_closed(s); /* the key is spent: stop using the session */
+	return 1;
+}
+
 static int seal_and_commit(struct tern_session *s, struct builder *b, size_t cap, tern_time now)
 {
 	size_t payload = (size_t)(b->p - (b->buf + b->hdr_len));
-	int n = tern_aead_seal(s->keys.tx, b->rec->pn, b->buf, b->hdr_len, b->buf + b->hdr_len,
+	int n = tern_aead_seal(tx_key(s), b->rec->pn, b->buf, b->hdr_len, b->buf + b->hdr_len,
 	                       payload, cap - b->hdr_len);
 
 	if (n < 0)
 		return n;
+	s->tx_gen_pkts++;
 	n += (int)b->hdr_len;
 	if (s->amp_budget != UINT64_MAX)
 		s->amp_budget -= (uint64_t)n;
@@ -332,8 +403,10 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 	b.rec = tern_recovery_next(&s->rec);
 	if (!b.rec)
 		return 0; /* sent map full: wait for acknowledgements */
+	if (key_schedule(s, b.rec->pn, now))
+		return 0;
 	b.hdr_len = tern_wire_data_hdr_encode(buf, cap, s->peer_cid, b.rec->pn,
-	                                      s->rec.largest_acked, 0);
+	                                      s->rec.largest_acked, (unsigned)(s->tx_gen & 1));
 	if (b.hdr_len == 0)
 		return TERN_ELIMIT; /* packet numbers exhausted or too far unacknowledged */
 	b.p = buf + b.hdr_len;
@@ -404,6 +477,9 @@ void tern_session_on_lost(void *ctx, const struct tern_sent_pkt *p)
 			break;
 		case TERN_META_DATAGRAM:
 			s->stats.dgrams_lost++;
+			break;
+		case TERN_META_KEY_UPDATE:
+			s->key_update_pending |= m->off == s->tx_gen;
 			break;
 		default:
 			break; /* ACK, PING, BLOCKED, PATH: never repeated as such */

@@ -1,7 +1,11 @@
-/* Session key derivation (docs/protocol.md §5.3). Two sources feed one label
- * expansion: a test-mode shared secret (tern_keys_derive) and the Noise
+/* Session key derivation (docs/protocol.md §5.3, §5.4). Two sources feed one
+ * label expansion: a test-mode shared secret (tern_keys_derive) and the Noise
  * handshake's Split() output (crypto/handshake.c calls tern_keys_from_prk).
- * All intermediate secrets are wiped on every exit path. */
+ * Each generation keeps its two per-direction PRKs (sodium_malloc'd) so that
+ * key update can ratchet them forward with tern_keys_next; a generation's
+ * PRKs never derive anything but the next one, so discarding old keys gives
+ * forward secrecy across updates. All intermediate secrets are wiped on every
+ * exit path. */
 #include <sodium.h>
 
 #include "aead.h"
@@ -9,6 +13,7 @@
 #define PRK_LEN TERN_KEYS_PRK_LEN
 
 static const char prk_label[] = "tern v1 keys";
+static const char ku_label[] = "tern v1 ku";
 
 static int expand(uint8_t *out, size_t out_len, const uint8_t prk[PRK_LEN], const char *label)
 {
@@ -51,26 +56,43 @@ static int direction(struct tern_aead **a, enum tern_cipher c, const uint8_t prk
 	return rc;
 }
 
-int tern_keys_from_prk(struct tern_keys *k, enum tern_cipher c, const uint8_t prk_i2r[PRK_LEN],
-                       const uint8_t prk_r2i[PRK_LEN], bool initiator)
+/* One generation from its two PRKs; the PRKs are kept for the next one. */
+static int build(struct tern_keys *k, enum tern_cipher c, const uint8_t prk_i2r[PRK_LEN],
+                 const uint8_t prk_r2i[PRK_LEN], bool initiator, uint64_t generation)
 {
 	struct tern_aead *i2r = NULL, *r2i = NULL;
 	int rc;
 
-	k->tx = k->rx = NULL;
+	memset(k, 0, sizeof(*k));
 	rc = tern_crypto_init();
-	if (rc == 0)
-		rc = direction(&i2r, c, prk_i2r, "i2r key", "i2r iv");
+	if (rc < 0)
+		return rc;
+	k->prk = sodium_malloc(2 * PRK_LEN);
+	if (!k->prk)
+		return TERN_ENOMEM;
+	memcpy(k->prk, prk_i2r, PRK_LEN);
+	memcpy(k->prk + PRK_LEN, prk_r2i, PRK_LEN);
+	rc = direction(&i2r, c, prk_i2r, "i2r key", "i2r iv");
 	if (rc == 0)
 		rc = direction(&r2i, c, prk_r2i, "r2i key", "r2i iv");
 	if (rc < 0) {
 		tern_aead_free(i2r);
 		tern_aead_free(r2i);
+		tern_keys_free(k);
 		return rc;
 	}
 	k->tx = initiator ? i2r : r2i;
 	k->rx = initiator ? r2i : i2r;
+	k->cipher = c;
+	k->generation = generation;
+	k->initiator = initiator;
 	return 0;
+}
+
+int tern_keys_from_prk(struct tern_keys *k, enum tern_cipher c, const uint8_t prk_i2r[PRK_LEN],
+                       const uint8_t prk_r2i[PRK_LEN], bool initiator)
+{
+	return build(k, c, prk_i2r, prk_r2i, initiator, 0);
 }
 
 int tern_keys_derive(struct tern_keys *k, enum tern_cipher c, const uint8_t *secret,
@@ -80,7 +102,7 @@ int tern_keys_derive(struct tern_keys *k, enum tern_cipher c, const uint8_t *sec
 	uint8_t prk[PRK_LEN];
 	int rc;
 
-	k->tx = k->rx = NULL;
+	memset(k, 0, sizeof(*k));
 	if (!secret || secret_len < crypto_generichash_KEYBYTES_MIN ||
 	    secret_len > crypto_generichash_KEYBYTES_MAX)
 		return TERN_EINVAL;
@@ -93,9 +115,29 @@ int tern_keys_derive(struct tern_keys *k, enum tern_cipher c, const uint8_t *sec
 	return rc;
 }
 
+int tern_keys_next(const struct tern_keys *cur, struct tern_keys *next)
+{
+	uint8_t i2r[PRK_LEN], r2i[PRK_LEN];
+	int rc;
+
+	memset(next, 0, sizeof(*next));
+	if (!cur->prk)
+		return TERN_EINVAL;
+	rc = expand(i2r, PRK_LEN, cur->prk, ku_label);
+	if (rc == 0)
+		rc = expand(r2i, PRK_LEN, cur->prk + PRK_LEN, ku_label);
+	if (rc == 0)
+		rc = build(next, cur->cipher, i2r, r2i, cur->initiator, cur->generation + 1);
+	sodium_memzero(i2r, sizeof(i2r));
+	sodium_memzero(r2i, sizeof(r2i));
+	return rc;
+}
+
 void tern_keys_free(struct tern_keys *k)
 {
 	tern_aead_free(k->tx);
 	tern_aead_free(k->rx);
-	k->tx = k->rx = NULL;
+	if (k->prk)
+		sodium_free(k->prk); /* wipes before releasing */
+	memset(k, 0, sizeof(*k));
 }
