@@ -124,11 +124,9 @@ int tern_table_insert(struct tern_table *t, uint64_t key, void *val)
 	return TERN_OK;
 }
 
-void *tern_table_lookup(const struct tern_table *t, uint64_t key)
+/* Probes from slot i for key. */
+static void *probe(const struct tern_table *t, size_t i, uint64_t key)
 {
-	if (tern_unlikely(!t->slots))
-		return NULL;
-	size_t i = home(t, key);
 	for (;;) {
 		const struct tern_table_slot *s = &t->slots[i];
 		if (!s->val)
@@ -136,6 +134,32 @@ void *tern_table_lookup(const struct tern_table *t, uint64_t key)
 		if (s->key == key)
 			return s->val;
 		i = (i + 1) & t->mask;
+	}
+}
+
+void *tern_table_lookup(const struct tern_table *t, uint64_t key)
+{
+	if (tern_unlikely(!t->slots))
+		return NULL;
+	return probe(t, home(t, key), key);
+}
+
+void tern_table_lookup_burst(const struct tern_table *t, const uint64_t *keys, void **vals,
+                             size_t n)
+{
+	size_t at[TERN_TABLE_BURST];
+	for (size_t base = 0; base < n; base += TERN_TABLE_BURST) {
+		size_t m = TERN_MIN(n - base, (size_t)TERN_TABLE_BURST);
+		if (tern_unlikely(!t->slots)) {
+			memset(vals + base, 0, m * sizeof(*vals));
+			continue;
+		}
+		for (size_t i = 0; i < m; i++) {
+			at[i] = home(t, keys[base + i]);
+			__builtin_prefetch(&t->slots[at[i]]);
+		}
+		for (size_t i = 0; i < m; i++)
+			vals[base + i] = probe(t, at[i], keys[base + i]);
 	}
 }
 

@@ -68,6 +68,13 @@ void tern_table_free(struct tern_table *t);
 int tern_table_insert(struct tern_table *t, uint64_t key, void *val);
 /* The value of key, or NULL. */
 void *tern_table_lookup(const struct tern_table *t, uint64_t key);
+/* Looks up keys[0..n) into vals[0..n) (NULL for absent keys): the worker's
+ * rx-burst form. Computes the home slots of up to TERN_TABLE_BURST keys and
+ * prefetches them before probing, so the cache misses of a burst overlap
+ * instead of queueing one behind another. */
+#define TERN_TABLE_BURST 32
+void tern_table_lookup_burst(const struct tern_table *t, const uint64_t *keys, void **vals,
+                             size_t n);
 /* Removes key. Returns its value, or NULL when absent. */
 void *tern_table_remove(struct tern_table *t, uint64_t key);
 

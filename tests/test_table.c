@@ -79,6 +79,24 @@ static void check_iteration(struct tern_table *t, struct ref *pool, size_t n, si
 		CHECK_EQ(pool[i].visits, pool[i].present ? 1 : 0);
 }
 
+/* Burst lookups of the whole pool, in odd-sized pieces (a partial last
+ * chunk, bursts shorter and longer than TERN_TABLE_BURST), match the model. */
+static void check_burst(const struct tern_table *t, const struct ref *pool, size_t n)
+{
+	uint64_t *keys = malloc(n * sizeof(*keys));
+	void **vals = malloc(n * sizeof(*vals));
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = pool[i].key;
+		vals[i] = (void *)1;
+	}
+	for (size_t base = 0, step = 1; base < n; base += step, step = step * 2 + 1)
+		tern_table_lookup_burst(t, keys + base, vals + base, TERN_MIN(step, n - base));
+	for (size_t i = 0; i < n; i++)
+		CHECK(vals[i] == (pool[i].present ? &pool[i] : NULL));
+	free(keys);
+	free(vals);
+}
+
 /* One random op on key k of the pool, checked against the model. */
 static void random_op(struct tern_table *t, struct ref *k, size_t *present, size_t max)
 {
@@ -123,6 +141,7 @@ static void run_reference(size_t pool_n, size_t max, size_t initial, size_t ops,
 	CHECK(tern_table_capacity(&t) / 4 * 3 >= present);
 	for (size_t i = 0; i < pool_n; i++)
 		CHECK(tern_table_lookup(&t, pool[i].key) == (pool[i].present ? &pool[i] : NULL));
+	check_burst(&t, pool, pool_n);
 	check_iteration(&t, pool, pool_n, present);
 	tern_table_free(&t);
 	free(pool);
