@@ -21,6 +21,7 @@ static const char *const fail_names[] = {
         "ticket forged",
         "low-order point",
         "internal error",
+        "refused",
 };
 
 const char *tern_connect_fail_name(int why)
@@ -214,7 +215,8 @@ static int check_load(struct tern_control *c, const uint8_t *pkt, size_t len,
 	 * queue dips below it. */
 	if (backlog >= c->cfg.hs_queue_depth)
 		c->under_load_until = now + TERN_SEC;
-	if (now >= c->under_load_until || tern_cookie_check_mac2(c->cookie, now, src, pkt, len) == 0)
+	if (now >= c->under_load_until ||
+	    tern_cookie_check_mac2(c->cookie, now, src, pkt, len) == 0)
 		return 0;
 	n = tern_cookie_reply_build(c->cookie, now, &c->mac, src, pkt, len, reply, sizeof(reply));
 	if (n > 0 && (size_t)n < len) {
@@ -233,7 +235,8 @@ static bool allow(void *ctx, const uint8_t *pub)
 }
 
 static int consume(struct tern_control *c, const uint8_t *pkt, size_t len,
-                   struct tern_hs_responder **st, struct tern_hs_init_info *info)
+                   struct tern_hs_responder **st, struct tern_hs_init_info *info,
+                   struct tern_hs_refusal *rf, enum tern_hs_fail *fail)
 {
 	struct tern_hs_resp_config rc = {.local = &c->identity,
 	                                 .mac = &c->mac,
@@ -250,7 +253,8 @@ static int consume(struct tern_control *c, const uint8_t *pkt, size_t len,
 	int err;
 
 	c->stats.dh_initiations++;
-	err = tern_hs_initiation_consume(st, &rc, pkt, len, info, &why);
+	err = tern_hs_initiation_consume_ex(st, &rc, pkt, len, info, rf, &why);
+	*fail = why;
 	if (err < 0 && (unsigned)why < TERN_ARRAY_LEN(c->stats.fail))
 		c->stats.fail[why]++;
 	return err;
@@ -285,11 +289,29 @@ static int respond(struct tern_control *c, struct tern_hs_responder *st,
 	return rc;
 }
 
+/* An authenticated refusal (43 bytes, smaller than any initiation) tells the
+ * initiator why; it is only possible once the initiator proved its static
+ * key, and never sent under load. Wipes rf. */
+static void refuse(struct tern_control *c, struct tern_hs_refusal *rf, enum tern_hs_fail why,
+                   const struct tern_addr *src)
+{
+	uint8_t out[TERN_HS_REFUSAL_LEN];
+	size_t len;
+
+	if (rf->ready && tern_hs_refusal_create(rf, why, out, sizeof(out), &len) == 0) {
+		c->ops.send(c->ops.ctx, src, out, len);
+		c->stats.refusals++;
+	}
+	tern_hs_refusal_wipe(rf);
+}
+
 static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
                          const struct tern_addr *src, unsigned backlog, tern_time now)
 {
 	struct tern_hs_responder *st = NULL;
+	struct tern_hs_refusal rf = {0};
 	struct tern_hs_init_info info;
+	enum tern_hs_fail why = TERN_HS_OK;
 	int rc;
 
 	c->stats.initiations++;
@@ -305,13 +327,16 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 		c->stats.drop_ratelimit++;
 		return TERN_EAGAIN;
 	}
-	rc = consume(c, pkt, len, &st, &info);
-	if (rc < 0)
+	rc = consume(c, pkt, len, &st, &info, now < c->under_load_until ? NULL : &rf, &why);
+	if (rc < 0) {
+		refuse(c, &rf, why, src);
 		return rc;
+	}
 	if (c->ops.listening && !c->ops.listening(c->ops.ctx, info.vport, info.stream_type)) {
-		c->stats.refusals++;
+		refuse(c, &rf, TERN_HS_REFUSED, src); /* nothing listens on that vport */
 		rc = TERN_ECLOSED;
 	} else {
+		tern_hs_refusal_wipe(&rf);
 		rc = respond(c, st, &info, src, len, now);
 	}
 	tern_hs_responder_free(st);
@@ -330,6 +355,8 @@ int tern_control_on_packet(struct tern_control *c, const uint8_t *pkt, size_t le
 	case TERN_PKT_HS_COOKIE_REPLY:
 		c->stats.cookie_replies_rx++;
 		return tern_control_on_cookie(c, pkt, len, now);
+	case TERN_PKT_HS_REFUSAL:
+		return tern_control_on_refusal(c, pkt, len);
 	default:
 		c->stats.drop_malformed++;
 		return TERN_EMALFORMED;

@@ -129,6 +129,7 @@ uint64_t tern_control_unix(const struct tern_control *c);
 void tern_control_client_free(struct tern_control *c);
 int tern_control_on_response(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
 int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
+int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len);
 tern_time tern_control_client_deadline(const struct tern_control *c);
 void tern_control_client_timeout(struct tern_control *c, tern_time now);
 

@@ -237,6 +237,23 @@ int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t le
 	return send_initiation(c, p);
 }
 
+int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len)
+{
+	struct pending *p = find(c, pkt, len);
+	enum tern_hs_fail reason = TERN_HS_OK;
+	int rc;
+
+	if (!p) {
+		c->stats.drop_unknown_cid++;
+		return TERN_EINVAL;
+	}
+	rc = tern_hs_refusal_consume(p->st, pkt, len, &reason, NULL);
+	if (rc < 0 || reason == TERN_HS_OK)
+		return rc < 0 ? rc : TERN_ECRYPTO; /* forged: keep waiting */
+	finish(c, p, reason);
+	return 0;
+}
+
 tern_time tern_control_client_deadline(const struct tern_control *c)
 {
 	const struct tern_control_client *cl = c->client;

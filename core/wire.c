@@ -102,6 +102,9 @@ static int classify_handshake(const uint8_t *p, size_t len)
 	case TERN_HS_COOKIE_REPLY:
 		return len >= TERN_HS_HEADER_LEN + TERN_AEAD_TAG_LEN ? TERN_PKT_HS_COOKIE_REPLY
 		                                                     : TERN_EMALFORMED;
+	case TERN_HS_REFUSAL: /* its exact length is checked by the handshake */
+		return len >= TERN_HS_HEADER_LEN + TERN_AEAD_TAG_LEN ? TERN_PKT_HS_REFUSAL
+		                                                     : TERN_EMALFORMED;
 	default:
 		return TERN_EMALFORMED;
 	}

@@ -25,6 +25,7 @@ enum tern_pkt_kind {
 	TERN_PKT_HS_INITIATION,
 	TERN_PKT_HS_RESPONSE,
 	TERN_PKT_HS_COOKIE_REPLY,
+	TERN_PKT_HS_REFUSAL,
 };
 
 /* Classifies a datagram by its first bytes. Returns a tern_pkt_kind, or

@@ -117,7 +117,9 @@ static void test_classify(void)
 	        {0x83, 1, 18, TERN_PKT_HS_COOKIE_REPLY},
 	        {0x83, 1, 17, TERN_EMALFORMED},
 	        {0x80, 1, 1200, TERN_EMALFORMED}, /* type 0 */
-	        {0x84, 1, 1200, TERN_EMALFORMED}, /* type 4 */
+	        {0x84, 1, 43, TERN_PKT_HS_REFUSAL},
+	        {0x84, 1, 17, TERN_EMALFORMED},
+	        {0x85, 1, 1200, TERN_EMALFORMED}, /* type 5 */
 	        {0x8f, 1, 1200, TERN_EMALFORMED},
 	        {0x91, 1, 1200, TERN_EMALFORMED}, /* bits 5..4 must be zero */
 	        {0xa2, 1, 100, TERN_EMALFORMED},
