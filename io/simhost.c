@@ -26,6 +26,13 @@ struct simhost {
 	struct tern_timer timer; /* the control plane's deadline */
 };
 
+struct tap {
+	int ep;
+	void (*fn)(void *ctx, const struct tern_pkt *pkt);
+	void *ctx;
+	struct tap *next;
+};
+
 struct periodic {
 	struct tern_timer t;
 	tern_time period;
@@ -95,11 +102,22 @@ static void host_random(void *ctx, uint8_t *out, size_t n)
 	}
 }
 
+static void host_arm(struct simhost *h, tern_time now)
+{
+	tern_time t = tern_control_deadline(h->ctl);
+
+	if (t == TERN_TIME_NEVER)
+		tern_timer_cancel(&h->net->wheel, &h->timer);
+	else
+		tern_timer_arm(&h->net->wheel, &h->timer, TERN_MAX(t, now));
+}
+
 static void host_timer(struct tern_timer *t, tern_time now)
 {
 	struct simhost *h = t->arg;
 
 	tern_control_on_timeout(h->ctl, now);
+	host_arm(h, now);
 }
 
 /* ---- hosts ---- */
@@ -192,6 +210,11 @@ void tern_simnet_hosts_free(struct tern_simnet *net)
 		tern_timer_cancel(&net->wheel, &p->t);
 		free(p);
 	}
+	while (net->taps) {
+		struct tap *t = net->taps;
+		net->taps = t->next;
+		free(t);
+	}
 }
 
 uint64_t tern_simnet_host_queue_drops(const struct tern_simnet *net, int ep)
@@ -244,15 +267,10 @@ void tern_simnet_hosts_step(struct tern_simnet *net, tern_time now)
 {
 	for (int i = 0; i < net->nhosts; i++) {
 		struct simhost *h = net->hosts[i];
-		tern_time t;
 		if (!h)
 			continue;
 		host_work(h, now);
-		t = tern_control_deadline(h->ctl);
-		if (t == TERN_TIME_NEVER)
-			tern_timer_cancel(&net->wheel, &h->timer);
-		else
-			tern_timer_arm(&net->wheel, &h->timer, TERN_MAX(t, now));
+		host_arm(h, now);
 	}
 }
 
@@ -279,6 +297,34 @@ int tern_simnet_inject(struct tern_simnet *net, int ep, const struct tern_addr *
 		return 0;
 	net->stats.unroutable++; /* spoofed data packets have no session to reach */
 	return 0;
+}
+
+int tern_simnet_tap(struct tern_simnet *net, int ep,
+                    void (*fn)(void *ctx, const struct tern_pkt *pkt), void *ctx)
+{
+	struct tap *t;
+
+	if (ep < 0 || !fn)
+		return TERN_EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return TERN_ENOMEM;
+	*t = (struct tap){.ep = ep, .fn = fn, .ctx = ctx, .next = net->taps};
+	net->taps = t;
+	if (ep > net->max_ep)
+		net->max_ep = ep;
+	return 0;
+}
+
+bool tern_simnet_to_tap(struct tern_simnet *net, int ep, const struct tern_pkt *pkt)
+{
+	for (struct tap *t = net->taps; t; t = t->next) {
+		if (t->ep == ep) {
+			t->fn(t->ctx, pkt);
+			return true;
+		}
+	}
+	return false;
 }
 
 static void periodic_fire(struct tern_timer *t, tern_time now)

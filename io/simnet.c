@@ -116,7 +116,8 @@ static void receive(struct tern_simnet *net, tern_time now)
 		while ((n = tern_sim_recv(net->sim, ep, pkts, RX_BURST)) > 0) {
 			for (unsigned i = 0; i < n; i++) {
 				struct conn *c = route(net, ep, pkts[i].data, pkts[i].len);
-				if (!c && tern_simnet_to_host(net, ep, &pkts[i]))
+				if (!c && (tern_simnet_to_host(net, ep, &pkts[i]) ||
+				           tern_simnet_to_tap(net, ep, &pkts[i])))
 					continue;
 				if (!c)
 					net->stats.unroutable++;

@@ -55,6 +55,10 @@ int tern_simnet_inject(struct tern_simnet *net, int ep, const struct tern_addr *
 /* Calls fn every period of virtual time (first at now + period). */
 int tern_simnet_every(struct tern_simnet *net, tern_time period,
                       void (*fn)(void *ctx, tern_time now), void *ctx);
+/* Packets arriving at ep that no session or control plane takes go to fn
+ * (a raw socket for tests: impostors, sniffers). One tap per endpoint. */
+int tern_simnet_tap(struct tern_simnet *net, int ep,
+                    void (*fn)(void *ctx, const struct tern_pkt *pkt), void *ctx);
 /* Handshake packets a host dropped because its queue was full. */
 uint64_t tern_simnet_host_queue_drops(const struct tern_simnet *net, int ep);
 

@@ -27,6 +27,7 @@ struct tern_simnet {
 	struct simhost **hosts; /* by endpoint index; NULL = no control plane */
 	int nhosts;
 	struct periodic *periodic;
+	struct tap *taps;
 	uint8_t buf[TERN_MAX_PACKET];
 };
 
@@ -34,6 +35,7 @@ struct tern_simnet {
 struct simhost;
 struct periodic;
 bool tern_simnet_to_host(struct tern_simnet *net, int ep, const struct tern_pkt *pkt);
+bool tern_simnet_to_tap(struct tern_simnet *net, int ep, const struct tern_pkt *pkt);
 void tern_simnet_hosts_step(struct tern_simnet *net, tern_time now);
 tern_time tern_simnet_hosts_next(const struct tern_simnet *net);
 void tern_simnet_hosts_free(struct tern_simnet *net);

@@ -28,11 +28,12 @@ struct side {
 
 struct world {
 	struct tern_simnet *net;
-	int ea, eb;
-	struct tern_addr a, b;
+	int ea, eb, ec;
+	struct tern_addr a, b, c;
 	struct tern_hs_keypair ka, kb;
 	struct side ca, sb;
 	bool sent_a, sent_b;
+	uint8_t client_minor; /* 0: the default version range */
 	bool no_listener;
 	const uint8_t *allowed; /* server allow-list: one key, or NULL for any */
 };
@@ -96,6 +97,8 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 	hc.control.ticket_required = ticket_key != NULL;
 	hc.session_cbs = (struct tern_session_cbs){.ctx = sd, .message = on_message};
 	sd->w = w;
+	if (!server && w->client_minor)
+		hc.control.min_minor = hc.control.max_minor = w->client_minor;
 	if (server)
 		hc.listening = listening;
 	if (server && w->allowed) {
@@ -333,10 +336,146 @@ static void test_flood_valid_mac1_needs_cookies(void)
 	CHECK(took <= 2 * TERN_SEC);
 }
 
+static void test_unknown_client_key(void)
+{
+	struct world w = {0};
+	struct tern_hs_keypair someone;
+
+	tern_hs_keypair_generate(&someone);
+	w.allowed = someone.pub; /* the allow-list holds another key */
+	setup(&w, 3, NULL);
+	expect_failure(&w, w.kb.pub, TERN_HS_UNKNOWN_CLIENT_KEY);
+	CHECK_EQ(tern_control_stats(w.sb.ctl)->fail[TERN_HS_UNKNOWN_CLIENT_KEY], 1);
+	CHECK_EQ(w.sb.sessions + w.sb.nall, 0);
+	teardown(&w);
+}
+
+static void test_no_listener_refused(void)
+{
+	struct world w = {.no_listener = true};
+
+	setup(&w, 4, NULL);
+	expect_failure(&w, w.kb.pub, TERN_HS_REFUSED);
+	CHECK_EQ(w.sb.nall, 0);
+	teardown(&w);
+}
+
+static void test_version_mismatch(void)
+{
+	struct world w = {.client_minor = 7}; /* the server speaks minor 0 only */
+
+	setup(&w, 5, NULL);
+	expect_failure(&w, w.kb.pub, TERN_HS_VERSION_MISMATCH);
+	CHECK_EQ(w.sb.nall, 0);
+	teardown(&w);
+}
+
+static void ticket_run(bool forged, int64_t expires_in, int want)
+{
+	uint8_t key[TERN_TOKEN_KEY_LEN], other[TERN_TOKEN_KEY_LEN], ticket[TERN_TOKEN_MAX];
+	struct world w = {0};
+	int len;
+
+	tern_token_keygen(key);
+	tern_token_keygen(other);
+	setup(&w, 6, key);
+	/* the simulator's wall clock starts at 2026-01-01 00:00:00 UTC */
+	len = tern_token_mint(forged ? other : key, 4242, (uint64_t)(1767225600 + expires_in),
+	                      w.ka.pub, NULL, ticket, sizeof(ticket));
+	CHECK(len > 0);
+	CHECK_EQ(connect_to(&w, w.kb.pub, ticket, (size_t)len), 0);
+	run(&w, 15 * TERN_SEC);
+	if (want == TERN_HS_OK) {
+		CHECK_EQ(w.ca.sessions, 1);
+		CHECK_EQ(w.sb.info.pid, 4242); /* the server sees who the ticket names */
+		CHECK_EQ(w.ca.info.pid, 4242);
+	} else {
+		CHECK_EQ(w.ca.failed, 1);
+		CHECK_EQ(w.ca.why, want);
+		CHECK_EQ(w.sb.nall, 0);
+	}
+	teardown(&w);
+}
+
+static void test_tickets(void)
+{
+	ticket_run(false, 3600, TERN_HS_OK);
+	ticket_run(true, 3600, TERN_HS_TICKET_FORGED);
+	ticket_run(false, -1, TERN_HS_TICKET_EXPIRED);
+}
+
+static void test_no_server_times_out(void)
+{
+	struct world w = {0};
+	struct tern_sim_path_cfg hole = {.delay_us = 5000,
+	                                 .blackhole = {{.start = 0, .end = TERN_TIME_NEVER}}};
+
+	setup(&w, 7, NULL);
+	tern_sim_set_path(tern_simnet_sim(w.net), w.ea, w.eb, &hole);
+	expect_failure(&w, w.kb.pub, TERN_HS_TIMEOUT);
+	CHECK(w.ca.when >= 10 * TERN_SEC); /* hs_timeout, after backed-off retries */
+	CHECK(tern_control_stats(w.ca.ctl)->retransmits >= 4);
+	teardown(&w);
+}
+
+/* An impostor at the server's address knows the server's public key (so its
+ * answers pass the client's mac1 check) but not its private key. */
+struct impostor {
+	struct world *w;
+	unsigned answered;
+};
+
+static void impostor_tap(void *ctx, const struct tern_pkt *pkt)
+{
+	struct impostor *im = ctx;
+	struct tern_hs_mac_keys client_mac;
+	uint8_t resp[TERN_HS_RESP_LEN];
+
+	if (pkt->len < TERN_HS_INIT_LEN || pkt->data[0] != (0x80 | TERN_HS_INITIATION))
+		return;
+	for (size_t i = 0; i < sizeof(resp); i++)
+		resp[i] = (uint8_t)(i * 7 + im->answered);
+	resp[0] = 0x80 | TERN_HS_RESPONSE;
+	resp[1] = TERN_PROTO_VERSION_MAJOR;
+	memcpy(resp + TERN_HS_RESP_RECEIVER, pkt->data + TERN_HS_INIT_SENDER, TERN_CID_LEN);
+	tern_hs_mac_keys_init(&client_mac, im->w->ka.pub);
+	tern_hs_mac(resp + TERN_HS_RESP_LEN - TERN_HS_MACS_LEN, client_mac.mac1, 32, resp,
+	            TERN_HS_RESP_LEN - TERN_HS_MACS_LEN);
+	memset(resp + TERN_HS_RESP_LEN - TERN_HS_MAC_LEN, 0, TERN_HS_MAC_LEN);
+	tern_sim_send(tern_simnet_sim(im->w->net), im->w->ec, &pkt->peer, resp, sizeof(resp));
+	im->answered++;
+}
+
+static void test_impostor_bad_server_key(void)
+{
+	struct world w = {0};
+	struct impostor im = {.w = &w};
+	struct tern_sim_path_cfg path = {.delay_us = 5000};
+	struct tern_sim *sim;
+
+	setup(&w, 8, NULL);
+	sim = tern_simnet_sim(w.net);
+	w.c = (struct tern_addr){.family = 4, .port = 3000, .ip = {127, 0, 0, 3}};
+	w.ec = tern_sim_add_endpoint(sim, &w.c);
+	tern_sim_set_path(sim, w.ea, w.ec, &path);
+	tern_sim_set_path(sim, w.ec, w.ea, &path);
+	CHECK_EQ(tern_simnet_tap(w.net, w.ec, impostor_tap, &im), 0);
+	w.b = w.c; /* the client dials the impostor, expecting the real server's key */
+	expect_failure(&w, w.kb.pub, TERN_HS_BAD_SERVER_KEY);
+	CHECK(im.answered >= 1);
+	teardown(&w);
+}
+
 int main(void)
 {
 	test_handshake_ok();
 	test_wrong_server_key_times_out();
+	test_unknown_client_key();
+	test_no_listener_refused();
+	test_version_mismatch();
+	test_tickets();
+	test_no_server_times_out();
+	test_impostor_bad_server_key();
 	test_flood_bad_mac();
 	test_flood_valid_mac1_needs_cookies();
 	return tern_check_result("control");
