@@ -64,10 +64,11 @@ struct rx_item {
 struct tx_op {
 	struct msghdr msg;
 	struct sockaddr_storage name;
-	union {
-		struct cmsghdr align;
+	/* cmsghdr has a flexible array member, so align a byte buffer to it
+	 * rather than put one in a union (clang rejects that) */
+	struct {
 		uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
-	} ctrl;
+	} ctrl __attribute__((aligned(__alignof__(struct cmsghdr))));
 	struct iovec iov[TERN_URING_GSO_MAX_SEGS];
 	void *bufs[TERN_URING_GSO_MAX_SEGS];
 	unsigned n;
@@ -535,7 +536,7 @@ static int tx_build(struct tern_uring *u, struct tx_op *op, const struct tern_pk
 	}
 	op->n = k;
 	if (k > 1) {
-		struct cmsghdr *c = &op->ctrl.align;
+		struct cmsghdr *c = (struct cmsghdr *)(void *)op->ctrl.buf;
 		uint16_t seg = pkts[0].len;
 		op->msg.msg_control = op->ctrl.buf;
 		op->msg.msg_controllen = sizeof(op->ctrl.buf);
