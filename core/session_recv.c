@@ -1,4 +1,6 @@
-/* The receive half of a session: open a packet, check it is new, dispatch
+/* The receive half of a session: check a packet is new (replay window and
+ * received set, before any AEAD work), open it under the key generation its
+ * K bit and number select (rotating keys when the peer updated), dispatch
  * its frames through a table of small handlers, deliver complete messages,
  * and record the packet for acknowledgement. A packet that fails to parse or
  * authenticate is dropped and counted, never acted on; a packet that breaks

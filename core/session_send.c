@@ -1,7 +1,9 @@
 /* The send half of a session: assemble the next packet in priority order
  * (ACK, control frames, datagrams, then stream data round-robin across
  * streams, retransmissions before new bytes inside each stream), subject to
- * the congestion window and the pacer; seal it; record what it carried so
+ * the congestion window and the pacer; seal it under the current sending
+ * generation (starting a key update when one is due and allowed, and never
+ * past the key's usage limit); record what it carried so
  * that acks and losses reach the right stream; and the ack/loss callbacks
  * that consume those records. */
 #include "session.h"
