@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -36,6 +37,7 @@
 
 #define RX_UDATA 1ull     /* the multishot recvmsg */
 #define CANCEL_UDATA 2ull /* its cancellation at close */
+#define WAKE_UDATA 3ull   /* the multishot poll on the wake-up eventfd */
 #define RX_NAME_LEN ((unsigned)sizeof(struct sockaddr_in6))
 #define RX_CTRL_LEN ((unsigned)CMSG_SPACE(sizeof(int)))
 #define RX_HDR_LEN ((unsigned)sizeof(struct io_uring_recvmsg_out) + RX_NAME_LEN + RX_CTRL_LEN)
@@ -94,6 +96,7 @@ struct tern_uring {
 	struct msghdr rx_msg; /* layout template for the multishot buffers */
 	struct sockaddr_in6 rx_name_tmpl;
 	uint8_t rx_ctrl_tmpl[RX_CTRL_LEN];
+	int wake_fd; /* -1: none */
 	/* TX */
 	struct tern_pool txpool;
 	struct tx_op *ops, *free_ops;
@@ -410,6 +413,37 @@ static void tx_complete(struct tern_uring *u, struct tx_op *op, int res)
 }
 
 /* Handles every CQE available now, without a syscall. */
+/* Arms (or re-arms) the multishot poll on the wake-up eventfd. */
+static int wake_arm(struct tern_uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe)
+		return TERN_EAGAIN;
+	io_uring_prep_poll_multishot(sqe, u->wake_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, WAKE_UDATA);
+	return 0;
+}
+
+/* Another thread woke us: reset the counter so the poll fires again. */
+static void wake_complete(struct tern_uring *u, const struct io_uring_cqe *cqe)
+{
+	uint64_t v;
+
+	if (read(u->wake_fd, &v, sizeof(v)) < 0)
+		u->st.wake_errors++;
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		wake_arm(u);
+}
+
+int tern_uring_watch_wakeup(struct tern_uring *u, int efd)
+{
+	if (efd < 0)
+		return TERN_EINVAL;
+	u->wake_fd = efd;
+	return wake_arm(u);
+}
+
 static void reap(struct tern_uring *u)
 {
 	struct io_uring_cqe *cqes[REAP_BATCH];
@@ -424,6 +458,8 @@ static void reap(struct tern_uring *u)
 			uint64_t ud = io_uring_cqe_get_data64(cqes[i]);
 			if (ud == RX_UDATA)
 				rx_complete(u, cqes[i], now);
+			else if (ud == WAKE_UDATA)
+				wake_complete(u, cqes[i]);
 			else if (ud != CANCEL_UDATA && ud != LIBURING_UDATA_TIMEOUT && ud)
 				tx_complete(u, (struct tx_op *)(uintptr_t)ud, cqes[i]->res);
 		}
@@ -874,6 +910,7 @@ int tern_uring_open(const struct tern_uring_cfg *cfg, struct tern_uring **out, u
 	if (!u)
 		return TERN_ENOMEM;
 	u->fd = -1;
+	u->wake_fd = -1;
 	if ((r = check_cfg(cfg, u, err, errlen)) < 0)
 		goto fail;
 	if ((r = alloc_buffers(u, depth, cfg->tx_bufs ? cfg->tx_bufs : 4096)) < 0) {

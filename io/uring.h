@@ -52,6 +52,7 @@ struct tern_uring_stats {
 	uint64_t tx_err_nobufs;  /* ENOBUFS / ENOMEM */
 	uint64_t tx_err_again;   /* EAGAIN: socket send buffer full */
 	uint64_t tx_err_unreach; /* ENETUNREACH, EHOSTUNREACH, ECONNREFUSED, EADDRNOTAVAIL */
+	uint64_t wake_errors;    /* reads of the wake-up eventfd that failed */
 	uint64_t tx_err_msgsize; /* EMSGSIZE */
 	uint64_t tx_err_gso;     /* EIO / EINVAL on a GSO train (GSO is then turned off) */
 	uint64_t tx_err_other;
@@ -84,6 +85,11 @@ int tern_uring_wait(struct tern_uring *u, tern_time timeout_us);
 
 const struct tern_uring_stats *tern_uring_stats(const struct tern_uring *u);
 /* Whether GSO / GRO are in use (after fallbacks). */
+/* Makes tern_uring_wait return when efd (an eventfd another thread writes
+ * to) becomes readable, through a multishot poll: waking a sleeping worker
+ * costs the waker one write and the worker one read. Returns 0,
+ * TERN_EINVAL or TERN_EAGAIN (submission queue full). */
+int tern_uring_watch_wakeup(struct tern_uring *u, int efd);
 bool tern_uring_gso(const struct tern_uring *u);
 bool tern_uring_gro(const struct tern_uring *u);
 

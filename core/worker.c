@@ -1,0 +1,378 @@
+/* The worker's run-to-completion poll (see worker.h). Order within a poll:
+ * receive and dispatch a burst, apply the inbox, fire timers, flush the
+ * sessions that something touched, transmit. Sessions that reached CLOSED
+ * are retired during the flush. */
+#include <stdlib.h>
+
+#include "conn.h"
+#include "cid.h"
+#include "wire.h"
+
+#define INBOX_BURST 32
+
+struct tern_wpkt *tern_wpkt_new(const struct tern_addr *addr, const uint8_t *data, size_t len)
+{
+	struct tern_wpkt *p = malloc(sizeof(*p) + len);
+
+	if (!p)
+		return NULL;
+	p->addr = *addr;
+	p->worker = 0;
+	p->len = (uint16_t)len;
+	memcpy(p->data, data, len);
+	return p;
+}
+
+static void on_timer(struct tern_timer *t, tern_time now)
+{
+	struct tern_conn *c = t->arg;
+
+	tern_session_on_timeout(c->s, now);
+	tern_worker_touch(c->w, c);
+}
+
+int tern_worker_init(struct tern_worker *w, const struct tern_worker_cfg *cfg)
+{
+	struct tern_table_cfg tc = {.max_entries = cfg->max_sessions, .seed = cfg->seed};
+
+	if (!cfg->ops || !cfg->inbox || !cfg->to_control || !cfg->inboxes || !cfg->max_sessions)
+		return TERN_EINVAL;
+	memset(w, 0, sizeof(*w));
+	w->id = cfg->id;
+	w->nworkers = cfg->nworkers;
+	w->ops = cfg->ops;
+	w->be = cfg->be;
+	w->inbox = cfg->inbox;
+	w->to_control = cfg->to_control;
+	w->inboxes = cfg->inboxes;
+	w->wake = cfg->wake;
+	w->wake_ctx = cfg->wake_ctx;
+	w->local = cfg->local;
+	tern_wheel_init(&w->wheel, cfg->now);
+	return tern_table_init(&w->table, &tc);
+}
+
+void tern_worker_touch(struct tern_worker *w, struct tern_conn *c)
+{
+	if (c->in_dirty)
+		return;
+	c->in_dirty = true;
+	c->dirty_next = w->dirty;
+	w->dirty = c;
+}
+
+size_t tern_worker_sessions(const struct tern_worker *w)
+{
+	return tern_table_count(&w->table);
+}
+
+tern_time tern_worker_deadline(const struct tern_worker *w)
+{
+	return tern_wheel_next(&w->wheel);
+}
+
+/* ---- transmit ---- */
+
+static void tx_flush(struct tern_worker *w)
+{
+	unsigned done = 0;
+
+	while (done < w->ntx) {
+		int n = w->ops->tx_burst(w->be, w->tx + done, w->ntx - done);
+		if (n <= 0)
+			break;
+		done += (unsigned)n;
+	}
+	for (unsigned i = done; i < w->ntx; i++) {
+		w->ops->buf_free(w->be, &w->tx[i]); /* the backend refused: count, never block */
+		w->stats.tx_dropped++;
+	}
+	w->ntx = 0;
+}
+
+/* A free transmit slot with a buffer, flushing a full burst first. */
+static struct tern_pkt *tx_slot(struct tern_worker *w)
+{
+	struct tern_pkt *p;
+
+	if (w->ntx == TERN_WORKER_BURST)
+		tx_flush(w);
+	p = &w->tx[w->ntx];
+	memset(p, 0, sizeof(*p));
+	return w->ops->buf_alloc(w->be, p) == 0 ? p : NULL;
+}
+
+static void tx_raw(struct tern_worker *w, const struct tern_addr *to, const uint8_t *d, size_t len)
+{
+	struct tern_pkt *p = tx_slot(w);
+
+	if (!p) {
+		w->stats.tx_dropped++;
+		return;
+	}
+	memcpy(p->data, d, len);
+	p->len = (uint16_t)len;
+	p->peer = *to;
+	w->ntx++;
+	w->stats.tx_pkts++;
+	w->stats.tx_bytes += len;
+}
+
+/* Writes everything the session may send now into the burst. */
+static void session_flush(struct tern_worker *w, struct tern_conn *c, tern_time now)
+{
+	for (;;) {
+		struct tern_pkt *p = tx_slot(w);
+		int n;
+		if (!p) {
+			w->stats.tx_dropped++;
+			return;
+		}
+		n = tern_session_write(c->s, p->data, TERN_MAX_PACKET, now);
+		if (n <= 0) {
+			w->ops->buf_free(w->be, p);
+			return;
+		}
+		p->len = (uint16_t)n;
+		p->peer = c->info.peer;
+		w->ntx++;
+		w->stats.tx_pkts++;
+		w->stats.tx_bytes += (uint64_t)n;
+	}
+}
+
+static void retire(struct tern_worker *w, struct tern_conn *c)
+{
+	tern_timer_cancel(&w->wheel, &c->timer);
+	tern_table_remove(&w->table, c->key);
+	w->stats.sessions_closed++;
+	tern_conn_free(c);
+}
+
+static void flush_dirty(struct tern_worker *w, tern_time now)
+{
+	while (w->dirty) {
+		struct tern_conn *c = w->dirty;
+		tern_time when;
+		w->dirty = c->dirty_next;
+		c->in_dirty = false;
+		session_flush(w, c, now);
+		if (c->s->state == TERN_SESSION_CLOSED) {
+			retire(w, c);
+			continue;
+		}
+		when = tern_session_deadline(c->s, now);
+		if (when == TERN_TIME_NEVER)
+			tern_timer_cancel(&w->wheel, &c->timer);
+		else
+			tern_timer_arm(&w->wheel, &c->timer, TERN_MAX(when, now + 1));
+	}
+	if (w->ntx)
+		tx_flush(w);
+}
+
+/* ---- receive ---- */
+
+static void to_control(struct tern_worker *w, const struct tern_pkt *pkt)
+{
+	struct tern_wpkt *copy = tern_wpkt_new(&pkt->peer, pkt->data, pkt->len);
+	struct tern_msg m = {.type = TERN_MSG_HANDSHAKE, .ptr = copy};
+
+	if (!copy || tern_ring_enqueue(w->to_control, &m) < 0) {
+		free(copy);
+		w->stats.ring_full++;
+		return;
+	}
+	copy->worker = w->id;
+	w->stats.handshakes_out++;
+	if (w->wake)
+		w->wake(w->wake_ctx, -1);
+}
+
+static void handoff(struct tern_worker *w, unsigned owner, const struct tern_pkt *pkt)
+{
+	struct tern_wpkt *copy = tern_wpkt_new(&pkt->peer, pkt->data, pkt->len);
+	struct tern_msg m = {.type = TERN_MSG_PACKET, .ptr = copy};
+
+	if (!copy || tern_ring_enqueue(w->inboxes[owner], &m) < 0) {
+		free(copy);
+		w->stats.ring_full++;
+		return;
+	}
+	w->stats.handoffs_out++;
+	if (w->wake)
+		w->wake(w->wake_ctx, (int)owner);
+}
+
+static void deliver(struct tern_worker *w, uint8_t *data, size_t len, const struct tern_addr *from,
+                    tern_time now)
+{
+	struct tern_conn *c;
+
+	if (len < 1 + TERN_CID_LEN) {
+		w->stats.malformed++;
+		return;
+	}
+	c = tern_table_lookup(&w->table, tern_get_be64(data + 1));
+	if (!c) {
+		w->stats.unknown_cid++;
+		return;
+	}
+	if (tern_session_recv(c->s, data, len, now) == 0)
+		c->info.peer = *from; /* follow the peer across NAT rebinding */
+	tern_worker_touch(w, c);
+}
+
+static void dispatch(struct tern_worker *w, struct tern_pkt *pkt, tern_time now)
+{
+	unsigned owner;
+
+	w->stats.rx_pkts++;
+	w->stats.rx_bytes += pkt->len;
+	if (pkt->len == 0 || (pkt->data[0] & TERN_FORM_MASK) == TERN_FORM_HANDSHAKE) {
+		if (pkt->len)
+			to_control(w, pkt);
+		return;
+	}
+	if ((pkt->data[0] & TERN_FORM_MASK) != TERN_FORM_DATA || pkt->len < 1 + TERN_CID_LEN) {
+		w->stats.malformed++;
+		return;
+	}
+	owner = tern_cid_owner(pkt->data + 1);
+	if (owner != w->id && owner < w->nworkers)
+		handoff(w, owner, pkt);
+	else
+		deliver(w, pkt->data, pkt->len, &pkt->peer, now);
+}
+
+static unsigned receive(struct tern_worker *w, tern_time now)
+{
+	struct tern_pkt pkts[TERN_WORKER_BURST];
+	int n = w->ops->rx_burst(w->be, pkts, TERN_WORKER_BURST);
+
+	for (int i = 0; i < n; i++) {
+		dispatch(w, &pkts[i], now);
+		w->ops->buf_free(w->be, &pkts[i]);
+	}
+	return n > 0 ? (unsigned)n : 0;
+}
+
+/* ---- inbox ---- */
+
+static void install(struct tern_worker *w, struct tern_install *in, tern_time now)
+{
+	struct tern_conn *c = tern_conn_new(w, in);
+
+	if (!c || tern_table_insert(&w->table, c->key, c) < 0) {
+		if (c)
+			free(c);
+		tern_session_free(in->s);
+		return;
+	}
+	tern_timer_init(&c->timer, on_timer, c);
+	w->stats.sessions_installed++;
+	if (in->first_len)
+		tx_raw(w, &in->info.peer, in->first_pkt, in->first_len);
+	if (in->initiator)
+		tern_conn_established(c);
+	if (w->draining)
+		tern_session_close(c->s, true, 0, NULL, now);
+	tern_worker_touch(w, c);
+}
+
+static void connect_failed(struct tern_connect_ctx *cc, int why)
+{
+	struct tern_close_reason r = {.err = why == TERN_HS_TIMEOUT ? TERN_ETIMEDOUT : TERN_ECLOSED,
+	                              .remote = why != TERN_HS_TIMEOUT,
+	                              .code = (uint64_t)why,
+	                              .what = tern_connect_fail_name(why)};
+
+	if (cc->handler.on_connect_failed)
+		cc->handler.on_connect_failed(cc->handler.ctx, cc->user, &r);
+}
+
+static void drain_all(struct tern_worker *w, tern_time now)
+{
+	struct tern_table_iter it;
+	uint64_t key;
+	void *val;
+
+	w->draining = true;
+	tern_table_iter_init(&w->table, &it);
+	while (tern_table_next(&w->table, &it, &key, &val)) {
+		struct tern_conn *c = val;
+		tern_session_close(c->s, true, 0, NULL, now);
+		tern_worker_touch(w, c);
+	}
+}
+
+static void apply(struct tern_worker *w, struct tern_msg *m, tern_time now)
+{
+	struct tern_wpkt *p = m->ptr;
+
+	switch (m->type) {
+	case TERN_MSG_INSTALL:
+		install(w, m->ptr, now);
+		break;
+	case TERN_MSG_PACKET:
+		w->stats.handoffs_in++;
+		deliver(w, p->data, p->len, &p->addr, now);
+		break;
+	case TERN_MSG_SEND:
+		tx_raw(w, &p->addr, p->data, p->len);
+		break;
+	case TERN_MSG_CONNECT_FAILED:
+		connect_failed(m->ptr, (int)m->aux);
+		break;
+	case TERN_MSG_DRAIN:
+		drain_all(w, now);
+		break;
+	case TERN_MSG_CALL:
+		((struct tern_call *)m->ptr)->fn(w, ((struct tern_call *)m->ptr)->arg, now);
+		break;
+	}
+	free(m->ptr);
+}
+
+static unsigned read_inbox(struct tern_worker *w, tern_time now)
+{
+	struct tern_msg msgs[INBOX_BURST];
+	unsigned n = tern_ring_dequeue_burst(w->inbox, msgs, INBOX_BURST);
+
+	for (unsigned i = 0; i < n; i++)
+		apply(w, &msgs[i], now);
+	return n;
+}
+
+unsigned tern_worker_poll(struct tern_worker *w, tern_time now)
+{
+	unsigned work = receive(w, now);
+
+	work += read_inbox(w, now);
+	work += tern_wheel_advance(&w->wheel, now);
+	flush_dirty(w, now);
+	w->stats.polls++;
+	w->stats.idle_polls += work == 0;
+	return work;
+}
+
+void tern_worker_free(struct tern_worker *w)
+{
+	struct tern_table_iter it;
+	struct tern_msg m;
+	uint64_t key;
+	void *val;
+
+	tern_table_iter_init(&w->table, &it);
+	while (tern_table_next(&w->table, &it, &key, &val)) {
+		struct tern_conn *c = val;
+		c->closed_seen = true; /* no callbacks during teardown */
+		tern_conn_free(c);
+	}
+	tern_table_free(&w->table);
+	while (w->inbox && tern_ring_dequeue(w->inbox, &m) == 0) {
+		if (m.type == TERN_MSG_INSTALL)
+			tern_session_free(((struct tern_install *)m.ptr)->s);
+		free(m.ptr);
+	}
+}

@@ -1,0 +1,122 @@
+/* A worker: one per core, run to completion. Each poll takes a burst of
+ * packets from its backend, routes data packets by connection ID to the
+ * sessions it owns (a stray one to its owner over that worker's inbox ring),
+ * hands handshake packets to the control plane over a ring, applies what
+ * arrived in its inbox (new sessions, packets to send, application
+ * commands), fires its timers, and flushes every session it touched into
+ * one transmit burst. It owns its sessions outright: no locks, no sharing.
+ * Time is passed in and I/O goes through the backend ops table, so the same
+ * code runs on io_uring, DPDK or the simulator. */
+#ifndef TERN_WORKER_H
+#define TERN_WORKER_H
+
+#include "backend.h"
+#include "control.h"
+#include "ring.h"
+#include "session.h"
+#include "table.h"
+#include "timer.h"
+#include "tern/tern.h"
+
+#define TERN_WORKER_BURST 64
+
+/* Inbox message types (beyond ring.h's). */
+enum {
+	TERN_MSG_SEND = TERN_MSG_USER, /* ptr = struct tern_wpkt: transmit it */
+	TERN_MSG_CONNECT_FAILED,       /* ptr = struct tern_connect_ctx, aux = reason */
+	TERN_MSG_DRAIN,                /* close every session gracefully */
+	TERN_MSG_CALL,                 /* ptr = struct tern_call: run fn on this worker */
+};
+
+/* A packet crossing threads (handoffs, handshake packets, control-plane
+ * sends). Allocated by the producer, freed by the consumer: these are the
+ * rare paths, never a session's data path. */
+struct tern_wpkt {
+	struct tern_addr addr; /* source (received) or destination (to send) */
+	unsigned worker;       /* the worker it arrived on */
+	uint16_t len;
+	uint8_t data[];
+};
+struct tern_wpkt *tern_wpkt_new(const struct tern_addr *addr, const uint8_t *data, size_t len);
+
+/* What a connect carries until its session exists (or fails). */
+struct tern_connect_ctx {
+	struct tern_handler handler;
+	void *user;
+};
+
+/* A new session from the control plane. */
+struct tern_install {
+	struct tern_session *s;
+	struct tern_hs_session_info info;
+	struct tern_handler handler; /* the listener's, or the connect's */
+	void *user;
+	bool initiator;
+	uint16_t first_len;
+	uint8_t first_pkt[TERN_HS_RESP_LEN];
+};
+
+struct tern_worker;
+
+/* A function to run on a worker (the handle API's commands). */
+struct tern_call {
+	void (*fn)(struct tern_worker *w, void *arg, tern_time now);
+	void *arg;
+};
+
+struct tern_worker_stats {
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_dropped;
+	uint64_t unknown_cid, malformed, handoffs_out, handoffs_in, handshakes_out;
+	uint64_t ring_full, sessions_installed, sessions_closed, polls, idle_polls;
+};
+
+struct tern_conn;
+
+struct tern_worker {
+	unsigned id, nworkers;
+	const struct tern_backend_ops *ops;
+	void *be;
+	struct tern_table table; /* CID key -> struct tern_conn */
+	struct tern_wheel wheel;
+	struct tern_ring *inbox;             /* MPSC: control plane, other workers, applications */
+	struct tern_ring *to_control;        /* SPSC: this worker -> the control plane */
+	struct tern_ring **inboxes;          /* every worker's inbox (handoffs) */
+	void (*wake)(void *ctx, int worker); /* -1: the control plane */
+	void *wake_ctx;
+	struct tern_conn *dirty; /* sessions touched this poll */
+	struct tern_pkt tx[TERN_WORKER_BURST];
+	unsigned ntx;
+	bool draining;
+	struct tern_addr local;
+	struct tern_worker_stats stats;
+};
+
+struct tern_worker_cfg {
+	unsigned id, nworkers;
+	const struct tern_backend_ops *ops;
+	void *be;
+	size_t max_sessions;
+	uint64_t seed; /* table hash seed (random) */
+	struct tern_ring *inbox, *to_control;
+	struct tern_ring **inboxes;
+	void (*wake)(void *ctx, int worker);
+	void *wake_ctx;
+	struct tern_addr local;
+	tern_time now;
+};
+
+/* Returns 0, TERN_EINVAL or TERN_ENOMEM. */
+int tern_worker_init(struct tern_worker *w, const struct tern_worker_cfg *cfg);
+/* Frees every session (their on_closed does not run) and the table. */
+void tern_worker_free(struct tern_worker *w);
+/* One iteration. Returns the units of work done (packets, messages, timers);
+ * 0 means idle. */
+unsigned tern_worker_poll(struct tern_worker *w, tern_time now);
+/* The earliest timer; TERN_TIME_NEVER when none. */
+tern_time tern_worker_deadline(const struct tern_worker *w);
+size_t tern_worker_sessions(const struct tern_worker *w);
+
+/* ---- shared with conn.c ---- */
+void tern_worker_touch(struct tern_worker *w, struct tern_conn *c);
+
+#endif

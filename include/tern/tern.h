@@ -1,0 +1,231 @@
+/* tern — the embedding API.
+ *
+ * An engine owns N worker threads (one per core, each with its own UDP
+ * socket on the same port through SO_REUSEPORT and its own io_uring) and one
+ * control-plane thread that runs handshakes. Sessions ("connections",
+ * struct tern_conn) live on exactly one worker for their whole life; every
+ * callback of a tern_handler runs on that worker's thread, and the tern_conn
+ * functions below may only be called from there (that is, from inside a
+ * callback). Other threads use tern/handle.h.
+ *
+ * Typical server:
+ *     struct tern_engine_cfg cfg;
+ *     tern_engine_cfg_default(&cfg);
+ *     cfg.bind.port = 4433;                   // plus cfg.identity from a key file
+ *     tern_engine_new(&e, &cfg, err, sizeof err);
+ *     tern_listen(e, 7, 0, &echo_handler);    // vport 7, stream type 0
+ *     tern_engine_start(e);
+ *     ...
+ *     tern_engine_stop(e, 5 * 1000000);       // graceful drain
+ *     tern_engine_free(e);
+ *
+ * Every function returns 0 or a negative TERN_E* code (tern/error.h); the
+ * failing call's message is available from tern_engine_errmsg or
+ * tern_conn_errmsg. The library never prints, aborts or exits: log lines go
+ * to the cfg.log callback. */
+#ifndef TERN_TERN_H
+#define TERN_TERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "tern/addr.h"
+#include "tern/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TERN_KEY_LEN 32
+#define TERN_CONN_ID_LEN 8
+
+struct tern_engine;
+struct tern_conn;
+
+enum tern_log_level { TERN_LOG_ERROR, TERN_LOG_WARN, TERN_LOG_INFO, TERN_LOG_DEBUG };
+typedef void (*tern_log_fn)(void *ctx, enum tern_log_level level, const char *msg);
+
+struct tern_engine_cfg {
+	unsigned workers;   /* worker threads, 1..64 (default 1) */
+	const int *cores;   /* pin worker i to cores[i % ncores]; NULL: no pinning */
+	unsigned ncores;
+	int control_core;   /* pin the control thread; -1: no pinning (default) */
+	struct tern_addr bind; /* family 0: [::] dual-stack; port 0: ephemeral */
+	bool ipv6_only;
+	bool latency_mode;  /* busy-poll: never sleep (lowest latency, burns a core) */
+	bool gso, gro;      /* UDP segmentation offloads (default on, fall back if absent) */
+	bool sqpoll;        /* io_uring kernel-side submission polling */
+	/* Identity: the static X25519 key pair. has_identity false: a fresh one
+	 * is generated (fine for clients; servers load theirs, see
+	 * tern_key_load). */
+	bool has_identity;
+	uint8_t identity_priv[TERN_KEY_LEN];
+	/* Clients allowed to connect: NULL accepts any key (authentication by
+	 * ticket, or none). Called on the control thread. */
+	bool (*allow)(void *ctx, const uint8_t pub[TERN_KEY_LEN]);
+	void *allow_ctx;
+	const uint8_t *ticket_key; /* 32 bytes: tickets verified (tern/ticket.h) */
+	bool ticket_required;
+	/* Session defaults */
+	const char *cc;          /* "cubic" (default), "newreno" or "bbr" */
+	bool prefer_chacha;      /* never negotiate AES-256-GCM */
+	uint16_t max_streams;    /* streams per session (default 16) */
+	size_t stream_window;    /* bytes (default 256 KiB) */
+	size_t conn_window;      /* bytes (default 1 MiB) */
+	size_t send_buffer;      /* per stream (default 256 KiB) */
+	uint64_t idle_timeout_us;  /* default 30 s; 0 = none */
+	uint64_t keepalive_us;     /* default 15 s; 0 = none */
+	uint64_t handshake_timeout_us; /* default 10 s */
+	size_t max_sessions;     /* per worker (default 65536) */
+	tern_log_fn log;
+	void *log_ctx;
+};
+
+/* Fills the defaults documented above. */
+void tern_engine_cfg_default(struct tern_engine_cfg *cfg);
+
+/* Creates an engine: opens the sockets and rings, but starts no thread.
+ * Returns 0, TERN_EINVAL (err names the bad field and the fix), TERN_ENOMEM,
+ * TERN_ESTATE (a kernel feature is missing: err says which). */
+int tern_engine_new(struct tern_engine **out, const struct tern_engine_cfg *cfg, char *err,
+                    size_t errlen);
+/* Starts the worker and control threads. Returns 0, TERN_ESTATE (already
+ * started) or TERN_ENOMEM (thread creation failed). */
+int tern_engine_start(struct tern_engine *e);
+/* Graceful drain: closes every session gracefully (queued messages are
+ * delivered first), waits up to drain_us for them, then stops the threads.
+ * Callable from any thread but a worker's. Returns 0, or TERN_ETIMEDOUT if
+ * some sessions had to be abandoned. */
+int tern_engine_stop(struct tern_engine *e, uint64_t drain_us);
+/* Frees the engine (stopping it first if needed). NULL is fine. */
+void tern_engine_free(struct tern_engine *e);
+/* The bound UDP port (useful with port 0). */
+uint16_t tern_engine_port(const struct tern_engine *e);
+/* The engine's static public key: what clients pass as server_pub. */
+void tern_engine_public_key(const struct tern_engine *e, uint8_t pub[TERN_KEY_LEN]);
+/* The message of the last failed engine call on this thread. */
+const char *tern_engine_errmsg(const struct tern_engine *e);
+
+/* Why a session ended, or a connect failed. */
+struct tern_close_reason {
+	int err;           /* TERN_OK, TERN_ETIMEDOUT (idle), TERN_EPROTO, TERN_ECONNREFUSED... */
+	bool remote;       /* the peer closed */
+	bool app;          /* code is an application code */
+	uint64_t code;     /* close code (tern/error.h TERN_CLOSE_* when !app) */
+	const char *reason;/* text, not NUL-terminated; valid during the callback */
+	size_t reason_len;
+	const char *what;  /* a short English description, NUL-terminated, static */
+};
+
+/* Callbacks, all on the session's worker thread. Any may be NULL. */
+struct tern_handler {
+	void *ctx;
+	/* A client connected to a listener. Return false to refuse (the session
+	 * is closed at once with TERN_CLOSE_NO_ERROR... as an application
+	 * close with code 0). */
+	bool (*on_accept)(void *ctx, struct tern_conn *c);
+	/* Our connect succeeded. */
+	void (*on_connect)(void *ctx, struct tern_conn *c);
+	/* Our connect failed: no tern_conn exists. user is the connect's user. */
+	void (*on_connect_failed)(void *ctx, void *user, const struct tern_close_reason *r);
+	void (*on_message)(void *ctx, struct tern_conn *c, uint16_t stream, const void *msg,
+	                   size_t len);
+	void (*on_stream_fin)(void *ctx, struct tern_conn *c, uint16_t stream);
+	/* lane < 0: plain datagram; otherwise unreliable-sequenced on that lane. */
+	void (*on_datagram)(void *ctx, struct tern_conn *c, int lane, const void *data,
+	                    size_t len);
+	/* A stream (TERN_STREAM_DATAGRAMS: the datagram queue) that returned
+	 * TERN_EAGAIN can take data again. */
+	void (*on_writable)(void *ctx, struct tern_conn *c, uint16_t stream);
+	/* The session ended; c is freed after this returns. */
+	void (*on_closed)(void *ctx, struct tern_conn *c, const struct tern_close_reason *r);
+};
+#define TERN_STREAM_DATAGRAMS 0xffff
+
+/* Serves (vport, stream_type) with h (copied). Many listeners share one UDP
+ * port. Thread-safe. Returns 0, TERN_EINVAL (already listening there),
+ * TERN_ENOMEM. */
+int tern_listen(struct tern_engine *e, uint16_t vport, uint8_t stream_type,
+                const struct tern_handler *h);
+/* Stops accepting on (vport, stream_type); existing sessions stay. */
+int tern_unlisten(struct tern_engine *e, uint16_t vport, uint8_t stream_type);
+
+struct tern_connect_opts {
+	struct tern_addr addr; /* the server's address and UDP port */
+	uint16_t vport;
+	uint8_t stream_type;
+	uint8_t server_pub[TERN_KEY_LEN];
+	const uint8_t *ticket; /* NULL or ticket_len bytes (tern/ticket.h) */
+	size_t ticket_len;
+	const struct tern_handler *handler; /* copied */
+	void *user; /* tern_conn_user() of the new session; on_connect_failed's user */
+};
+/* Starts a handshake; the handler's on_connect or on_connect_failed follows
+ * on a worker. Many sessions may share the engine's one socket, to the same
+ * or different servers and vports. Thread-safe. Returns 0, TERN_EINVAL,
+ * TERN_ESTATE (engine not started), TERN_EAGAIN (too many handshakes in
+ * flight), TERN_ENOMEM. */
+int tern_connect(struct tern_engine *e, const struct tern_connect_opts *o);
+
+/* ---- on a session (its worker thread only) ---- */
+
+/* Queues a whole message (1 byte to 64 MiB, copied) on stream. Returns 0,
+ * TERN_EAGAIN (send buffer full: on_writable follows), TERN_ETOOBIG,
+ * TERN_EINVAL (stream beyond what the peer accepts, empty message),
+ * TERN_ECLOSED. */
+int tern_send(struct tern_conn *c, uint16_t stream, const void *msg, size_t len);
+/* Ends a stream after its queued messages (the peer sees on_stream_fin). */
+int tern_finish(struct tern_conn *c, uint16_t stream);
+/* An unreliable datagram (at most tern_conn_max_datagram bytes). */
+int tern_send_datagram(struct tern_conn *c, const void *data, size_t len);
+/* An unreliable-sequenced datagram on lane 0..255: the peer never delivers
+ * one older than the newest it has seen on that lane. */
+int tern_send_datagram_seq(struct tern_conn *c, uint8_t lane, const void *data, size_t len);
+size_t tern_conn_max_datagram(const struct tern_conn *c);
+/* Closes at once with an application code and reason (the peer's
+ * on_closed sees both); queued data is dropped. */
+int tern_close(struct tern_conn *c, uint64_t app_code, const char *reason);
+/* Delivers everything queued, then closes (the peer sees code 0). */
+int tern_close_graceful(struct tern_conn *c);
+void *tern_conn_user(const struct tern_conn *c);
+void tern_conn_set_user(struct tern_conn *c, void *user);
+const char *tern_conn_errmsg(const struct tern_conn *c);
+
+struct tern_conn_info {
+	uint16_t vport;
+	uint8_t stream_type;
+	uint8_t minor_version; /* negotiated protocol minor version */
+	uint64_t pid;          /* from the client's ticket; 0 without one */
+	uint8_t peer_key[TERN_KEY_LEN];
+	struct tern_addr local, remote;
+	uint8_t local_id[TERN_CONN_ID_LEN], remote_id[TERN_CONN_ID_LEN];
+	const char *cipher, *cc, *state;
+	uint64_t rtt_us, min_rtt_us, rtt_var_us;
+	uint64_t cwnd, bytes_in_flight, pacing_rate, bandwidth; /* bytes, bytes/s */
+	uint64_t bytes_sent, bytes_received, packets_sent, packets_received;
+	uint64_t packets_lost, bytes_retransmitted, pto_count;
+	uint64_t messages_sent, messages_received, datagrams_sent, datagrams_received;
+	unsigned worker;
+};
+/* Fills info. Returns 0 or TERN_EINVAL. */
+int tern_conn_info(const struct tern_conn *c, struct tern_conn_info *info);
+
+/* ---- keys ---- */
+
+/* Generates a key pair. Returns 0 or TERN_ECRYPTO. */
+int tern_key_generate(uint8_t priv[TERN_KEY_LEN], uint8_t pub[TERN_KEY_LEN]);
+/* Derives the public key. */
+int tern_key_public(const uint8_t priv[TERN_KEY_LEN], uint8_t pub[TERN_KEY_LEN]);
+/* Reads a key file written by tern-keygen (base64 text, one line): a
+ * private key (for tern_key_load) or a public key. Returns 0, TERN_EINVAL
+ * (err says why: unreadable, not base64, wrong length, or a private key
+ * readable by group/others), TERN_ENOMEM. */
+int tern_key_load(const char *path, uint8_t key[TERN_KEY_LEN], char *err, size_t errlen);
+/* Parses a base64 public key as printed by tern-keygen. */
+int tern_key_parse(const char *b64, uint8_t key[TERN_KEY_LEN]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
