@@ -323,7 +323,9 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 	rc = check_load(c, pkt, len, src, backlog, now);
 	if (rc < 0)
 		return rc;
-	if (!tern_ratelimit_allow(c->rl, now, src)) {
+	/* Under load each source also gets only its share (WireGuard's rule):
+	 * a quiet server answers a burst of connects from one client in full. */
+	if (now < c->under_load_until && !tern_ratelimit_allow(c->rl, now, src)) {
 		c->stats.drop_ratelimit++;
 		return TERN_EAGAIN;
 	}

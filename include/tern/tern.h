@@ -47,15 +47,15 @@ enum tern_log_level { TERN_LOG_ERROR, TERN_LOG_WARN, TERN_LOG_INFO, TERN_LOG_DEB
 typedef void (*tern_log_fn)(void *ctx, enum tern_log_level level, const char *msg);
 
 struct tern_engine_cfg {
-	unsigned workers;   /* worker threads, 1..64 (default 1) */
-	const int *cores;   /* pin worker i to cores[i % ncores]; NULL: no pinning */
+	unsigned workers; /* worker threads, 1..64 (default 1) */
+	const int *cores; /* pin worker i to cores[i % ncores]; NULL: no pinning */
 	unsigned ncores;
-	int control_core;   /* pin the control thread; -1: no pinning (default) */
+	int control_core;      /* pin the control thread; -1: no pinning (default) */
 	struct tern_addr bind; /* family 0: [::] dual-stack; port 0: ephemeral */
 	bool ipv6_only;
-	bool latency_mode;  /* busy-poll: never sleep (lowest latency, burns a core) */
-	bool gso, gro;      /* UDP segmentation offloads (default on, fall back if absent) */
-	bool sqpoll;        /* io_uring kernel-side submission polling */
+	bool latency_mode; /* busy-poll: never sleep (lowest latency, burns a core) */
+	bool gso, gro;     /* UDP segmentation offloads (default on, fall back if absent) */
+	bool sqpoll;       /* io_uring kernel-side submission polling */
 	/* Identity: the static X25519 key pair. has_identity false: a fresh one
 	 * is generated (fine for clients; servers load theirs, see
 	 * tern_key_load). */
@@ -68,16 +68,16 @@ struct tern_engine_cfg {
 	const uint8_t *ticket_key; /* 32 bytes: tickets verified (tern/ticket.h) */
 	bool ticket_required;
 	/* Session defaults */
-	const char *cc;          /* "cubic" (default), "newreno" or "bbr" */
-	bool prefer_chacha;      /* never negotiate AES-256-GCM */
-	uint16_t max_streams;    /* streams per session (default 16) */
-	size_t stream_window;    /* bytes (default 256 KiB) */
-	size_t conn_window;      /* bytes (default 1 MiB) */
-	size_t send_buffer;      /* per stream (default 256 KiB) */
-	uint64_t idle_timeout_us;  /* default 30 s; 0 = none */
-	uint64_t keepalive_us;     /* default 15 s; 0 = none */
+	const char *cc;                /* "cubic" (default), "newreno" or "bbr" */
+	bool prefer_chacha;            /* never negotiate AES-256-GCM */
+	uint16_t max_streams;          /* streams per session (default 16) */
+	size_t stream_window;          /* bytes (default 256 KiB) */
+	size_t conn_window;            /* bytes (default 1 MiB) */
+	size_t send_buffer;            /* per stream (default 256 KiB) */
+	uint64_t idle_timeout_us;      /* default 30 s; 0 = none */
+	uint64_t keepalive_us;         /* default 15 s; 0 = none */
 	uint64_t handshake_timeout_us; /* default 10 s */
-	size_t max_sessions;     /* per worker (default 65536) */
+	size_t max_sessions;           /* per worker (default 65536) */
 	tern_log_fn log;
 	void *log_ctx;
 };
@@ -109,13 +109,15 @@ const char *tern_engine_errmsg(const struct tern_engine *e);
 
 /* Why a session ended, or a connect failed. */
 struct tern_close_reason {
-	int err;           /* TERN_OK, TERN_ETIMEDOUT (idle), TERN_EPROTO, TERN_ECONNREFUSED... */
-	bool remote;       /* the peer closed */
-	bool app;          /* code is an application code */
-	uint64_t code;     /* close code (tern/error.h TERN_CLOSE_* when !app) */
-	const char *reason;/* text, not NUL-terminated; valid during the callback */
+	int err;            /* TERN_OK; TERN_ETIMEDOUT (idle, or a connect timed out);
+	                      TERN_EPROTO (a protocol violation); TERN_ECLOSED (a connect
+	                      refused: code says why, TERN_CONNECT_*) */
+	bool remote;        /* the peer closed */
+	bool app;           /* code is an application code */
+	uint64_t code;      /* close code (tern/error.h TERN_CLOSE_* when !app) */
+	const char *reason; /* text, not NUL-terminated; valid during the callback */
 	size_t reason_len;
-	const char *what;  /* a short English description, NUL-terminated, static */
+	const char *what; /* a short English description, NUL-terminated, static */
 };
 
 /* Callbacks, all on the session's worker thread. Any may be NULL. */
@@ -133,8 +135,7 @@ struct tern_handler {
 	                   size_t len);
 	void (*on_stream_fin)(void *ctx, struct tern_conn *c, uint16_t stream);
 	/* lane < 0: plain datagram; otherwise unreliable-sequenced on that lane. */
-	void (*on_datagram)(void *ctx, struct tern_conn *c, int lane, const void *data,
-	                    size_t len);
+	void (*on_datagram)(void *ctx, struct tern_conn *c, int lane, const void *data, size_t len);
 	/* A stream (TERN_STREAM_DATAGRAMS: the datagram queue) that returned
 	 * TERN_EAGAIN can take data again. */
 	void (*on_writable)(void *ctx, struct tern_conn *c, uint16_t stream);
@@ -142,6 +143,20 @@ struct tern_handler {
 	void (*on_closed)(void *ctx, struct tern_conn *c, const struct tern_close_reason *r);
 };
 #define TERN_STREAM_DATAGRAMS 0xffff
+
+/* Why a connect failed (tern_close_reason.code in on_connect_failed). */
+enum tern_connect_fail {
+	TERN_CONNECT_BAD_SERVER_KEY = 3,     /* an answer came that did not authenticate */
+	TERN_CONNECT_UNKNOWN_CLIENT_KEY = 4, /* the server's allow-list refused our key */
+	TERN_CONNECT_REPLAY = 5,
+	TERN_CONNECT_VERSION_MISMATCH = 6,
+	TERN_CONNECT_TICKET_EXPIRED = 7,
+	TERN_CONNECT_TICKET_FORGED = 8,
+	TERN_CONNECT_INTERNAL = 10,
+	TERN_CONNECT_REFUSED = 11,    /* nothing listens on that vport, or policy */
+	TERN_CONNECT_TIMEOUT = 0x100, /* no authenticated answer in time */
+	TERN_CONNECT_REFUSED_UNDER_LOAD = 0x101,
+};
 
 /* Serves (vport, stream_type) with h (copied). Many listeners share one UDP
  * port. Thread-safe. Returns 0, TERN_EINVAL (already listening there),
@@ -217,11 +232,12 @@ int tern_conn_info(const struct tern_conn *c, struct tern_conn_info *info);
 int tern_key_generate(uint8_t priv[TERN_KEY_LEN], uint8_t pub[TERN_KEY_LEN]);
 /* Derives the public key. */
 int tern_key_public(const uint8_t priv[TERN_KEY_LEN], uint8_t pub[TERN_KEY_LEN]);
-/* Reads a key file written by tern-keygen (base64 text, one line): a
- * private key (for tern_key_load) or a public key. Returns 0, TERN_EINVAL
- * (err says why: unreadable, not base64, wrong length, or a private key
- * readable by group/others), TERN_ENOMEM. */
+/* Reads a private key file written by tern-keygen (base64 text, one line).
+ * Returns 0 or TERN_EINVAL (err says why: unreadable, not a base64 32-byte
+ * key, or readable by group/others). */
 int tern_key_load(const char *path, uint8_t key[TERN_KEY_LEN], char *err, size_t errlen);
+/* The same for a public key file (no permission check). */
+int tern_key_load_public(const char *path, uint8_t key[TERN_KEY_LEN], char *err, size_t errlen);
 /* Parses a base64 public key as printed by tern-keygen. */
 int tern_key_parse(const char *b64, uint8_t key[TERN_KEY_LEN]);
 

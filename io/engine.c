@@ -1,0 +1,274 @@
+/* The engine's threads: one per worker, running tern_worker_poll against
+ * its io_uring socket with an adaptive idle policy (spin briefly, then
+ * sleep in the ring until a packet, a timer or a wake-up), and the control
+ * thread, which feeds handshake packets and connect requests to the control
+ * plane and carries its outputs to the workers over their inbox rings. */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#define SPIN_POLLS 200              /* idle polls before sleeping */
+#define MAX_SLEEP_US (50 * TERN_MS) /* wake at least this often */
+
+tern_time tern_engine_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (tern_time)ts.tv_sec * TERN_SEC + (tern_time)ts.tv_nsec / 1000;
+}
+
+static void wake_fd(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return; /* a full counter already means "wake up" */
+}
+
+/* Wakes worker `worker`, or the control thread for -1. */
+void tern_engine_wake(void *ctx, int worker)
+{
+	struct tern_engine *e = ctx;
+
+	wake_fd(worker < 0 ? e->ctl_efd : e->ws[worker].efd);
+}
+
+static void pin(int core)
+{
+	cpu_set_t set;
+
+	if (core < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(core, &set);
+	sched_setaffinity(0, sizeof(set), &set); /* best effort: a busy core still works */
+}
+
+void *tern_engine_worker_main(void *arg)
+{
+	struct wslot *ws = arg;
+	struct tern_engine *e = ws->e;
+	unsigned idle = 0;
+
+	if (e->cfg.cores && e->cfg.ncores)
+		pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
+	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
+		tern_time now = tern_engine_clock(), next;
+		if (tern_worker_poll(&ws->w, now)) {
+			idle = 0;
+			atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
+			                      memory_order_relaxed);
+			continue;
+		}
+		if (e->cfg.latency_mode || ++idle < SPIN_POLLS)
+			continue;
+		next = tern_worker_deadline(&ws->w);
+		next = next > now ? next - now : 0;
+		tern_uring_wait(ws->u, TERN_MIN(next, MAX_SLEEP_US));
+	}
+	return NULL;
+}
+
+/* ---- the control thread ---- */
+
+static void ctl_send(void *ctx, const struct tern_addr *to, const uint8_t *data, size_t len)
+{
+	struct tern_engine *e = ctx;
+	struct tern_wpkt *p = tern_wpkt_new(to, data, len);
+	struct tern_msg m = {.type = TERN_MSG_SEND, .ptr = p};
+
+	if (p && tern_ring_enqueue(e->inboxes[0], &m) == 0)
+		tern_engine_wake(e, 0);
+	else
+		free(p);
+}
+
+static bool find_listener(struct tern_engine *e, uint16_t vport, uint8_t type,
+                          struct tern_handler *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&e->lock);
+	for (struct listener *l = e->listeners; l && !found; l = l->next) {
+		if (l->active && l->vport == vport && l->stream_type == type) {
+			if (out)
+				*out = l->h;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&e->lock);
+	return found;
+}
+
+static bool ctl_listening(void *ctx, uint16_t vport, uint8_t type)
+{
+	return find_listener(ctx, vport, type, NULL);
+}
+
+static void ctl_install(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
+                        const uint8_t *first, size_t first_len)
+{
+	struct tern_engine *e = ctx;
+	struct tern_install *in = calloc(1, sizeof(*in));
+	struct tern_connect_ctx *cc = info->user;
+	unsigned owner = s->local_cid[0] % e->n;
+	struct tern_msg m = {.type = TERN_MSG_INSTALL, .ptr = in};
+
+	if (!in || (!cc && !find_listener(e, info->vport, info->stream_type, &in->handler))) {
+		free(in);
+		tern_session_free(s);
+		return;
+	}
+	in->s = s;
+	in->info = *info;
+	in->initiator = cc != NULL;
+	if (cc) {
+		in->handler = cc->handler;
+		in->user = cc->user;
+		free(cc);
+	}
+	if (first_len && first_len <= sizeof(in->first_pkt)) {
+		memcpy(in->first_pkt, first, first_len);
+		in->first_len = (uint16_t)first_len;
+	}
+	if (tern_ring_enqueue(e->inboxes[owner], &m) < 0) {
+		tern_session_free(s);
+		free(in);
+		return;
+	}
+	tern_engine_wake(e, (int)owner);
+}
+
+static void ctl_failed(void *ctx, void *user, int why)
+{
+	struct tern_engine *e = ctx;
+	struct tern_msg m = {.type = TERN_MSG_CONNECT_FAILED, .ptr = user, .aux = (uint32_t)why};
+
+	if (tern_ring_enqueue(e->inboxes[0], &m) == 0)
+		tern_engine_wake(e, 0);
+	else
+		free(user);
+}
+
+static uint64_t ctl_wallclock(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void session_cfg(const struct tern_engine_cfg *c, struct tern_session_cfg *s)
+{
+	tern_session_cfg_default(s);
+	s->cc = c->cc ? tern_cc_find(c->cc) : s->cc;
+	s->max_streams = c->max_streams;
+	s->stream_window = c->stream_window;
+	s->conn_window = c->conn_window;
+	s->send_buffer = c->send_buffer;
+	s->idle_timeout = c->idle_timeout_us;
+	s->keepalive = c->keepalive_us;
+}
+
+int tern_engine_make_control(struct tern_engine *e)
+{
+	struct tern_control_ops ops = {.ctx = e,
+	                               .send = ctl_send,
+	                               .install = ctl_install,
+	                               .failed = ctl_failed,
+	                               .listening = ctl_listening,
+	                               .wallclock = ctl_wallclock};
+	struct tern_control_cfg cc;
+	const char *msg = NULL;
+	int rc;
+
+	tern_control_cfg_default(&cc);
+	cc.identity = &e->identity;
+	cc.allow = e->cfg.allow;
+	cc.allow_ctx = e->cfg.allow_ctx;
+	cc.ticket_key = e->cfg.ticket_key;
+	cc.ticket_required = e->cfg.ticket_required;
+	cc.aes = !e->cfg.prefer_chacha;
+	cc.hs_timeout = e->cfg.handshake_timeout_us;
+	cc.workers = (uint8_t)e->n;
+	session_cfg(&e->cfg, &cc.session);
+	rc = tern_control_new(&e->ctl, &cc, &ops, tern_engine_clock(), &msg);
+	if (rc < 0)
+		snprintf(e->err, sizeof(e->err), "%s", msg ? msg : tern_strerror(rc));
+	return rc;
+}
+
+static unsigned control_packets(struct tern_engine *e, struct wslot *ws, tern_time now)
+{
+	struct tern_msg msgs[64];
+	unsigned n = tern_ring_dequeue_burst(ws->to_control, msgs, 64);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct tern_wpkt *p = msgs[i].ptr;
+		unsigned backlog = tern_ring_count(ws->to_control) + (n - 1 - i);
+		tern_control_on_packet(e->ctl, p->data, p->len, &p->addr, backlog, now);
+		free(p);
+	}
+	return n;
+}
+
+static unsigned control_connects(struct tern_engine *e, tern_time now)
+{
+	struct tern_msg m;
+	unsigned n = 0;
+
+	while (tern_ring_dequeue(e->ctl_inbox, &m) == 0) {
+		struct connect_msg *cm = m.ptr;
+		int rc;
+		cm->req.server_pub = cm->server_pub;
+		cm->req.ticket = cm->req.ticket_len ? cm->ticket : NULL;
+		cm->req.user = cm->cc;
+		rc = tern_control_connect(e->ctl, &cm->req, now);
+		if (rc < 0)
+			ctl_failed(e, cm->cc,
+			           rc == TERN_ELIMIT ? TERN_HS_REFUSED_LOAD : TERN_HS_INTERNAL);
+		free(cm);
+		n++;
+	}
+	return n;
+}
+
+static void control_sleep(struct tern_engine *e, tern_time now)
+{
+	tern_time next = tern_control_deadline(e->ctl);
+	struct pollfd pfd = {.fd = e->ctl_efd, .events = POLLIN};
+	uint64_t v;
+	int ms;
+
+	next = next > now ? next - now : 0;
+	ms = (int)((TERN_MIN(next, MAX_SLEEP_US) + 999) / 1000);
+	if (poll(&pfd, 1, ms) > 0 && read(e->ctl_efd, &v, sizeof(v)) < 0)
+		return;
+}
+
+void *tern_engine_control_main(void *arg)
+{
+	struct tern_engine *e = arg;
+
+	if (e->cfg.control_core >= 0)
+		pin(e->cfg.control_core);
+	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
+		tern_time now = tern_engine_clock();
+		unsigned work = control_connects(e, now);
+		for (unsigned i = 0; i < e->n; i++)
+			work += control_packets(e, &e->ws[i], now);
+		if (now >= tern_control_deadline(e->ctl))
+			tern_control_on_timeout(e->ctl, now);
+		if (!work)
+			control_sleep(e, now);
+	}
+	return NULL;
+}

@@ -1,0 +1,63 @@
+/* The engine's state (io/engine.c, io/engine_api.c). Internal. */
+#ifndef TERN_ENGINE_H
+#define TERN_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/worker.h"
+#include "io/uring.h"
+
+struct listener {
+	uint16_t vport;
+	uint8_t stream_type;
+	bool active;
+	struct tern_handler h;
+	struct listener *next;
+};
+
+struct wslot {
+	struct tern_engine *e;
+	struct tern_worker w;
+	bool w_ok;
+	struct tern_uring *u;
+	pthread_t th;
+	bool started;
+	int efd;            /* wake-up eventfd */
+	atomic_size_t live; /* sessions, published after each poll for stop() */
+	struct tern_ring *to_control;
+};
+
+struct connect_msg {
+	struct tern_connect_req req;
+	uint8_t server_pub[TERN_KEY_LEN];
+	uint8_t ticket[TERN_HS_TICKET_MAX];
+	struct tern_connect_ctx *cc;
+};
+
+struct tern_engine {
+	struct tern_engine_cfg cfg;
+	unsigned n;
+	struct wslot *ws;
+	struct tern_ring **inboxes;
+	struct tern_control *ctl;
+	struct tern_ring *ctl_inbox; /* MPSC: connect requests from any thread */
+	int ctl_efd;
+	pthread_t ctl_th;
+	bool ctl_started;
+	pthread_mutex_t lock; /* listeners (read by the control thread at handshakes) */
+	struct listener *listeners;
+	struct tern_hs_keypair identity;
+	atomic_bool running;
+	uint16_t port;
+	struct tern_addr local;
+	char err[256];
+};
+
+tern_time tern_engine_clock(void);
+void tern_engine_wake(void *ctx, int worker);
+void *tern_engine_worker_main(void *arg);
+void *tern_engine_control_main(void *arg);
+int tern_engine_make_control(struct tern_engine *e);
+
+#endif

@@ -1,0 +1,206 @@
+/* The engine for real, on loopback: io_uring sockets, worker threads, the
+ * control thread, Noise handshakes. An echo server with two workers and a
+ * client engine: messages on several streams, a 64 MiB message verified
+ * byte for byte, datagrams, many sessions on one client socket, a refused
+ * vport, a graceful drain. Every wait is bounded. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/check.h"
+#include "tern/tern.h"
+
+#define VPORT 7
+
+struct counters {
+	atomic_int accepted, connected, failed, closed, msgs, dgrams, fail_code;
+	atomic_ullong bytes;
+	atomic_int big_ok;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Polls cond for up to ms milliseconds. */
+#define WAIT_FOR(cond, ms)                                                                         \
+	do {                                                                                       \
+		uint64_t until_ = now_ms() + (ms);                                                 \
+		while (!(cond) && now_ms() < until_)                                               \
+			usleep(1000);                                                              \
+	} while (0)
+
+/* ---- the echo server: every message and datagram goes back ---- */
+
+static bool srv_accept(void *ctx, struct tern_conn *c)
+{
+	struct counters *k = ctx;
+
+	(void)c;
+	atomic_fetch_add(&k->accepted, 1);
+	return true;
+}
+
+static void srv_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *m, size_t len)
+{
+	(void)ctx;
+	tern_send(c, stream, m, len);
+}
+
+static void srv_dgram(void *ctx, struct tern_conn *c, int lane, const void *d, size_t len)
+{
+	(void)ctx, (void)lane;
+	tern_send_datagram(c, d, len);
+}
+
+static const struct tern_handler echo = {
+        .on_accept = srv_accept, .on_message = srv_message, .on_datagram = srv_dgram};
+
+/* ---- the client ---- */
+
+static uint8_t *big;
+static size_t big_len = 64u << 20;
+
+static void cli_connect(void *ctx, struct tern_conn *c)
+{
+	struct counters *k = ctx;
+	uintptr_t mode = (uintptr_t)tern_conn_user(c);
+
+	atomic_fetch_add(&k->connected, 1);
+	if (mode == 1) {
+		tern_send(c, 1, big, big_len);
+		return;
+	}
+	for (uint16_t s = 0; s < 4; s++)
+		tern_send(c, s, "ping", 4);
+	tern_send_datagram(c, "dgram", 5);
+}
+
+static void cli_failed(void *ctx, void *user, const struct tern_close_reason *r)
+{
+	struct counters *k = ctx;
+
+	(void)user;
+	atomic_store(&k->fail_code, (int)r->code);
+	atomic_fetch_add(&k->failed, 1);
+}
+
+static void cli_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *m, size_t len)
+{
+	struct counters *k = ctx;
+
+	(void)c, (void)stream;
+	if (len == big_len)
+		atomic_store(&k->big_ok, memcmp(m, big, len) == 0 ? 1 : -1);
+	else if (len == 4 && memcmp(m, "ping", 4) == 0)
+		atomic_fetch_add(&k->msgs, 1);
+	atomic_fetch_add(&k->bytes, len);
+}
+
+static void cli_dgram(void *ctx, struct tern_conn *c, int lane, const void *d, size_t len)
+{
+	struct counters *k = ctx;
+
+	(void)c, (void)lane;
+	if (len == 5 && memcmp(d, "dgram", 5) == 0)
+		atomic_fetch_add(&k->dgrams, 1);
+}
+
+static void cli_closed(void *ctx, struct tern_conn *c, const struct tern_close_reason *r)
+{
+	struct counters *k = ctx;
+
+	(void)c, (void)r;
+	atomic_fetch_add(&k->closed, 1);
+}
+
+static struct tern_engine *engine(unsigned workers, uint16_t port)
+{
+	struct tern_engine_cfg cfg;
+	struct tern_engine *e = NULL;
+	char err[256];
+
+	tern_engine_cfg_default(&cfg);
+	cfg.workers = workers;
+	cfg.bind = (struct tern_addr){.family = 4, .port = port, .ip = {127, 0, 0, 1}};
+	cfg.handshake_timeout_us = 2000000;
+	if (tern_engine_new(&e, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "engine: %s\n", err);
+		return NULL;
+	}
+	return e;
+}
+
+static int connect_n(struct tern_engine *cli, struct tern_engine *srv, struct counters *k,
+                     unsigned n, uint16_t vport, uintptr_t mode)
+{
+	struct tern_handler h = {.ctx = k,
+	                         .on_connect = cli_connect,
+	                         .on_connect_failed = cli_failed,
+	                         .on_message = cli_message,
+	                         .on_datagram = cli_dgram,
+	                         .on_closed = cli_closed};
+	struct tern_connect_opts o = {.vport = vport, .handler = &h, .user = (void *)mode};
+
+	o.addr = (struct tern_addr){
+	        .family = 4, .port = tern_engine_port(srv), .ip = {127, 0, 0, 1}};
+	tern_engine_public_key(srv, o.server_pub);
+	for (unsigned i = 0; i < n; i++)
+		if (tern_connect(cli, &o) != 0)
+			return -1;
+	return 0;
+}
+
+int main(void)
+{
+	struct counters ks = {0}, kc = {0}, kbig = {0}, kref = {0}, kmany = {0};
+	struct tern_handler srv_h = echo;
+	struct tern_engine *srv = engine(2, 0), *cli = engine(1, 0);
+
+	if (!srv || !cli) {
+		fprintf(stderr, "engine: cannot open io_uring sockets here; skipping\n");
+		return 77;
+	}
+	big = malloc(big_len);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (uint8_t)(i * 2654435761u >> 13);
+	srv_h.ctx = &ks;
+	CHECK_EQ(tern_listen(srv, VPORT, 0, &srv_h), 0);
+	CHECK_EQ(tern_listen(srv, VPORT, 0, &srv_h), TERN_EINVAL);
+	CHECK_EQ(tern_engine_start(srv), 0);
+	CHECK_EQ(tern_engine_start(cli), 0);
+
+	CHECK_EQ(connect_n(cli, srv, &kc, 1, VPORT, 0), 0);
+	WAIT_FOR(atomic_load(&kc.msgs) == 4 && atomic_load(&kc.dgrams) == 1, 5000);
+	CHECK_EQ(atomic_load(&kc.connected), 1);
+	CHECK_EQ(atomic_load(&kc.msgs), 4);
+	CHECK_EQ(atomic_load(&kc.dgrams), 1);
+
+	CHECK_EQ(connect_n(cli, srv, &kbig, 1, VPORT, 1), 0);
+	WAIT_FOR(atomic_load(&kbig.big_ok) != 0, 60000);
+	CHECK_EQ(atomic_load(&kbig.big_ok), 1);
+
+	CHECK_EQ(connect_n(cli, srv, &kref, 1, VPORT + 1, 0), 0); /* nobody listens there */
+	WAIT_FOR(atomic_load(&kref.failed) == 1, 5000);
+	CHECK_EQ(atomic_load(&kref.failed), 1);
+	CHECK_EQ(atomic_load(&kref.fail_code), TERN_CONNECT_REFUSED);
+
+	CHECK_EQ(connect_n(cli, srv, &kmany, 200, VPORT, 0), 0);
+	WAIT_FOR(atomic_load(&kmany.msgs) == 800, 20000);
+	CHECK_EQ(atomic_load(&kmany.connected), 200);
+	CHECK_EQ(atomic_load(&kmany.msgs), 800);
+
+	CHECK_EQ(tern_engine_stop(cli, 5000000), 0);
+	CHECK_EQ(tern_engine_stop(srv, 5000000), 0);
+	tern_engine_free(cli);
+	tern_engine_free(srv);
+	free(big);
+	return tern_check_result("engine");
+}
