@@ -33,6 +33,7 @@ void tern_session_cfg_default(struct tern_session_cfg *cfg)
 	cfg->max_in_flight_pkts = 65536;
 	cfg->max_ack_delay = TERN_DEFAULT_MAX_ACK_DELAY_US;
 	cfg->idle_timeout = 30 * TERN_SEC;
+	cfg->handshake_timeout = 10 * TERN_SEC;
 	cfg->keepalive = 15 * TERN_SEC;
 	cfg->key_update_interval = 3600 * TERN_SEC;
 }
@@ -474,9 +475,16 @@ static void graceful_progress(struct tern_session *s, tern_time now)
 		enter_closing(s, now, true);
 }
 
+/* A session the peer never confirmed (a responder whose client never sent
+ * a packet: a retried initiation, a spoofed one) goes after the handshake
+ * timeout, not the idle timeout. */
 static tern_time idle_deadline(const struct tern_session *s)
 {
-	return s->cfg.idle_timeout ? s->last_recv + s->cfg.idle_timeout : TERN_TIME_NEVER;
+	tern_time t = s->cfg.idle_timeout ? s->last_recv + s->cfg.idle_timeout : TERN_TIME_NEVER;
+
+	if (s->state == TERN_SESSION_HANDSHAKING && s->cfg.handshake_timeout)
+		t = TERN_MIN(t, s->last_recv + s->cfg.handshake_timeout);
+	return t;
 }
 
 static tern_time keepalive_deadline(const struct tern_session *s)

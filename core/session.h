@@ -77,6 +77,7 @@ struct tern_session_cfg {
 	size_t max_in_flight_pkts;    /* sent-map bound; default 65536 */
 	tern_time max_ack_delay;      /* default 25 ms */
 	tern_time idle_timeout;       /* default 30 s; 0 = none */
+	tern_time handshake_timeout;  /* unconfirmed sessions end after (10 s); 0 = none */
 	tern_time keepalive;          /* default 15 s; 0 = none */
 	bool no_pacing;
 	/* Packet protection (docs/protocol.md §5.4). A count of 0 means the

@@ -301,7 +301,10 @@ static void drain_all(struct tern_worker *w, tern_time now)
 	tern_table_iter_init(&w->table, &it);
 	while (tern_table_next(&w->table, &it, &key, &val)) {
 		struct tern_conn *c = val;
-		tern_session_close(c->s, true, 0, NULL, now);
+		if (c->s->state == TERN_SESSION_HANDSHAKING)
+			tern_session_enter_closed(c->s); /* never confirmed: nothing to flush */
+		else
+			tern_session_close(c->s, true, 0, NULL, now);
 		tern_worker_touch(w, c);
 	}
 }

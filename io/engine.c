@@ -176,6 +176,7 @@ static void session_cfg(const struct tern_engine_cfg *c, struct tern_session_cfg
 	s->send_buffer = c->send_buffer;
 	s->idle_timeout = c->idle_timeout_us;
 	s->keepalive = c->keepalive_us;
+	s->handshake_timeout = c->handshake_timeout_us;
 }
 
 int tern_engine_make_control(struct tern_engine *e)
@@ -198,6 +199,7 @@ int tern_engine_make_control(struct tern_engine *e)
 	cc.ticket_required = e->cfg.ticket_required;
 	cc.aes = !e->cfg.prefer_chacha;
 	cc.hs_timeout = e->cfg.handshake_timeout_us;
+	cc.hs_queue_depth = 1024; /* a quarter of the worker-to-control ring */
 	cc.workers = (uint8_t)e->n;
 	session_cfg(&e->cfg, &cc.session);
 	rc = tern_control_new(&e->ctl, &cc, &ops, tern_engine_clock(), &msg);
