@@ -48,6 +48,7 @@ int tern_worker_init(struct tern_worker *w, const struct tern_worker_cfg *cfg)
 	w->wake = cfg->wake;
 	w->wake_ctx = cfg->wake_ctx;
 	w->local = cfg->local;
+	w->mac = cfg->mac;
 	tern_wheel_init(&w->wheel, cfg->now);
 	return tern_table_init(&w->table, &tc);
 }
@@ -173,10 +174,31 @@ static void flush_dirty(struct tern_worker *w, tern_time now)
 
 /* ---- receive ---- */
 
+/* Framing and, where the message has one, mac1 (keyed from our public key:
+ * no secret, no DH) are checked here, so a malformed or forged handshake
+ * packet costs the worker a hash and allocates nothing. */
+static bool handshake_plausible(const struct tern_worker *w, const struct tern_pkt *pkt)
+{
+	int kind = tern_wire_classify(pkt->data, pkt->len);
+
+	if (kind < 0 || kind == TERN_PKT_DATA)
+		return false;
+	if (kind == TERN_PKT_HS_COOKIE_REPLY || !w->mac)
+		return true; /* sealed to our initiation's mac1: the control plane opens it */
+	return tern_hs_check_mac1(w->mac, pkt->data, pkt->len, NULL) == 0;
+}
+
 static void to_control(struct tern_worker *w, const struct tern_pkt *pkt)
 {
-	struct tern_wpkt *copy = tern_wpkt_new(&pkt->peer, pkt->data, pkt->len);
-	struct tern_msg m = {.type = TERN_MSG_HANDSHAKE, .ptr = copy};
+	struct tern_wpkt *copy;
+	struct tern_msg m = {.type = TERN_MSG_HANDSHAKE};
+
+	if (!handshake_plausible(w, pkt)) {
+		w->stats.handshake_dropped++;
+		return;
+	}
+	copy = tern_wpkt_new(&pkt->peer, pkt->data, pkt->len);
+	m.ptr = copy;
 
 	if (!copy || tern_ring_enqueue(w->to_control, &m) < 0) {
 		free(copy);

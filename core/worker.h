@@ -68,6 +68,7 @@ struct tern_worker_stats {
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_dropped;
 	uint64_t unknown_cid, malformed, handoffs_out, handoffs_in, handshakes_out;
 	uint64_t ring_full, sessions_installed, sessions_closed, polls, idle_polls;
+	uint64_t handshake_dropped; /* bad framing or mac1: never reached the control plane */
 };
 
 struct tern_conn;
@@ -88,6 +89,7 @@ struct tern_worker {
 	unsigned ntx;
 	bool draining;
 	struct tern_addr local;
+	const struct tern_hs_mac_keys *mac; /* our public key's MAC keys; NULL: no check */
 	struct tern_worker_stats stats;
 };
 
@@ -102,6 +104,7 @@ struct tern_worker_cfg {
 	void (*wake)(void *ctx, int worker);
 	void *wake_ctx;
 	struct tern_addr local;
+	const struct tern_hs_mac_keys *mac; /* outlives the worker */
 	tern_time now;
 };
 

@@ -48,6 +48,7 @@ struct tern_engine {
 	pthread_mutex_t lock; /* listeners (read by the control thread at handshakes) */
 	struct listener *listeners;
 	struct tern_hs_keypair identity;
+	struct tern_hs_mac_keys mac; /* the workers' cheap mac1 filter */
 	atomic_bool running;
 	uint16_t port;
 	struct tern_addr local;

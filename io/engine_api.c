@@ -114,6 +114,7 @@ static int make_worker(struct tern_engine *e, unsigned i)
 	wc.inbox = e->inboxes[i];
 	wc.to_control = ws->to_control;
 	wc.local = e->local;
+	wc.mac = &e->mac;
 	wc.now = tern_engine_clock();
 	tern_random_bytes((uint8_t *)&wc.seed, sizeof(wc.seed));
 	rc = tern_worker_init(&ws->w, &wc);
@@ -128,6 +129,7 @@ static int make_identity(struct tern_engine *e)
 	                 : tern_hs_keypair_generate(&e->identity);
 
 	tern_crypto_wipe(e->cfg.identity_priv, sizeof(e->cfg.identity_priv));
+	tern_hs_mac_keys_init(&e->mac, e->identity.pub);
 	return rc < 0 ? fail(e, rc, "identity: the crypto library failed to start") : 0;
 }
 
