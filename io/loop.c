@@ -49,9 +49,10 @@ int tern_loop_new(struct tern_loop **out, char *err, size_t errlen)
 	}
 	r = io_uring_queue_init(RING_ENTRIES, &loop->ring, 0);
 	if (r < 0) {
+		char text[96];
 		if (err)
 			snprintf(err, errlen, "tern_loop_new: io_uring_queue_init: %s",
-			         strerror(-r));
+			         strerror_r(-r, text, sizeof(text)));
 		free(loop);
 		return r == -ENOMEM ? TERN_ENOMEM : TERN_ESTATE;
 	}

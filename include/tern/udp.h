@@ -12,7 +12,7 @@
  * last failure naming the call and, for kernel refusals, the errno text:
  * tern_udp_strerror(). The library never prints, aborts or exits.
  *
- * Calls common to every tern_udp_* function below (not repeated on each):
+ * Codes common to every tern_udp_* function below (not repeated on each):
  *   TERN_EINVAL  a required pointer is NULL (no message: there may be no handle)
  *   TERN_ECLOSED the handle is closing or closed
  * Kernel refusals are mapped: EAGAIN -> TERN_EAGAIN, ENOMEM/ENOBUFS ->
