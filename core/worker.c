@@ -199,13 +199,13 @@ static void to_control(struct tern_worker *w, const struct tern_pkt *pkt)
 	}
 	copy = tern_wpkt_new(&pkt->peer, pkt->data, pkt->len);
 	m.ptr = copy;
-
+	if (copy)
+		copy->worker = w->id; /* before the enqueue publishes it (TSan caught this) */
 	if (!copy || tern_ring_enqueue(w->to_control, &m) < 0) {
 		free(copy);
 		w->stats.ring_full++;
 		return;
 	}
-	copy->worker = w->id;
 	w->stats.handshakes_out++;
 	if (w->wake)
 		w->wake(w->wake_ctx, -1);
@@ -352,9 +352,9 @@ static void apply(struct tern_worker *w, struct tern_msg *m, tern_time now)
 	case TERN_MSG_DRAIN:
 		drain_all(w, now);
 		break;
-	case TERN_MSG_CALL:
+	case TERN_MSG_CALL: /* fn owns m->ptr: it frees it or keeps it (io/handle.c) */
 		((struct tern_call *)m->ptr)->fn(w, ((struct tern_call *)m->ptr)->arg, now);
-		break;
+		return;
 	}
 	free(m->ptr);
 }
