@@ -2,8 +2,10 @@
  * with impairments, and a virtual clock that only moves in tern_sim_advance.
  *
  * Why it is shaped so:
- * - Replay: every random choice comes from one xoshiro256** generator seeded
- *   by splitmix64, drawn in a fixed order per packet (loss, burst, jitter,
+ * - The per-packet impairment decisions live in io/impair.c, shared with the
+ *   tern-impair proxy; this file owns endpoints, packets and the clock.
+ * - Replay: every random choice comes from one xoshiro256** generator (shared
+ *   by all paths), drawn in a fixed order per packet (loss, burst, jitter,
  *   reorder, corruption, then the duplicate's own jitter/reorder/corruption),
  *   and only for impairments a path enables. Same seed, same config, same
  *   calls: the same packets arrive at the same microsecond.
@@ -16,15 +18,10 @@
  *   packet (counted in dropped_pool), as a router out of buffers would.
  *   Records handed out by tern_sim_recv sit on a "lent" list and go back to
  *   the pool at the start of the next tern_sim_recv or tern_sim_advance.
- * - The bottleneck is a serialising link plus a tail-drop queue: the link is
- *   busy until link_free_ns; the bytes queued at `now` are the bytes whose
- *   transmission has not finished, (link_free_ns - now) * rate. Nanosecond
- *   link time keeps multi-gigabit serialisation exact enough; arrivals are
- *   rounded up to the microsecond.
- * - A queue limit of 0 means max(1 BDP, 64 KiB), with BDP = rate * 2 * delay.
  * - Paths are created lazily (first set_path or send) and kept in a
  *   pointer matrix; an address hash maps destinations to endpoints. */
 #include "io/sim.h"
+#include "io/impair.h"
 #include "core/pool.h"
 #include "core/proto.h"
 
@@ -36,25 +33,15 @@
 #ifndef TERN_SIM_MAX_RECS
 #define TERN_SIM_MAX_RECS (1u << 18) /* -D override: tests of the full-pool path */
 #endif
-#define DEFAULT_QUEUE (64u * 1024)
 
 struct rec {
-	struct rec *next;  /* lent-list link; owned by the sim */
-	struct path *path; /* path travelled, for delivery stats; NULL for tx buffers */
-	tern_time at;      /* arrival time */
-	uint64_t seq;      /* global send order, the heap's tie-break */
+	struct rec *next;         /* lent-list link; owned by the sim */
+	struct tern_impair *path; /* path travelled, for delivery stats; NULL for tx buffers */
+	tern_time at;             /* arrival time */
+	uint64_t seq;             /* global send order, the heap's tie-break */
 	int from;
 	uint16_t len;
 	uint8_t data[TERN_MAX_PACKET];
-};
-
-struct path {
-	struct tern_sim_path_cfg cfg;
-	struct tern_sim_path_stats stats;
-	size_t queue_limit;    /* effective tail-drop limit in bytes */
-	size_t mtu;            /* effective MTU, at most TERN_MAX_PACKET */
-	uint64_t link_free_ns; /* when the bottleneck finishes its last packet */
-	bool ge_bad;           /* Gilbert–Elliott state */
 };
 
 struct endpoint {
@@ -64,69 +51,20 @@ struct endpoint {
 };
 
 struct tern_sim {
-	uint64_t rng[4];
+	struct tern_impair_rng rng;
 	tern_time now;
 	uint64_t seq;
 	struct endpoint *eps;
 	int neps, eps_cap;
-	struct path **paths; /* eps_cap * eps_cap, [from * eps_cap + to], NULL = not yet used */
-	int *hash;           /* endpoint index + 1 per slot, 0 = empty; hash_cap slots */
+	struct tern_impair *
+	        *paths; /* eps_cap * eps_cap, [from * eps_cap + to], NULL = not yet used */
+	int *hash;      /* endpoint index + 1 per slot, 0 = empty; hash_cap slots */
 	size_t hash_cap;
 	struct tern_pool recs; /* every packet record: queued arrivals, lent, tx buffers */
 	struct rec *lent;      /* records whose data the last tern_sim_recv handed out */
 	size_t path_count;     /* paths allocated */
 	struct tern_sim_path_stats zero_stats;
 };
-
-/* ---- random numbers: xoshiro256** seeded by splitmix64 ---- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct tern_sim *sim)
-{
-	return (double)(rng_next(sim->rng) >> 11) * 0x1.0p-53;
-}
-
-/* True with probability p; draws nothing when p is 0. */
-static bool rng_chance(struct tern_sim *sim, double p)
-{
-	return p > 0 && rng_unit(sim) < p;
-}
-
-/* Uniform in [0, n); n > 0. */
-static uint64_t rng_below(struct tern_sim *sim, uint64_t n)
-{
-	return (uint64_t)(((unsigned __int128)rng_next(sim->rng) * n) >> 64);
-}
-
-static tern_time sat_add(tern_time a, tern_time b)
-{
-	return a > TERN_TIME_NEVER - b ? TERN_TIME_NEVER : a + b;
-}
 
 /* ---- packet records ---- */
 
@@ -274,7 +212,7 @@ static int eps_reserve(struct tern_sim *sim, int n)
 	if (!eps)
 		return TERN_ENOMEM;
 	sim->eps = eps;
-	struct path **paths = calloc((size_t)cap * (size_t)cap, sizeof(*paths));
+	struct tern_impair **paths = calloc((size_t)cap * (size_t)cap, sizeof(*paths));
 	if (!paths)
 		return TERN_ENOMEM;
 	for (int f = 0; f < sim->neps; f++)
@@ -305,58 +243,31 @@ static bool valid_ep(const struct tern_sim *sim, int ep)
 	return ep >= 0 && ep < sim->neps;
 }
 
-static void path_configure(struct path *p, const struct tern_sim_path_cfg *cfg)
-{
-	p->cfg = *cfg;
-	p->mtu = cfg->mtu && cfg->mtu < TERN_MAX_PACKET ? cfg->mtu : TERN_MAX_PACKET;
-	p->queue_limit = cfg->queue_bytes;
-	if (!p->queue_limit) {
-		double bdp = (double)cfg->rate_bps * 2.0 * (double)cfg->delay_us / 8e6;
-		p->queue_limit = bdp > DEFAULT_QUEUE ? (size_t)bdp : DEFAULT_QUEUE;
-	}
-}
-
 /* Returns the path from -> to, creating a perfect one on first use. */
-static struct path *path_get(struct tern_sim *sim, int from, int to)
+static struct tern_impair *path_get(struct tern_sim *sim, int from, int to)
 {
-	struct path **slot = &sim->paths[from * sim->eps_cap + to];
+	struct tern_impair **slot = &sim->paths[from * sim->eps_cap + to];
 	if (!*slot) {
-		struct path *p = calloc(1, sizeof(*p));
+		struct tern_impair *p = calloc(1, sizeof(*p));
 		if (!p)
 			return NULL;
-		path_configure(p, &(struct tern_sim_path_cfg){0});
+		tern_impair_configure(p, &(struct tern_sim_path_cfg){0}, TERN_MAX_PACKET);
+		p->rng = &sim->rng;
 		*slot = p;
 		sim->path_count++;
 	}
 	return *slot;
 }
 
-static bool prob_ok(double p)
-{
-	return p >= 0.0 && p <= 1.0; /* false for NaN */
-}
-
-static bool cfg_valid(const struct tern_sim_path_cfg *c)
-{
-	double probs[] = {c->loss,        c->ge_p_good_bad, c->ge_p_bad_good, c->ge_loss_good,
-	                  c->ge_loss_bad, c->reorder,       c->duplicate,     c->corrupt};
-	for (size_t i = 0; i < TERN_ARRAY_LEN(probs); i++)
-		if (!prob_ok(probs[i]))
-			return false;
-	for (int i = 0; i < TERN_SIM_MAX_BLACKHOLES; i++)
-		if (c->blackhole[i].start > c->blackhole[i].end)
-			return false;
-	return true;
-}
-
 int tern_sim_set_path(struct tern_sim *sim, int from, int to, const struct tern_sim_path_cfg *cfg)
 {
-	if (!sim || !cfg || !valid_ep(sim, from) || !valid_ep(sim, to) || !cfg_valid(cfg))
+	if (!sim || !cfg || !valid_ep(sim, from) || !valid_ep(sim, to) ||
+	    !tern_impair_cfg_valid(cfg))
 		return TERN_EINVAL;
-	struct path *p = path_get(sim, from, to);
+	struct tern_impair *p = path_get(sim, from, to);
 	if (!p)
 		return TERN_ENOMEM;
-	path_configure(p, cfg);
+	tern_impair_configure(p, cfg, TERN_MAX_PACKET);
 	return 0;
 }
 
@@ -364,86 +275,19 @@ const struct tern_sim_path_stats *tern_sim_path_stats(const struct tern_sim *sim
 {
 	if (!sim || !valid_ep(sim, from) || !valid_ep(sim, to))
 		return NULL;
-	const struct path *p = sim->paths[from * sim->eps_cap + to];
+	const struct tern_impair *p = sim->paths[from * sim->eps_cap + to];
 	return p ? &p->stats : &sim->zero_stats;
 }
 
 /* ---- sending ---- */
 
-static bool in_blackhole(const struct path *p, tern_time t)
-{
-	for (int i = 0; i < TERN_SIM_MAX_BLACKHOLES; i++)
-		if (t >= p->cfg.blackhole[i].start && t < p->cfg.blackhole[i].end)
-			return true;
-	return false;
-}
-
-/* Gilbert–Elliott: move the chain one step, then lose with the new state's
- * loss probability. Returns true if the packet is lost. */
-static bool ge_lost(struct tern_sim *sim, struct path *p)
-{
-	const struct tern_sim_path_cfg *c = &p->cfg;
-	if (c->ge_p_good_bad <= 0 && c->ge_loss_good <= 0 && !p->ge_bad)
-		return false;
-	p->ge_bad =
-	        p->ge_bad ? !rng_chance(sim, c->ge_p_bad_good) : rng_chance(sim, c->ge_p_good_bad);
-	return rng_chance(sim, p->ge_bad ? c->ge_loss_bad : c->ge_loss_good);
-}
-
-/* Drop decisions before the bottleneck; counts the drop and returns true. */
-static bool dropped_early(struct tern_sim *sim, struct path *p, size_t len)
-{
-	if (len > p->mtu)
-		p->stats.dropped_mtu++;
-	else if (in_blackhole(p, sim->now))
-		p->stats.dropped_blackhole++;
-	else if (rng_chance(sim, p->cfg.loss))
-		p->stats.dropped_loss++;
-	else if (ge_lost(sim, p))
-		p->stats.dropped_burst++;
-	else
-		return false;
-	return true;
-}
-
-/* Serialises len bytes at the bottleneck. Sets *depart (µs) and returns
- * true, or counts a tail drop and returns false. */
-static bool bottleneck(struct tern_sim *sim, struct path *p, size_t len, tern_time *depart)
-{
-	uint64_t rate = p->cfg.rate_bps;
-	if (!rate) {
-		*depart = sim->now;
-		return true;
-	}
-	uint64_t now_ns = sim->now > UINT64_MAX / 1000 ? UINT64_MAX : sim->now * 1000;
-	uint64_t start = TERN_MAX(now_ns, p->link_free_ns);
-	unsigned __int128 busy = start - now_ns;
-	size_t queued = (size_t)(busy * rate / 8000000000u);
-	if (queued + len > p->queue_limit) {
-		p->stats.dropped_queue++;
-		return false;
-	}
-	p->stats.queue_peak = TERN_MAX(p->stats.queue_peak, queued + len);
-	uint64_t tx_ns = (uint64_t)(((unsigned __int128)len * 8000000000u + rate - 1) / rate);
-	p->link_free_ns = start + tx_ns;
-	*depart = (p->link_free_ns + 999) / 1000;
-	return true;
-}
-
 /* Schedules one copy of the packet for arrival, drawing its jitter, reorder
  * hold-back and corruption. With no record free, the copy is dropped and
  * counted (the draws already made stay made, so replay is unaffected). */
-static int schedule_copy(struct tern_sim *sim, struct path *p, int from, int to, tern_time depart,
-                         const uint8_t *data, size_t len)
+static int schedule_copy(struct tern_sim *sim, struct tern_impair *p, int from, int to,
+                         tern_time depart, const uint8_t *data, size_t len)
 {
-	const struct tern_sim_path_cfg *c = &p->cfg;
-	tern_time at = sat_add(depart, c->delay_us);
-	if (c->jitter_us)
-		at = sat_add(at, rng_below(sim, c->jitter_us + 1));
-	if (rng_chance(sim, c->reorder)) {
-		at = sat_add(at, c->reorder_us);
-		p->stats.reordered++;
-	}
+	tern_time at = tern_impair_arrival(p, depart);
 	int err;
 	struct rec *r = rec_get(sim, &err);
 	if (!r) {
@@ -458,11 +302,7 @@ static int schedule_copy(struct tern_sim *sim, struct path *p, int from, int to,
 	r->from = from;
 	r->len = (uint16_t)len;
 	memcpy(r->data, data, len);
-	if (len && rng_chance(sim, c->corrupt)) {
-		uint64_t bit = rng_below(sim, (uint64_t)len * 8);
-		r->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		p->stats.corrupted++;
-	}
+	tern_impair_corrupt(p, r->data, len);
 	if (heap_push(&sim->eps[to], r)) {
 		rec_put(sim, r);
 		return TERN_ENOMEM;
@@ -478,18 +318,15 @@ int tern_sim_send(struct tern_sim *sim, int from, const struct tern_addr *to, co
 	int dst = lookup(sim, to);
 	if (dst < 0)
 		return TERN_EINVAL;
-	struct path *p = path_get(sim, from, dst);
+	struct tern_impair *p = path_get(sim, from, dst);
 	if (!p)
 		return TERN_ENOMEM;
-	p->stats.sent++;
 	tern_time depart;
-	if (dropped_early(sim, p, len) || !bottleneck(sim, p, len, &depart))
+	if (tern_impair_admit(p, sim->now, len, &depart) != TERN_IMPAIR_PASS)
 		return 0;
 	int rc = schedule_copy(sim, p, from, dst, depart, data, len);
-	if (rc == 0 && rng_chance(sim, p->cfg.duplicate)) {
-		p->stats.duplicated++;
+	if (rc == 0 && tern_impair_duplicate(p))
 		rc = schedule_copy(sim, p, from, dst, depart, data, len);
-	}
 	return rc;
 }
 
@@ -545,8 +382,8 @@ size_t tern_sim_mem(const struct tern_sim *sim)
 {
 	if (!sim)
 		return 0;
-	size_t bytes =
-	        sim->recs.high_water * sizeof(struct rec) + sim->path_count * sizeof(struct path);
+	size_t bytes = sim->recs.high_water * sizeof(struct rec) +
+	               sim->path_count * sizeof(struct tern_impair);
 	for (int i = 0; i < sim->neps; i++)
 		bytes += sim->eps[i].cap * sizeof(struct rec *);
 	return bytes;
@@ -563,8 +400,7 @@ struct tern_sim *tern_sim_new(uint64_t seed)
 		free(sim);
 		return NULL;
 	}
-	for (int i = 0; i < 4; i++)
-		sim->rng[i] = splitmix64(&seed);
+	tern_impair_rng_seed(&sim->rng, seed);
 	return sim;
 }
 
