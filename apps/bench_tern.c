@@ -1,0 +1,500 @@
+/* tern-bench over tern: both halves of every workload on the embedding API.
+ * Bulk and rate are one workload (rate is bulk with 64-byte messages): the
+ * client queues seeded messages until the send buffer pushes back, then
+ * FINs its streams; the server checks each message against the pattern and,
+ * once every stream has ended, answers on stream `streams` with what it
+ * verified. Ping-pong echoes one message at a time and the client times each
+ * round trip. Handshake connects and closes sessions with a bounded window;
+ * sessions opens N and keeps them until the server has measured its RSS.
+ * Callbacks run on the engines' worker threads; the main thread only waits
+ * on atomics and reads the results after `done` (release/acquire). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "crypto/encode.h"
+
+#define RESULT_LEN 32 /* verified, msgs, errors, packets: 4 x u64 LE */
+#define HS_WINDOW 64  /* handshakes in flight */
+#define GRACE_NS 20000000000ull
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void engine_log(void *ctx, enum tern_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (level <= TERN_LOG_WARN)
+		fprintf(stderr, "tern-bench: engine: %s\n", msg);
+}
+
+/* An engine for p on bind, its workers pinned from core on (cores must live
+ * as long as the engine). */
+static int make_engine(struct tern_engine **e, const struct bench_params *p,
+                       const struct tern_addr *bind, int core, int *cores, char *err, size_t errlen)
+{
+	struct tern_engine_cfg cfg;
+	int ncpu = bench_ncpu();
+
+	tern_engine_cfg_default(&cfg);
+	for (unsigned i = 0; i < p->workers; i++)
+		cores[i] = (core + (int)i) % ncpu;
+	cfg.workers = p->workers;
+	cfg.cores = core >= 0 ? cores : NULL;
+	cfg.ncores = p->workers;
+	cfg.bind = *bind;
+	cfg.latency_mode = p->latency;
+	cfg.prefer_chacha = p->chacha;
+	cfg.cc = p->cc[0] ? p->cc : NULL;
+	cfg.max_streams = BENCH_MAX_STREAMS + 1;
+	if (p->sessions + 1024u > cfg.max_sessions)
+		cfg.max_sessions = p->sessions + 1024u;
+	cfg.log = engine_log;
+	return tern_engine_new(e, &cfg, err, errlen);
+}
+
+/* ==== server ==== */
+
+struct bench_tern_srv {
+	struct tern_engine *e;
+	struct bench_params p;
+	int cores[64];
+	atomic_uint_fast64_t verified, msgs, errors, packets, accepted;
+};
+
+struct srv_conn {
+	struct bench_rx rx;
+	unsigned fins;
+};
+
+static bool data_mode(enum bench_mode m)
+{
+	return m == MODE_BULK || m == MODE_RATE || m == MODE_PINGPONG;
+}
+
+static bool srv_accept(void *ctx, struct tern_conn *c)
+{
+	struct bench_tern_srv *s = ctx;
+	struct srv_conn *sc;
+
+	atomic_fetch_add_explicit(&s->accepted, 1, memory_order_relaxed);
+	if (!data_mode(s->p.mode))
+		return true;
+	sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return false;
+	sc->rx.seed = s->p.seed;
+	sc->rx.size = s->p.size;
+	tern_conn_set_user(c, sc);
+	return true;
+}
+
+static void srv_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *m, size_t len)
+{
+	struct bench_tern_srv *s = ctx;
+	struct srv_conn *sc = tern_conn_user(c);
+
+	if (!sc)
+		return;
+	bench_rx_message(&sc->rx, stream, m, len);
+	if (s->p.mode == MODE_PINGPONG)
+		tern_send(c, stream, m, len);
+}
+
+/* Every stream ended: answer with what was verified. */
+static void srv_fin(void *ctx, struct tern_conn *c, uint16_t stream)
+{
+	struct bench_tern_srv *s = ctx;
+	struct srv_conn *sc = tern_conn_user(c);
+	struct tern_conn_info info;
+	uint8_t res[RESULT_LEN];
+
+	(void)stream;
+	if (!sc || ++sc->fins != s->p.streams)
+		return;
+	tern_conn_info(c, &info);
+	put64(res, sc->rx.verified);
+	put64(res + 8, sc->rx.msgs);
+	put64(res + 16, sc->rx.errors);
+	put64(res + 24, info.packets_received);
+	atomic_fetch_add_explicit(&s->verified, sc->rx.verified, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->msgs, sc->rx.msgs, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->errors, sc->rx.errors, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->packets, info.packets_received, memory_order_relaxed);
+	tern_send(c, (uint16_t)s->p.streams, res, sizeof(res));
+}
+
+static void srv_closed(void *ctx, struct tern_conn *c, const struct tern_close_reason *r)
+{
+	(void)ctx, (void)r;
+	free(tern_conn_user(c));
+	tern_conn_set_user(c, NULL);
+}
+
+/* Starts an engine serving p on bind; reply gets "port=N key=B64". */
+int bench_tern_serve(struct bench_tern_srv **out, const struct bench_params *p,
+                     const struct tern_addr *bind, int core, char *reply, size_t len)
+{
+	struct bench_tern_srv *s = calloc(1, sizeof(*s));
+	struct tern_handler h = {.on_accept = srv_accept,
+	                         .on_message = srv_message,
+	                         .on_stream_fin = srv_fin,
+	                         .on_closed = srv_closed};
+	uint8_t pub[TERN_KEY_LEN];
+	char b64[64], err[256];
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return snprintf(reply, len, "out of memory"), -1;
+	s->p = *p;
+	h.ctx = s;
+	rc = make_engine(&s->e, p, bind, core, s->cores, err, sizeof(err));
+	if (rc == 0 && (rc = tern_listen(s->e, 1, 0, &h)) == 0)
+		rc = tern_engine_start(s->e);
+	if (rc < 0) {
+		snprintf(reply, len, "server engine: %s", s->e ? tern_engine_errmsg(s->e) : err);
+		tern_engine_free(s->e);
+		free(s);
+		return -1;
+	}
+	tern_engine_public_key(s->e, pub);
+	tern_base64_encode(b64, sizeof(b64), pub, sizeof(pub));
+	snprintf(reply, len, "port=%u key=%s", tern_engine_port(s->e), b64);
+	*out = s;
+	return 0;
+}
+
+/* Stops the engine and reports; sessions mode leaves RSS to the caller, who
+ * reads it before calling this. */
+void bench_tern_unserve(struct bench_tern_srv *s, uint64_t st[5])
+{
+	tern_engine_stop(s->e, 1000000);
+	tern_engine_free(s->e);
+	st[0] = atomic_load(&s->verified);
+	st[1] = atomic_load(&s->msgs);
+	st[2] = atomic_load(&s->errors);
+	st[3] = atomic_load(&s->packets);
+	st[4] = atomic_load(&s->accepted);
+	free(s);
+}
+
+/* ==== client ==== */
+
+struct cli {
+	const struct bench_params *p;
+	struct bench_result *r;
+	atomic_int done; /* 1 finished, -1 failed; release after the results */
+	atomic_int stop; /* the main thread's time cap */
+	atomic_int inflight;
+	atomic_uint_fast64_t connected, failed, t_last;
+	uint64_t quota[BENCH_MAX_STREAMS], idx[BENCH_MAX_STREAMS];
+	bool fin[BENCH_MAX_STREAMS];
+	uint64_t t_start, t_end, t_sent, rounds;
+	char err[200];
+};
+
+static void cli_fail(struct cli *k, const char *fmt, const char *what)
+{
+	if (atomic_load(&k->done))
+		return;
+	snprintf(k->err, sizeof(k->err), fmt, what);
+	atomic_store_explicit(&k->done, -1, memory_order_release);
+}
+
+static void pump(struct cli *k, struct tern_conn *c, unsigned s)
+{
+	while (!k->fin[s]) {
+		size_t off = bench_pat_off(k->p->seed, s, k->idx[s]);
+		int rc;
+		if (atomic_load_explicit(&k->stop, memory_order_relaxed) ||
+		    k->idx[s] >= k->quota[s]) {
+			k->fin[s] = tern_finish(c, (uint16_t)s) == 0;
+			return;
+		}
+		rc = tern_send(c, (uint16_t)s, bench_pat + off, k->p->size);
+		if (rc == TERN_EAGAIN)
+			return;
+		if (rc < 0) {
+			cli_fail(k, "send: %s", tern_conn_errmsg(c));
+			return;
+		}
+		k->idx[s]++;
+		atomic_fetch_add_explicit(&bench_prog.bytes, k->p->size, memory_order_relaxed);
+		atomic_fetch_add_explicit(&bench_prog.msgs, 1, memory_order_relaxed);
+	}
+}
+
+static void ping(struct cli *k, struct tern_conn *c)
+{
+	size_t off = bench_pat_off(k->p->seed, 0, k->rounds);
+
+	k->t_sent = bench_now_ns();
+	if (tern_send(c, 0, bench_pat + off, k->p->size) < 0)
+		cli_fail(k, "send: %s", tern_conn_errmsg(c));
+}
+
+static void cli_connect(void *ctx, struct tern_conn *c)
+{
+	struct cli *k = ctx;
+	const struct bench_params *p = k->p;
+	uint64_t msgs = p->mode == MODE_RATE ? p->count : (p->bytes + p->size - 1) / p->size;
+
+	k->t_start = bench_now_ns();
+	if (p->mode == MODE_PINGPONG) {
+		ping(k, c);
+		return;
+	}
+	for (unsigned s = 0; s < p->streams; s++)
+		k->quota[s] = msgs / p->streams + (s < msgs % p->streams);
+	for (unsigned s = 0; s < p->streams; s++)
+		pump(k, c, s);
+}
+
+static void cli_writable(void *ctx, struct tern_conn *c, uint16_t stream)
+{
+	struct cli *k = ctx;
+
+	if (k->p->mode != MODE_PINGPONG && stream < k->p->streams)
+		pump(k, c, stream);
+}
+
+static void cli_result(struct cli *k, struct tern_conn *c, const uint8_t *m, size_t len)
+{
+	struct tern_conn_info info;
+
+	if (len != RESULT_LEN) {
+		cli_fail(k, "%s", "the server's result has the wrong length");
+		return;
+	}
+	k->t_end = bench_now_ns();
+	tern_conn_info(c, &info);
+	k->r->bytes = get64(m);
+	k->r->msgs = get64(m + 8);
+	k->r->errors = get64(m + 16);
+	k->r->srv.packets = get64(m + 24);
+	k->r->cli.packets = info.packets_sent;
+	k->r->cipher = info.cipher;
+	tern_close_graceful(c);
+	atomic_store_explicit(&k->done, 1, memory_order_release);
+}
+
+static void pong(struct cli *k, struct tern_conn *c, const void *m, size_t len)
+{
+	uint64_t now = bench_now_ns();
+	size_t off = bench_pat_off(k->p->seed, 0, k->rounds);
+
+	if (len != k->p->size || memcmp(m, bench_pat + off, len) != 0) {
+		cli_fail(k, "%s", "an echoed message differs from what was sent");
+		return;
+	}
+	if (k->rounds >= BENCH_WARMUP)
+		bench_hist_add(k->r->hist, now - k->t_sent);
+	atomic_fetch_add_explicit(&bench_prog.msgs, 1, memory_order_relaxed);
+	if (++k->rounds >= k->p->count + BENCH_WARMUP ||
+	    atomic_load_explicit(&k->stop, memory_order_relaxed)) {
+		tern_finish(c, 0);
+		return;
+	}
+	ping(k, c);
+}
+
+static void cli_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *m, size_t len)
+{
+	struct cli *k = ctx;
+
+	if (stream == k->p->streams)
+		cli_result(k, c, m, len);
+	else if (k->p->mode == MODE_PINGPONG && stream == 0)
+		pong(k, c, m, len);
+}
+
+static void cli_failed(void *ctx, void *user, const struct tern_close_reason *r)
+{
+	struct cli *k = ctx;
+
+	(void)user;
+	atomic_fetch_add(&k->failed, 1);
+	atomic_fetch_sub(&k->inflight, 1);
+	if (data_mode(k->p->mode))
+		cli_fail(k, "connect failed: %s", r->what);
+}
+
+static void cli_closed(void *ctx, struct tern_conn *c, const struct tern_close_reason *r)
+{
+	struct cli *k = ctx;
+
+	(void)c;
+	if (data_mode(k->p->mode))
+		cli_fail(k, "the session ended early: %s", r->what);
+}
+
+/* Handshake and sessions: count, and close at once for handshake. */
+static void hs_connect(void *ctx, struct tern_conn *c)
+{
+	struct cli *k = ctx;
+
+	atomic_fetch_add(&k->connected, 1);
+	atomic_store(&k->t_last, bench_now_ns());
+	atomic_fetch_add_explicit(&bench_prog.msgs, 1, memory_order_relaxed);
+	if (k->p->mode == MODE_HANDSHAKE)
+		tern_close(c, 0, "bench");
+	atomic_fetch_sub(&k->inflight, 1);
+}
+
+/* Issues connects up to total, HS_WINDOW at a time, until the cap. */
+static void hs_drive(struct cli *k, struct tern_engine *e, struct tern_connect_opts *o,
+                     uint64_t total, uint64_t deadline)
+{
+	uint64_t started = 0;
+
+	while (bench_now_ns() < deadline + GRACE_NS) {
+		uint64_t fin = atomic_load(&k->connected) + atomic_load(&k->failed);
+		bool capped = bench_now_ns() >= deadline;
+		if (fin >= total || (capped && fin >= started))
+			break;
+		if (!capped && started < total && atomic_load(&k->inflight) < HS_WINDOW) {
+			atomic_fetch_add(&k->inflight, 1);
+			if (tern_connect(e, o) == 0) {
+				started++;
+				continue;
+			}
+			atomic_fetch_sub(&k->inflight, 1);
+		}
+		bench_tick();
+		usleep(100);
+	}
+}
+
+static void wait_data(struct cli *k, uint64_t deadline)
+{
+	while (!atomic_load_explicit(&k->done, memory_order_acquire)) {
+		uint64_t now = bench_now_ns();
+		if (now >= deadline)
+			atomic_store(&k->stop, 1);
+		if (now >= deadline + GRACE_NS) {
+			cli_fail(k, "%s", "no result from the server within 20 s of the time cap");
+			break;
+		}
+		bench_tick();
+		usleep(1000);
+	}
+}
+
+static void finish_hs(struct cli *k, struct bench_result *r, uint64_t t0)
+{
+	uint64_t last = atomic_load(&k->t_last);
+
+	r->msgs = atomic_load(&k->connected);
+	r->failed = atomic_load(&k->failed);
+	r->secs = last > t0 ? (double)(last - t0) * 1e-9 : 0;
+	r->ok = r->msgs > 0;
+	if (!r->ok)
+		snprintf(r->err, sizeof(r->err),
+		         "no session was established (%llu connects failed)",
+		         (unsigned long long)r->failed);
+}
+
+static void run(struct cli *k, struct tern_engine *e, struct tern_connect_opts *o,
+                struct bench_result *r)
+{
+	const struct bench_params *p = k->p;
+	uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)(p->seconds * 1e9);
+	double cpu0 = bench_cpu_s();
+	int64_t rss0 = bench_rss_kb();
+
+	if (!data_mode(p->mode)) {
+		hs_drive(k, e, o, p->mode == MODE_SESSIONS ? p->sessions : p->count, deadline);
+		finish_hs(k, r, t0);
+		r->cli.rss_kb = bench_rss_kb() - rss0;
+		r->cli.cpu_s = bench_cpu_s() - cpu0;
+		return;
+	}
+	atomic_store(&k->inflight, 1);
+	if (tern_connect(e, o) < 0)
+		cli_fail(k, "connect: %s", tern_engine_errmsg(e));
+	wait_data(k, deadline);
+	r->cli.cpu_s = bench_cpu_s() - cpu0;
+	r->ok = atomic_load_explicit(&k->done, memory_order_acquire) == 1;
+	if (!r->ok) {
+		snprintf(r->err, sizeof(r->err), "%s", k->err);
+		return;
+	}
+	r->secs = (double)(k->t_end - k->t_start) * 1e-9;
+	if (r->errors)
+		snprintf(r->err, sizeof(r->err), "%llu messages failed verification",
+		         (unsigned long long)r->errors);
+	r->ok = r->errors == 0;
+}
+
+struct bench_hold {
+	struct tern_engine *e;
+	struct cli *k;
+	int cores[64]; /* the engine's cfg points here */
+};
+
+void *bench_tern_client(const struct bench_params *p, const struct tern_addr *addr,
+                        const uint8_t pub[TERN_KEY_LEN], int core, struct bench_result *r)
+{
+	struct bench_hold *hold = calloc(1, sizeof(*hold));
+	struct cli *k = calloc(1, sizeof(*k));
+	struct tern_handler h = {.on_connect = cli_connect,
+	                         .on_connect_failed = cli_failed,
+	                         .on_message = cli_message,
+	                         .on_writable = cli_writable,
+	                         .on_closed = cli_closed};
+	struct tern_connect_opts o = {.addr = *addr, .vport = 1, .handler = &h};
+	struct tern_addr bind = {.family = addr->family};
+	char err[256];
+
+	if (!hold || !k) {
+		snprintf(r->err, sizeof(r->err), "out of memory");
+		free(hold);
+		free(k);
+		return NULL;
+	}
+	hold->k = k;
+	k->p = p;
+	k->r = r;
+	h.ctx = k;
+	if (!data_mode(p->mode))
+		h = (struct tern_handler){
+		        .ctx = k, .on_connect = hs_connect, .on_connect_failed = cli_failed};
+	memcpy(o.server_pub, pub, TERN_KEY_LEN);
+	if (addr->family == 4 && addr->ip[0] == 127)
+		memcpy(bind.ip, addr->ip, 4);
+	if (make_engine(&hold->e, p, &bind, core, hold->cores, err, sizeof(err)) < 0)
+		snprintf(r->err, sizeof(r->err), "client engine: %.150s", err);
+	else if (tern_engine_start(hold->e) < 0)
+		snprintf(r->err, sizeof(r->err), "client engine: %s", tern_engine_errmsg(hold->e));
+	else
+		run(k, hold->e, &o, r);
+	return hold;
+}
+
+/* Ends the client engine (its sessions stay open until now, so the server
+ * can measure them). NULL is fine. */
+void bench_tern_release(void *hold)
+{
+	struct bench_hold *h = hold;
+
+	if (!h)
+		return;
+	tern_engine_stop(h->e, 1000000);
+	tern_engine_free(h->e);
+	free(h->k);
+	free(h);
+}

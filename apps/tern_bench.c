@@ -1,0 +1,636 @@
+/* tern-bench: tern against kernel TCP on real sockets, measured in one run.
+ * With no arguments: loopback, the io_uring backend, a server process and a
+ * client process (this binary re-executed with the hidden --role server),
+ * one worker each pinned to different cores, and the table: bulk goodput
+ * with cycles per packet and per byte on each side, the 64-byte message
+ * rate, 64-byte ping-pong latency percentiles, each beside TCP's, and
+ * issue 5's targets checked against this machine's AEAD and X25519 rates.
+ * The processes talk over a TCP control connection (bench_server.c), so the
+ * same code runs across two hosts with --server and --client. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "crypto/encode.h"
+
+struct opts {
+	struct bench_params p;
+	bool modes[MODE_N], any_mode;
+	bool set_size, set_count, no_tcp, latency_off;
+	const char *server, *client, *role, *plot, *impair, *backend;
+	int srv_core, cli_core;
+};
+
+enum {
+	O_SIZE = 1,
+	O_COUNT,
+	O_BYTES,
+	O_SECONDS,
+	O_STREAMS,
+	O_SESSIONS,
+	O_CIPHER,
+	O_BACKEND,
+	O_WORKERS,
+	O_CC,
+	O_SERVER,
+	O_CLIENT,
+	O_JSON,
+	O_PLOT,
+	O_IMPAIR,
+	O_MODE,
+	O_NOTCP,
+	O_LATENCY,
+	O_SEED,
+	O_ROLE,
+	O_HELP
+};
+
+static const struct option options[] = {
+        {"size", required_argument, NULL, O_SIZE},
+        {"count", required_argument, NULL, O_COUNT},
+        {"bytes", required_argument, NULL, O_BYTES},
+        {"seconds", required_argument, NULL, O_SECONDS},
+        {"streams", required_argument, NULL, O_STREAMS},
+        {"sessions", required_argument, NULL, O_SESSIONS},
+        {"cipher", required_argument, NULL, O_CIPHER},
+        {"backend", required_argument, NULL, O_BACKEND},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"cc", required_argument, NULL, O_CC},
+        {"server", optional_argument, NULL, O_SERVER},
+        {"client", required_argument, NULL, O_CLIENT},
+        {"json", no_argument, NULL, O_JSON},
+        {"plot", required_argument, NULL, O_PLOT},
+        {"impair", required_argument, NULL, O_IMPAIR},
+        {"mode", required_argument, NULL, O_MODE},
+        {"no-tcp", no_argument, NULL, O_NOTCP},
+        {"latency-mode", required_argument, NULL, O_LATENCY},
+        {"seed", required_argument, NULL, O_SEED},
+        {"role", required_argument, NULL, O_ROLE},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tern-bench [MODE...] [options]\n"
+	        "  MODE              bulk, rate, pingpong, handshake, sessions, or all\n"
+	        "                    (default: bulk rate pingpong, each over tern and TCP)\n"
+	        "  --seconds S       cap on each test's duration (default 4)\n"
+	        "  --bytes N         bulk bytes, K/M/G suffixes (default 2G; the cap usually ends "
+	        "it)\n"
+	        "  --size N          message bytes (default 64K for bulk, 64 for rate and "
+	        "pingpong)\n"
+	        "  --count N         rate messages, round trips or handshakes (defaults 20M, "
+	        "100K, 20K)\n"
+	        "  --streams N       bulk/rate streams, 1..%d (default 1)\n"
+	        "  --sessions N      sessions to hold open in the sessions mode (default 10000)\n"
+	        "  --cipher NAME     aes-256-gcm (default where the CPU has AES) or "
+	        "chacha20-poly1305\n"
+	        "  --cc NAME         cubic (default), newreno or bbr\n"
+	        "  --workers N       worker threads per side (default 1)\n"
+	        "  --backend NAME    uring (default) or dpdk\n"
+	        "  --latency-mode on|off  busy-polling workers for pingpong (default on; TCP\n"
+	        "                    then spins on non-blocking reads too)\n"
+	        "  --no-tcp          skip the TCP baseline\n"
+	        "  --impair SPEC     route tern's packets through tern-impair --both SPEC, e.g.\n"
+	        "                    'rate=1gbit,delay=5ms,loss=0.1%%' (TCP is then skipped)\n"
+	        "  --server [ADDR]   serve a remote client on ADDR (default 0.0.0.0:4433)\n"
+	        "  --client ADDR     run against tern-bench --server on ADDR\n"
+	        "  --json            one JSON object per result on stdout (JSON lines)\n"
+	        "  --plot FILE.svg   ping-pong latency CDF via gnuplot\n"
+	        "  --seed N          content seed (default 1)\n"
+	        "  --help\n",
+	        BENCH_MAX_STREAMS);
+}
+
+static int bad(const char *flag, const char *fix)
+{
+	fprintf(stderr, "tern-bench: %s: %s (see --help)\n", flag, fix);
+	return 2;
+}
+
+static bool parse_size(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mult = 1;
+
+	if (end == s || *s == '-')
+		return false;
+	if (*end == 'K' || *end == 'k')
+		mult = 1000, end++;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1000000, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1000000000, end++;
+	if (end[0] == 'i' && mult > 1) /* KiB-style: Ki, Mi, Gi */
+		mult = mult == 1000 ? 1ull << 10 : mult == 1000000 ? 1ull << 20 : 1ull << 30, end++;
+	*out = v * mult;
+	return *end == '\0' && *out >= lo && *out <= hi;
+}
+
+/* Sizes in bytes use binary K/M/G (64K = 65536), counts decimal (100K). */
+static bool parse_bytes(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char buf[64];
+	size_t n = strlen(s);
+
+	if (n == 0 || n + 2 > sizeof(buf))
+		return false;
+	memcpy(buf, s, n + 1);
+	if (strchr("KkMmGg", buf[n - 1]))
+		buf[n] = 'i', buf[n + 1] = '\0';
+	return parse_size(buf, lo, hi, out);
+}
+
+static int parse_modes(struct opts *o, const char *list)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int m = bench_mode_find(t);
+		if (strcmp(t, "all") == 0) {
+			for (int i = 0; i < MODE_N; i++)
+				o->modes[i] = true;
+		} else if (m < 0) {
+			fprintf(stderr,
+			        "tern-bench: mode '%s': unknown; use bulk, rate, pingpong, "
+			        "handshake, sessions or all (see --help)\n",
+			        t);
+			return 2;
+		} else {
+			o->modes[m] = true;
+		}
+		o->any_mode = true;
+	}
+	return 0;
+}
+
+static int opt_value(struct opts *o, int opt, const char *arg, const char *flag)
+{
+	struct bench_params *p = &o->p;
+	uint64_t v;
+	char *end;
+
+	switch (opt) {
+	case O_SIZE:
+		if (!parse_bytes(arg, 1, BENCH_MAX_SIZE, &p->size))
+			return bad(flag, "use 1 byte to 1M, e.g. --size 64 or --size 64K");
+		o->set_size = true;
+		return 0;
+	case O_COUNT:
+		if (!parse_size(arg, 1, 1000000000000ull, &p->count))
+			return bad(flag, "use a positive count, e.g. --count 100K");
+		o->set_count = true;
+		return 0;
+	case O_BYTES:
+		if (!parse_bytes(arg, 1, 1ull << 50, &p->bytes))
+			return bad(flag, "use a byte count with K/M/G, e.g. --bytes 1G");
+		return 0;
+	case O_SECONDS:
+		p->seconds = strtod(arg, &end);
+		if (end == arg || *end || !(p->seconds > 0 && p->seconds <= 3600))
+			return bad(flag, "use seconds from 0.001 to 3600, e.g. --seconds 4");
+		return 0;
+	case O_STREAMS:
+		if (!parse_size(arg, 1, BENCH_MAX_STREAMS, &v))
+			return bad(flag, "use 1 to 15 streams");
+		p->streams = (unsigned)v;
+		return 0;
+	case O_SESSIONS:
+		if (!parse_size(arg, 1, 4000000, &v))
+			return bad(flag, "use 1 to 4M sessions, e.g. --sessions 10K");
+		p->sessions = (unsigned)v;
+		return 0;
+	case O_WORKERS:
+		if (!parse_size(arg, 1, 64, &v))
+			return bad(flag, "use 1 to 64 workers");
+		p->workers = (unsigned)v;
+		return 0;
+	case O_SEED:
+		if (!parse_size(arg, 0, UINT64_MAX, &p->seed))
+			return bad(flag, "use a whole number");
+		return 0;
+	}
+	return -1;
+}
+
+static int opt_name(struct opts *o, int opt, const char *arg, const char *flag)
+{
+	switch (opt) {
+	case O_CIPHER:
+		if (strcmp(arg, "chacha20-poly1305") && strcmp(arg, "aes-256-gcm"))
+			return bad(flag, "use aes-256-gcm or chacha20-poly1305");
+		o->p.chacha = arg[0] == 'c';
+		return 0;
+	case O_CC:
+		if (strcmp(arg, "cubic") && strcmp(arg, "newreno") && strcmp(arg, "bbr"))
+			return bad(flag, "use cubic, newreno or bbr");
+		snprintf(o->p.cc, sizeof(o->p.cc), "%s", arg);
+		return 0;
+	case O_BACKEND:
+		if (strcmp(arg, "uring") == 0)
+			return 0;
+		if (strcmp(arg, "dpdk") == 0)
+			return bad(flag, "the DPDK backend is not built in this tern (there is no "
+			                 "io/dpdk yet); use --backend uring");
+		return bad(flag, "use uring or dpdk");
+	case O_LATENCY:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return bad(flag, "use on or off");
+		o->latency_off = arg[1] == 'f';
+		return 0;
+	case O_MODE:
+		return parse_modes(o, arg);
+	case O_ROLE:
+		if (strcmp(arg, "server"))
+			return bad(flag, "internal flag; only 'server' exists");
+		o->role = arg;
+		return 0;
+	}
+	return opt_value(o, opt, arg, flag);
+}
+
+static int parse_opt(struct opts *o, int opt, const char *arg, char **argv)
+{
+	char flag[64];
+
+	snprintf(flag, sizeof(flag), "--%s",
+	         opt > 0 && opt <= O_HELP ? options[opt - 1].name : "?");
+	switch (opt) {
+	case O_SERVER:
+		o->server = arg ? arg : "0.0.0.0:4433";
+		return 0;
+	case O_CLIENT:
+		o->client = arg;
+		return 0;
+	case O_JSON:
+		bench_out.json = true;
+		return 0;
+	case O_PLOT:
+		o->plot = arg;
+		return 0;
+	case O_IMPAIR:
+		o->impair = arg;
+		return 0;
+	case O_NOTCP:
+		o->no_tcp = true;
+		return 0;
+	case O_HELP:
+		usage(stdout);
+		exit(0);
+	case ':':
+		fprintf(stderr, "tern-bench: %s: needs a value (see --help)\n", argv[optind - 1]);
+		return 2;
+	case '?':
+		fprintf(stderr, "tern-bench: %s: unknown flag; the flags are listed by --help\n",
+		        argv[optind - 1]);
+		return 2;
+	}
+	return opt_name(o, opt, arg, flag);
+}
+
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+	int opt, rc;
+
+	o->p = (struct bench_params){
+	        .streams = 1, .sessions = 10000, .workers = 1, .seconds = 4, .seed = 1};
+	o->p.bytes = 2ull << 30;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1)
+		if ((rc = parse_opt(o, opt, optarg, argv)) != 0)
+			return rc;
+	for (int i = optind; i < argc; i++)
+		if ((rc = parse_modes(o, argv[i])) != 0)
+			return rc;
+	if (!o->any_mode)
+		o->modes[MODE_BULK] = o->modes[MODE_RATE] = o->modes[MODE_PINGPONG] = true;
+	if (o->server && o->client)
+		return bad("--server", "a process is a server or a client, not both");
+	if (o->plot && (!strstr(o->plot, ".svg") || bench_out.json))
+		return bad("--plot", "name an .svg file, and do not combine it with --json");
+	return 0;
+}
+
+/* ---- the client's side of the control connection ---- */
+
+struct ctl {
+	int fd;
+	pid_t child; /* the local server process, or 0 */
+	struct tern_addr addr;
+};
+
+static int spawn_server(struct ctl *c, const struct opts *o)
+{
+	int fds[2];
+	char line[64];
+
+	if (pipe(fds) < 0)
+		return -1;
+	c->child = fork();
+	(void)o;
+	if (c->child == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl("/proc/self/exe", "tern-bench", "--role", "server", NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	if (c->child < 0 || bench_read_line(fds[0], line, sizeof(line)) < 0 ||
+	    sscanf(line, "PORT %hu", &c->addr.port) != 1) {
+		close(fds[0]);
+		return -1;
+	}
+	close(fds[0]);
+	c->addr.family = 4;
+	c->addr.ip[0] = 127, c->addr.ip[3] = 1;
+	return 0;
+}
+
+static int ctl_open(struct ctl *c, const struct opts *o)
+{
+	char err[200];
+
+	memset(c, 0, sizeof(*c));
+	if (o->client) {
+		c->addr.port = 4433;
+		if (bench_parse_hostport(o->client, &c->addr, err, sizeof(err)) < 0)
+			return bad("--client", err);
+	} else if (spawn_server(c, o) < 0) {
+		fprintf(stderr, "tern-bench: cannot start the server process\n");
+		return 1;
+	}
+	c->fd = bench_tcp_connect(&c->addr);
+	if (c->fd < 0) {
+		fprintf(stderr, "tern-bench: cannot reach the server's control port: %s\n",
+		        strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static void ctl_close(struct ctl *c)
+{
+	if (c->fd >= 0) {
+		bench_write_all(c->fd, "QUIT\n", 5);
+		close(c->fd);
+	}
+	if (c->child > 0)
+		waitpid(c->child, NULL, 0);
+}
+
+/* Sends one request and reads the answer line. Returns 0 if it began "OK"
+ * or "RESULT". */
+static int ctl_ask(struct ctl *c, const char *req, char *ans, size_t len)
+{
+	if (bench_write_all(c->fd, req, strlen(req)) < 0 || bench_read_line(c->fd, ans, len) < 0) {
+		snprintf(ans, len, "ERR the server closed the control connection");
+		return -1;
+	}
+	return strncmp(ans, "OK", 2) == 0 || strncmp(ans, "RESULT", 6) == 0 ? 0 : -1;
+}
+
+static uint64_t field(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static double field_d(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p ? strtod(p + strlen(key), NULL) : 0;
+}
+
+/* ---- tern-impair in the path ---- */
+
+/* Starts tern-impair forwarding to *a and points *a at it. */
+static pid_t impair_start(const char *spec, double seconds, struct tern_addr *a, int *out_fd,
+                          char *err, size_t errlen)
+{
+	char exe[4096], fwd[80], host[64], dur[32], line[256];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 32);
+	const char *port;
+	int fds[2];
+	pid_t pid;
+
+	if (n <= 0)
+		return snprintf(err, errlen, "cannot find my own executable"), -1;
+	exe[n] = '\0';
+	snprintf(strrchr(exe, '/') + 1, 32, "tern-impair");
+	if (access(exe, X_OK) != 0)
+		return snprintf(err, errlen,
+		                "tern-impair is not built (expected %.100s); build it with ninja, "
+		                "or "
+		                "run without --impair",
+		                exe),
+		       -1;
+	inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->ip, host, sizeof(host));
+	snprintf(fwd, sizeof(fwd), a->family == 6 ? "[%s]:%u" : "%s:%u", host, a->port);
+	snprintf(dur, sizeof(dur), "%.0f", seconds + 120);
+	if (pipe(fds) < 0 || (pid = fork()) < 0)
+		return snprintf(err, errlen, "cannot start tern-impair"), -1;
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl(exe, "tern-impair", "--listen", a->family == 6 ? "[::1]:0" : "127.0.0.1:0",
+		      "--forward", fwd, "--both", spec, "--duration", dur, NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	if (bench_read_line(fds[0], line, sizeof(line)) < 0 || !strstr(line, "listening on ") ||
+	    !(port = strrchr(strtok(strstr(line, "listening on "), ","), ':'))) {
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+		return snprintf(err, errlen,
+		                "tern-impair refused --both '%s' (its message is above)", spec),
+		       -1;
+	}
+	a->port = (uint16_t)atoi(port + 1);
+	*out_fd = fds[0];
+	return pid;
+}
+
+/* Stops the proxy and passes its counters on to stderr. */
+static void impair_stop(pid_t pid, int fd)
+{
+	char line[512];
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (bench_read_line(fd, line, sizeof(line)) >= 0)
+		fprintf(stderr, "  %s\n", line);
+	close(fd);
+	waitpid(pid, NULL, 0);
+}
+
+/* ---- one test ---- */
+
+static int tern_side(struct ctl *c, const struct opts *o, const char *ans, struct bench_result *r,
+                     void **hold, pid_t *imp, int *imp_fd)
+{
+	const struct bench_params *p = &r->p;
+	struct tern_addr a = c->addr;
+	uint8_t pub[TERN_KEY_LEN];
+	char key[64] = "";
+	const char *k = strstr(ans, "key=");
+
+	a.port = (uint16_t)field(ans, "port=");
+	if (k)
+		sscanf(k + 4, "%63s", key);
+	if (tern_key_parse(key, pub) < 0)
+		return snprintf(r->err, sizeof(r->err), "the server sent no key"), -1;
+	if (o->impair) {
+		*imp = impair_start(o->impair, p->seconds, &a, imp_fd, r->err, sizeof(r->err));
+		if (*imp < 0)
+			return -1;
+	}
+	*hold = bench_tern_client(p, &a, pub, o->cli_core, r);
+	return 0;
+}
+
+/* Runs p. Returns -1 if the control connection is lost (no more tests). */
+static int run_test(struct ctl *c, const struct opts *o, const struct bench_params *p,
+                    struct bench_result *r)
+{
+	char req[512], ans[512], params[400];
+	void *hold = NULL;
+	pid_t imp = 0;
+	int imp_fd = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->p = *p;
+	if (p->mode == MODE_PINGPONG && !(r->hist = calloc(1, sizeof(*r->hist))))
+		return snprintf(r->err, sizeof(r->err), "out of memory"), 0;
+	bench_report_start(p);
+	bench_params_format(p, params, sizeof(params));
+	snprintf(req, sizeof(req), "BEGIN %s\n", params);
+	if (ctl_ask(c, req, ans, sizeof(ans)) < 0) {
+		snprintf(r->err, sizeof(r->err), "server: %s", ans + (ans[0] == 'E' ? 4 : 0));
+		return strstr(ans, "closed the control") ? -1 : 0;
+	}
+	if (p->impl == IMPL_TCP) {
+		struct tern_addr a = c->addr;
+		a.port = (uint16_t)field(ans, "port=");
+		bench_tcp_client(p, &a, o->cli_core, r);
+	} else {
+		tern_side(c, o, ans, r, &hold, &imp, &imp_fd);
+	}
+	if (ctl_ask(c, "END\n", ans, sizeof(ans)) == 0) {
+		r->srv.cpu_s = field_d(ans, "cpu=");
+		r->srv.rss_kb = (int64_t)field_d(ans, "rss=");
+		if (!r->srv.packets)
+			r->srv.packets = field(ans, "packets=");
+	}
+	bench_tern_release(hold);
+	impair_stop(imp, imp_fd);
+	return 0;
+}
+
+/* The parameters of mode m from the options' defaults. */
+static struct bench_params mode_params(const struct opts *o, enum bench_mode m, enum bench_impl i)
+{
+	struct bench_params p = o->p;
+	static const uint64_t counts[MODE_N] = {0, 20000000, 100000, 20000, 0};
+
+	p.mode = m;
+	p.impl = i;
+	if (!o->set_size)
+		p.size = m == MODE_BULK ? 65536 : 64;
+	if (!o->set_count)
+		p.count = counts[m];
+	if (m == MODE_PINGPONG) {
+		p.streams = 1;
+		p.latency = !o->latency_off;
+	}
+	return p;
+}
+
+static void setup_line(const struct opts *o, char *buf, size_t len)
+{
+	char where[96];
+
+	if (o->client)
+		snprintf(where, sizeof(where), "client of %s", o->client);
+	else
+		snprintf(where, sizeof(where), "loopback, two processes");
+	snprintf(buf, len,
+	         "%s, io_uring, %u worker(s) per side (server from core %d, client from core %d), "
+	         "cc %s, %s%s%s",
+	         where, o->p.workers, o->srv_core, o->cli_core, o->p.cc[0] ? o->p.cc : "cubic",
+	         o->p.chacha ? "chacha20-poly1305" : "aes-256-gcm where the CPU has AES",
+	         o->impair ? ", impaired: " : "", o->impair ? o->impair : "");
+}
+
+static int run_all(struct opts *o, struct ctl *c, struct bench_result *rs, unsigned *n)
+{
+	int failed = 0;
+
+	for (int m = 0; m < MODE_N; m++) {
+		for (int i = IMPL_TERN; o->modes[m] && i <= IMPL_TCP; i++) {
+			struct bench_params p =
+			        mode_params(o, (enum bench_mode)m, (enum bench_impl)i);
+			int lost;
+			if (i == IMPL_TCP && (m >= MODE_HANDSHAKE || o->no_tcp || o->impair))
+				continue;
+			lost = run_test(c, o, &p, &rs[*n]);
+			bench_report_result(&rs[*n]);
+			failed |= !rs[(*n)++].ok;
+			if (lost)
+				return 1;
+		}
+	}
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	struct bench_result rs[2 * MODE_N];
+	struct bench_ref ref;
+	struct ctl c;
+	char setup[300];
+	unsigned n = 0;
+	int rc = parse_args(&o, argc, argv), ncpu = bench_ncpu();
+
+	if (rc)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	o.srv_core = ncpu >= 2 ? 0 : -1;
+	o.cli_core = ncpu >= 2 ? 1 : -1;
+	if (o.role)
+		return bench_server_main("127.0.0.1:0", true, 1, o.srv_core);
+	if (o.server)
+		return bench_server_main(o.server, false, -1, o.srv_core);
+	if (o.modes[MODE_PINGPONG] && o.p.size > 65536)
+		return bad("--size", "ping-pong messages are at most 64K");
+	bench_out.tty = isatty(2);
+	bench_out.mhz = bench_cpu_mhz();
+	bench_out.mhz_from = "nominal, from /proc/cpuinfo 'cpu MHz'";
+	if (bench_pattern_init(o.p.seed) < 0)
+		return 1;
+	bench_reference(o.p.chacha, &ref);
+	if ((rc = ctl_open(&c, &o)) != 0)
+		return rc;
+	rc = run_all(&o, &c, rs, &n);
+	setup_line(&o, setup, sizeof(setup));
+	bench_report_table(rs, n, &ref, setup);
+	if (o.plot && bench_report_plot(o.plot, rs, n) < 0)
+		rc = 1;
+	ctl_close(&c);
+	for (unsigned i = 0; i < n; i++)
+		free(rs[i].hist);
+	return rc;
+}
