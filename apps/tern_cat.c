@@ -1,0 +1,885 @@
+/* tern-cat: netcat for tern (docs/tern-cat.md).
+ *
+ *   tern-cat HOST PORT --server-key FILE|B64 [--vport N]        stdin <-> session
+ *   tern-cat HOST PORT --server-key K --send FILE              send, verify an echo
+ *   tern-cat HOST PORT --server-key K --get PATH --output FILE fetch, verify SHA-256
+ *
+ * Two threads. The engine's worker runs every session callback: it writes
+ * what arrives to stdout or the output file, verifies echoes and the file
+ * trailer, and records how the session ended. The main thread reads stdin
+ * (or the --send file) and hands each chunk to the worker; the public API
+ * has no cross-thread call yet (tern/handle.h is future work), so the chunk
+ * travels as a TERN_MSG_CALL on the worker's inbox ring, the engine's
+ * internal command path (io/engine.h). At most one chunk is in flight: the
+ * main thread reads the next only when the worker has queued the last one,
+ * so the session's send buffer, not tern-cat, bounds the memory, and the
+ * stream's push-back (TERN_EAGAIN, then on_writable) paces stdin.
+ *
+ * The worker tells the main thread about progress through an eventfd; the
+ * fields they share are under one mutex. Exit status: 0 done, 1 failed
+ * (connect refused, session lost, verification failed: the message names
+ * why), 2 usage error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/encode.h"
+#include "crypto/sha256.h"
+#include "io/engine.h" /* internal: the worker inboxes, for TERN_MSG_CALL */
+#include "tern/tern.h"
+
+#define PROG "tern-cat"
+#define EXIT_USAGE 2
+#define STDIN_CHUNK (64u << 10)
+#define FILE_CHUNK (1u << 20)
+#define HELD_MAX (64u << 20) /* the largest message tern delivers */
+#define TRAILER_MAX 512
+
+enum mode { MODE_STREAM, MODE_SEND, MODE_GET };
+enum state { ST_CONNECTING, ST_OPEN, ST_CLOSED };
+
+struct chunk {
+	size_t len;
+	bool fin; /* no data: finish stream 0 */
+	uint8_t data[];
+};
+
+struct cat {
+	/* configuration (main thread, read-only once the engine runs) */
+	enum mode mode;
+	const char *host, *port_arg, *send_path, *get_path, *out_path;
+	struct tern_connect_opts co;
+	uint8_t ticket[TERN_HS_TICKET_MAX], client_priv[TERN_KEY_LEN];
+	bool has_client_key, quiet;
+	uint64_t idle_us, connect_us;
+	struct tern_engine *e;
+	int evfd, in_fd, out_fd, verify_fd;
+	bool out_regular; /* --output is a regular file: removed if the transfer fails */
+
+	/* shared, under mu */
+	pthread_mutex_t mu;
+	enum state st;
+	unsigned worker;
+	bool inflight; /* a chunk posted and not yet queued by tern_send */
+	int exit_code; /* 0 unless something failed */
+	char msg[600]; /* the failure, or the success summary */
+
+	/* the worker's alone */
+	struct tern_conn *conn;
+	struct chunk *pending; /* refused with TERN_EAGAIN: retried on_writable */
+	bool done;             /* we closed on purpose: the close is no failure */
+	uint64_t sent, received;
+	uint8_t *held; /* --get: the newest message, maybe the trailer */
+	size_t held_len, held_cap;
+	struct tern_sha256 hash;
+};
+
+static void notify(struct cat *k)
+{
+	uint64_t one = 1;
+	ssize_t w = write(k->evfd, &one, sizeof(one)); /* cannot fail: the counter is tiny */
+
+	(void)w;
+}
+
+/* Records the first failure (worker or main thread). */
+__attribute__((format(printf, 2, 3))) static void set_failure(struct cat *k, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&k->mu);
+	if (!k->exit_code) {
+		va_start(ap, fmt);
+		vsnprintf(k->msg, sizeof(k->msg), fmt, ap);
+		va_end(ap);
+		k->exit_code = 1;
+	}
+	pthread_mutex_unlock(&k->mu);
+	notify(k);
+}
+
+__attribute__((format(printf, 2, 3))) static void set_summary(struct cat *k, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&k->mu);
+	if (!k->exit_code) {
+		va_start(ap, fmt);
+		vsnprintf(k->msg, sizeof(k->msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&k->mu);
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		b += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* ---- the worker side: ending the session ---- */
+
+/* Everything is over on our side: close gracefully (the peer sees code 0). */
+static void finish_session(struct cat *k, struct tern_conn *c)
+{
+	k->done = true;
+	tern_close_graceful(c);
+}
+
+static void fail_session(struct cat *k, struct tern_conn *c, const char *why)
+{
+	k->done = true;
+	tern_close(c, 1, why);
+}
+
+/* ---- the worker side: sending what the main thread read ---- */
+
+static void chunk_queued(struct cat *k)
+{
+	pthread_mutex_lock(&k->mu);
+	k->inflight = false;
+	pthread_mutex_unlock(&k->mu);
+	notify(k);
+}
+
+/* Tries the pending chunk; true once it is queued (or moot). */
+static bool push_pending(struct cat *k)
+{
+	struct chunk *ch = k->pending;
+	int rc;
+
+	if (!ch)
+		return true;
+	rc = ch->fin ? tern_finish(k->conn, 0) : tern_send(k->conn, 0, ch->data, ch->len);
+	if (rc == TERN_EAGAIN)
+		return false;
+	if (rc < 0 && !k->done)
+		set_failure(k, "sending on the session: %s (%s)", tern_strerror(rc),
+		            tern_conn_errmsg(k->conn));
+	if (rc == 0 && !ch->fin)
+		k->sent += ch->len;
+	k->pending = NULL;
+	free(ch);
+	chunk_queued(k);
+	return true;
+}
+
+static void run_chunk(struct tern_worker *w, void *arg, tern_time now)
+{
+	struct chunk **box = arg, *ch = box[0];
+	struct cat *k = (struct cat *)(void *)box[1];
+
+	(void)w, (void)now;
+	free(box);
+	if (!k->conn || k->pending) { /* closed meanwhile (pending cannot be: one in flight) */
+		free(ch);
+		chunk_queued(k);
+		return;
+	}
+	k->pending = ch;
+	push_pending(k);
+}
+
+/* Hands ch to the worker that owns the session (main thread). */
+static int post_chunk(struct cat *k, struct chunk *ch)
+{
+	struct tern_call *call = malloc(sizeof(*call));
+	void **box = malloc(2 * sizeof(void *));
+	struct tern_msg m = {.type = TERN_MSG_CALL};
+	unsigned worker;
+
+	if (!call || !box) {
+		free(call);
+		free(box);
+		return -1;
+	}
+	box[0] = ch;
+	box[1] = k;
+	*call = (struct tern_call){.fn = run_chunk, .arg = box};
+	m.ptr = call;
+	pthread_mutex_lock(&k->mu);
+	worker = k->worker;
+	k->inflight = true;
+	pthread_mutex_unlock(&k->mu);
+	while (tern_ring_enqueue(k->e->inboxes[worker], &m) < 0)
+		usleep(100); /* the inbox is full: the worker is draining it */
+	tern_engine_wake(k->e, (int)worker);
+	return 0;
+}
+
+/* ---- the worker side: what arrives ---- */
+
+/* --send: compares what comes back with the file, byte for byte. */
+static void verify_echo(struct cat *k, struct tern_conn *c, const uint8_t *m, size_t len)
+{
+	uint8_t buf[64 << 10];
+
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+		ssize_t r = pread(k->verify_fd, buf, n, (off_t)(k->received + off));
+
+		if (r != (ssize_t)n || memcmp(buf, m + off, n) != 0) {
+			size_t i = 0;
+			while (r > 0 && i < (size_t)r && buf[i] == m[off + i])
+				i++;
+			set_failure(k, "--send %s: the echo differs from the file at byte %llu",
+			            k->send_path, (unsigned long long)(k->received + off + i));
+			fail_session(k, c, "echo mismatch");
+			return;
+		}
+		off += n;
+	}
+}
+
+/* --get: writes the message held back (it was not the trailer). */
+static bool flush_held(struct cat *k, struct tern_conn *c)
+{
+	if (!k->held_len)
+		return true;
+	if (!write_all(k->out_fd, k->held, k->held_len)) {
+		set_failure(k, "--output %s: %s", k->out_path, strerror(errno));
+		fail_session(k, c, "client output failed");
+		return false;
+	}
+	tern_sha256_update(&k->hash, k->held, k->held_len);
+	k->received += k->held_len;
+	k->held_len = 0;
+	return true;
+}
+
+static void hold(struct cat *k, struct tern_conn *c, const void *m, size_t len)
+{
+	if (len > k->held_cap) {
+		uint8_t *p = realloc(k->held, len);
+		if (!p) {
+			set_failure(k, "out of memory for a %zu-byte message", len);
+			fail_session(k, c, "client out of memory");
+			return;
+		}
+		k->held = p;
+		k->held_cap = len;
+	}
+	memcpy(k->held, m, len);
+	k->held_len = len;
+}
+
+static void on_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *m, size_t len)
+{
+	struct cat *k = ctx;
+
+	if (k->done || stream != 0)
+		return;
+	if (k->mode == MODE_GET) {
+		if (flush_held(k, c))
+			hold(k, c, m, len);
+		return;
+	}
+	if (k->mode == MODE_SEND) {
+		verify_echo(k, c, m, len);
+	} else if (!write_all(STDOUT_FILENO, m, len)) {
+		set_failure(k, "stdout: %s", strerror(errno));
+		fail_session(k, c, "client output failed");
+		return;
+	}
+	k->received += len;
+}
+
+/* ---- the worker side: the end of the peer's stream ---- */
+
+static void check_trailer_ok(struct cat *k, const char *t)
+{
+	unsigned long long size;
+	char hexgot[TERN_SHA256_HEX_LEN], hexwant[TERN_SHA256_HEX_LEN + 1];
+	uint8_t got[TERN_SHA256_LEN], want[TERN_SHA256_LEN];
+	int n = 0;
+
+	tern_sha256_final(&k->hash, got);
+	tern_sha256_hex(hexgot, got);
+	if (sscanf(t, "ok size=%llu sha256=%64s%n", &size, hexwant, &n) != 2 || !n ||
+	    tern_sha256_parse_hex(want, hexwant, strlen(hexwant)) < 0)
+		set_failure(k,
+		            "--get %s: the server's last message is no trailer ('ok size=N "
+		            "sha256=HEX'): is vport %u the file service?",
+		            k->get_path, k->co.vport);
+	else if (size != k->received)
+		set_failure(k, "--get %s: size mismatch: received %llu bytes, the server sent %llu",
+		            k->get_path, (unsigned long long)k->received, size);
+	else if (memcmp(got, want, sizeof(got)) != 0)
+		set_failure(k, "--get %s: SHA-256 mismatch: received %s, the server sent %s",
+		            k->get_path, hexgot, hexwant);
+	else
+		set_summary(k, "--get %s: %llu bytes, sha256 %s verified", k->get_path, size,
+		            hexgot);
+}
+
+static void check_trailer(struct cat *k)
+{
+	char t[TRAILER_MAX];
+	size_t n = k->held_len < sizeof(t) - 1 ? k->held_len : sizeof(t) - 1;
+
+	memcpy(t, k->held ? (const char *)k->held : "", n);
+	t[n] = '\0';
+	t[strcspn(t, "\r\n")] = '\0';
+	if (k->held_len == 0)
+		set_failure(k,
+		            "--get %s: the server finished without a trailer: is vport %u the "
+		            "file service?",
+		            k->get_path, k->co.vport);
+	else if (strncmp(t, "error ", 6) == 0)
+		set_failure(k, "--get %s: the server refused: %s", k->get_path, t + 6);
+	else
+		check_trailer_ok(k, t);
+}
+
+static void on_fin(void *ctx, struct tern_conn *c, uint16_t stream)
+{
+	struct cat *k = ctx;
+
+	if (k->done || stream != 0)
+		return;
+	if (k->mode == MODE_GET) {
+		check_trailer(k);
+	} else if (k->mode == MODE_SEND && k->received && k->received != k->sent) {
+		set_failure(k, "--send %s: sent %llu bytes, %llu came back", k->send_path,
+		            (unsigned long long)k->sent, (unsigned long long)k->received);
+	} else if (k->mode == MODE_SEND) {
+		set_summary(k, "--send %s: sent %llu bytes; %s", k->send_path,
+		            (unsigned long long)k->sent,
+		            k->received ? "the echo is identical"
+		                        : "nothing came back (a discard service?)");
+	}
+	finish_session(k, c);
+}
+
+/* ---- the worker side: the session's life ---- */
+
+static void on_connect(void *ctx, struct tern_conn *c)
+{
+	struct cat *k = ctx;
+	struct tern_conn_info info;
+
+	k->conn = c;
+	pthread_mutex_lock(&k->mu);
+	k->worker = tern_conn_info(c, &info) == 0 ? info.worker : 0;
+	k->st = ST_OPEN;
+	pthread_mutex_unlock(&k->mu);
+	notify(k);
+}
+
+static const char *connect_fail_name(uint64_t code)
+{
+	switch (code) {
+	case TERN_CONNECT_BAD_SERVER_KEY:
+		return "bad server key: an answer came that did not authenticate (check "
+		       "--server-key)";
+	case TERN_CONNECT_UNKNOWN_CLIENT_KEY:
+		return "unknown client key: the server's allow-list refused our key (--key)";
+	case TERN_CONNECT_REPLAY:
+		return "replay: the server saw this handshake already";
+	case TERN_CONNECT_VERSION_MISMATCH:
+		return "version mismatch: the server speaks another protocol version";
+	case TERN_CONNECT_TICKET_EXPIRED:
+		return "ticket expired (--ticket)";
+	case TERN_CONNECT_TICKET_FORGED:
+		return "ticket refused: not minted with the server's ticket key (--ticket)";
+	case TERN_CONNECT_REFUSED:
+		return "refused: nothing listens on that vport (--vport), or policy";
+	case TERN_CONNECT_TIMEOUT:
+		return "timeout: no authenticated answer (is the server up, the port right, and "
+		       "--server-key the server's public key?)";
+	case TERN_CONNECT_REFUSED_UNDER_LOAD:
+		return "refused under load: retry later";
+	default:
+		return "internal error on the server";
+	}
+}
+
+static void on_connect_failed(void *ctx, void *user, const struct tern_close_reason *r)
+{
+	struct cat *k = ctx;
+
+	(void)user;
+	set_failure(k, "connect to %s port %s vport %u failed: %s", k->host, k->port_arg,
+	            k->co.vport, connect_fail_name(r->code));
+	pthread_mutex_lock(&k->mu);
+	k->st = ST_CLOSED;
+	pthread_mutex_unlock(&k->mu);
+	notify(k);
+}
+
+static void on_writable(void *ctx, struct tern_conn *c, uint16_t stream)
+{
+	struct cat *k = ctx;
+
+	(void)c;
+	if (stream == 0)
+		push_pending(k);
+}
+
+static void on_closed(void *ctx, struct tern_conn *c, const struct tern_close_reason *r)
+{
+	struct cat *k = ctx;
+	int rlen = (int)(r->reason_len > 200 ? 200 : r->reason_len);
+
+	(void)c;
+	if (!k->done)
+		set_failure(k,
+		            "the session ended before the transfer finished: %s%s%.*s%s "
+		            "(code %llu)",
+		            r->what, rlen ? " (\"" : "", rlen, rlen ? r->reason : "",
+		            rlen ? "\")" : "", (unsigned long long)r->code);
+	k->conn = NULL;
+	free(k->pending);
+	k->pending = NULL;
+	pthread_mutex_lock(&k->mu);
+	k->st = ST_CLOSED;
+	k->inflight = false;
+	pthread_mutex_unlock(&k->mu);
+	notify(k);
+}
+
+/* ---- the main thread ---- */
+
+static enum state wait_event(struct cat *k, bool *inflight)
+{
+	struct pollfd p = {.fd = k->evfd, .events = POLLIN};
+	uint64_t v;
+	enum state st;
+
+	if (poll(&p, 1, -1) > 0 && read(k->evfd, &v, sizeof(v)) < 0)
+		v = 0;
+	pthread_mutex_lock(&k->mu);
+	st = k->st;
+	if (inflight)
+		*inflight = k->inflight;
+	pthread_mutex_unlock(&k->mu);
+	return st;
+}
+
+static struct chunk *new_chunk(size_t cap)
+{
+	struct chunk *ch = malloc(sizeof(*ch) + cap);
+
+	if (ch)
+		*ch = (struct chunk){.len = 0};
+	return ch;
+}
+
+/* Reads the input into chunks until EOF, then finishes stream 0. */
+static void pump_input(struct cat *k)
+{
+	size_t cap = k->mode == MODE_SEND ? FILE_CHUNK : STDIN_CHUNK;
+	struct pollfd p[2] = {{.fd = k->evfd, .events = POLLIN},
+	                      {.fd = k->in_fd, .events = POLLIN}};
+	bool eof = false, inflight = false;
+	enum state st = ST_OPEN;
+
+	while (st == ST_OPEN && !eof) {
+		struct chunk *ch;
+		ssize_t n;
+
+		if (inflight || poll(p, 2, -1) <= 0 ||
+		    !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			st = wait_event(k, &inflight);
+			continue;
+		}
+		if (!(ch = new_chunk(cap))) {
+			set_failure(k, "out of memory");
+			return;
+		}
+		n = read(k->in_fd, ch->data, cap);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			free(ch);
+			continue;
+		}
+		if (n < 0)
+			set_failure(k, "%s: %s", k->send_path ? k->send_path : "stdin",
+			            strerror(errno));
+		eof = n <= 0;
+		ch->fin = eof;
+		ch->len = n > 0 ? (size_t)n : 0;
+		if (post_chunk(k, ch) < 0) {
+			free(ch);
+			set_failure(k, "out of memory");
+			return;
+		}
+		inflight = true;
+	}
+}
+
+static struct chunk *path_chunk(const char *path, bool fin)
+{
+	size_t n = fin ? 0 : strlen(path);
+	struct chunk *ch = new_chunk(n);
+
+	if (ch) {
+		memcpy(ch->data, path, n);
+		ch->len = n;
+		ch->fin = fin;
+	}
+	return ch;
+}
+
+static int run(struct cat *k)
+{
+	enum state st = ST_CONNECTING;
+	bool inflight = false;
+
+	if (tern_connect(k->e, &k->co) < 0) {
+		set_failure(k, "connect: %s", tern_engine_errmsg(k->e));
+		return 1;
+	}
+	while ((st = wait_event(k, NULL)) == ST_CONNECTING)
+		;
+	if (st == ST_OPEN && k->mode == MODE_GET) {
+		struct chunk *path = path_chunk(k->get_path, false), *fin = path_chunk("", true);
+		if (!path || !fin || post_chunk(k, path) < 0) {
+			set_failure(k, "out of memory");
+			free(path);
+			free(fin);
+			return 1;
+		}
+		while ((st = wait_event(k, &inflight)) == ST_OPEN && inflight)
+			;
+		if (st == ST_OPEN)
+			post_chunk(k, fin);
+		else
+			free(fin);
+	} else if (st == ST_OPEN) {
+		pump_input(k);
+	}
+	while (st != ST_CLOSED)
+		st = wait_event(k, NULL);
+	return 0;
+}
+
+/* ---- options ---- */
+
+static const char usage_text[] =
+        "usage: " PROG " HOST PORT --server-key FILE|BASE64 [OPTIONS]\n"
+        "\n"
+        "Connects to a tern server. Without --send or --get, stdin goes to the session\n"
+        "(stream 0, one message per read) and the session to stdout; EOF on stdin ends\n"
+        "our stream and tern-cat exits when the server ends its own.\n"
+        "\n"
+        "  --server-key K       the server's public key: a file, or base64 (required)\n"
+        "  --vport N            the service's vport (default 7, echo; 9 discard, 20 file)\n"
+        "  --send FILE          send FILE; if it comes back (echo), verify it is identical\n"
+        "  --get PATH           fetch PATH from the file service and verify its SHA-256\n"
+        "                       and size (default vport 20)\n"
+        "  --output FILE        where --get writes (default stdout); removed on failure\n"
+        "  --key FILE           our private key (default: a fresh one)\n"
+        "  --ticket FILE        a ticket from tern-keygen for our key\n"
+        "  --idle-timeout SEC   give up on a silent server after SEC (default 30)\n"
+        "  --connect-timeout SEC  give up on the handshake after SEC (default 10)\n"
+        "  --quiet              no summary line on success\n"
+        "  --help\n"
+        "\n"
+        "Exit status: 0 done, 1 failed (the message says why), 2 usage error.\n";
+
+static int bad(const char *flag, const char *arg, const char *fix)
+{
+	fprintf(stderr, PROG ": %s%s%s: %s (see --help)\n", flag, arg ? " " : "", arg ? arg : "",
+	        fix);
+	return EXIT_USAGE;
+}
+
+static int parse_secs(const char *flag, const char *v, uint64_t *us)
+{
+	char *end;
+	double s = strtod(v, &end);
+
+	if (end == v || *end || !(s > 0 && s <= 86400))
+		return bad(flag, v,
+		           "expected seconds, more than 0 and at most 86400 (e.g. 2 or 0.5)");
+	*us = (uint64_t)(s * 1e6);
+	return 0;
+}
+
+static int parse_server_key(struct cat *k, const char *v)
+{
+	char err[256];
+
+	if (access(v, F_OK) == 0) {
+		if (tern_key_load_public(v, k->co.server_pub, err, sizeof(err)) < 0)
+			return bad("--server-key", NULL, err);
+		return 0;
+	}
+	if (tern_key_parse(v, k->co.server_pub) < 0)
+		return bad("--server-key", v,
+		           "neither a readable file nor a base64 32-byte key (the server logs its "
+		           "key as event=listening key=...)");
+	return 0;
+}
+
+static int read_ticket(struct cat *k, const char *path)
+{
+	char text[1024];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	int got;
+
+	if (f)
+		fclose(f);
+	if (!f)
+		return bad("--ticket", path, strerror(errno));
+	got = tern_base64_decode(k->ticket, sizeof(k->ticket), text, n);
+	if (got <= 0)
+		return bad("--ticket", path,
+		           "not a base64 ticket (make one with tern-keygen ticket)");
+	k->co.ticket = k->ticket;
+	k->co.ticket_len = (size_t)got;
+	return 0;
+}
+
+enum { O_SKEY = 1, O_VPORT, O_SEND, O_GET, O_OUT, O_KEY, O_TICKET, O_IDLE, O_CTO, O_QUIET, O_HELP };
+
+static const struct option options[] = {
+        {"server-key", required_argument, NULL, O_SKEY},
+        {"vport", required_argument, NULL, O_VPORT},
+        {"send", required_argument, NULL, O_SEND},
+        {"get", required_argument, NULL, O_GET},
+        {"output", required_argument, NULL, O_OUT},
+        {"key", required_argument, NULL, O_KEY},
+        {"ticket", required_argument, NULL, O_TICKET},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"connect-timeout", required_argument, NULL, O_CTO},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+};
+
+static int apply(struct cat *k, int opt, const char *v, bool *vport_set, bool *skey_set)
+{
+	char err[256];
+	char *end;
+	unsigned long n;
+
+	switch (opt) {
+	case O_SKEY:
+		*skey_set = true;
+		return parse_server_key(k, v);
+	case O_VPORT:
+		n = strtoul(v, &end, 10);
+		if (end == v || *end || n > 65535 || *v == '-')
+			return bad("--vport", v, "expected a vport from 0 to 65535");
+		k->co.vport = (uint16_t)n;
+		*vport_set = true;
+		return 0;
+	case O_SEND:
+		k->send_path = v;
+		return 0;
+	case O_GET:
+		k->get_path = v;
+		return 0;
+	case O_OUT:
+		k->out_path = v;
+		return 0;
+	case O_KEY:
+		if (tern_key_load(v, k->client_priv, err, sizeof(err)) < 0)
+			return bad("--key", NULL, err);
+		k->has_client_key = true;
+		return 0;
+	case O_TICKET:
+		return read_ticket(k, v);
+	case O_IDLE:
+		return parse_secs("--idle-timeout", v, &k->idle_us);
+	case O_CTO:
+		return parse_secs("--connect-timeout", v, &k->connect_us);
+	case O_QUIET:
+		k->quiet = true;
+		return 0;
+	case O_HELP:
+		fputs(usage_text, stdout);
+		return -1;
+	case ':':
+		return bad(v, NULL, "this option needs a value");
+	default:
+		return bad(v, NULL, "unknown option");
+	}
+}
+
+static int resolve(struct cat *k)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
+	char *end;
+	unsigned long port = strtoul(k->port_arg, &end, 10);
+	int rc;
+
+	if (end == k->port_arg || *end || port == 0 || port > 65535)
+		return bad("PORT", k->port_arg, "expected a UDP port from 1 to 65535");
+	rc = getaddrinfo(k->host, NULL, &hints, &res);
+	if (rc != 0 || !res)
+		return bad("HOST", k->host, rc ? gai_strerror(rc) : "no address");
+	if (res->ai_family == AF_INET) {
+		k->co.addr.family = 4;
+		memcpy(k->co.addr.ip, &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr, 4);
+	} else {
+		k->co.addr.family = 6;
+		memcpy(k->co.addr.ip, &((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr,
+		       16);
+	}
+	k->co.addr.port = (uint16_t)port;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int check_modes(struct cat *k, bool vport_set, bool skey_set)
+{
+	if (!skey_set)
+		return bad("--server-key", NULL,
+		           "required: the server's public key (file or base64)");
+	if (k->send_path && k->get_path)
+		return bad("--send", k->send_path, "give --send or --get, not both");
+	if (k->out_path && !k->get_path)
+		return bad("--output", k->out_path, "only with --get");
+	k->mode = k->get_path ? MODE_GET : k->send_path ? MODE_SEND : MODE_STREAM;
+	if (k->mode == MODE_GET && !vport_set)
+		k->co.vport = 20;
+	if (k->mode == MODE_GET && (!*k->get_path || strlen(k->get_path) >= 4096))
+		return bad("--get", k->get_path, "expected a path of 1 to 4095 bytes");
+	return 0;
+}
+
+static int parse_args(struct cat *k, int argc, char **argv)
+{
+	bool vport_set = false, skey_set = false;
+	int opt, rc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1)
+		if ((rc = apply(k, opt, opt == '?' || opt == ':' ? argv[optind - 1] : optarg,
+		                &vport_set, &skey_set)) != 0)
+			return rc;
+	if (argc - optind != 2)
+		return bad(argc - optind < 2 ? "HOST PORT" : argv[optind + 2], NULL,
+		           argc - optind < 2 ? "missing: tern-cat HOST PORT --server-key K"
+		                             : "unexpected argument");
+	k->host = argv[optind];
+	k->port_arg = argv[optind + 1];
+	if ((rc = check_modes(k, vport_set, skey_set)) != 0)
+		return rc;
+	return resolve(k);
+}
+
+/* ---- setup ---- */
+
+static int open_files(struct cat *k)
+{
+	struct stat st;
+
+	k->in_fd = STDIN_FILENO;
+	k->out_fd = STDOUT_FILENO;
+	if (k->send_path) {
+		k->in_fd = open(k->send_path, O_RDONLY | O_CLOEXEC);
+		k->verify_fd = open(k->send_path, O_RDONLY | O_CLOEXEC);
+		if (k->in_fd < 0 || k->verify_fd < 0)
+			return bad("--send", k->send_path, strerror(errno));
+	}
+	if (k->out_path && strcmp(k->out_path, "-") != 0) {
+		k->out_fd = open(k->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (k->out_fd < 0)
+			return bad("--output", k->out_path, strerror(errno));
+		k->out_regular = fstat(k->out_fd, &st) == 0 && S_ISREG(st.st_mode);
+	} else {
+		k->out_path = "(stdout)";
+	}
+	if (k->mode == MODE_GET && tern_sha256_init(&k->hash) < 0)
+		return bad("--get", k->get_path, "the crypto library failed to start");
+	return 0;
+}
+
+static int start_engine(struct cat *k, struct tern_handler *h)
+{
+	struct tern_engine_cfg cfg;
+	char err[256];
+
+	tern_engine_cfg_default(&cfg);
+	cfg.bind = (struct tern_addr){.family = k->co.addr.family};
+	cfg.idle_timeout_us = k->idle_us;
+	if (cfg.keepalive_us > k->idle_us / 3)
+		cfg.keepalive_us = k->idle_us / 3;
+	cfg.handshake_timeout_us = k->connect_us;
+	cfg.has_identity = k->has_client_key;
+	memcpy(cfg.identity_priv, k->client_priv, TERN_KEY_LEN);
+	explicit_bzero(k->client_priv, sizeof(k->client_priv));
+	*h = (struct tern_handler){.ctx = k,
+	                           .on_connect = on_connect,
+	                           .on_connect_failed = on_connect_failed,
+	                           .on_message = on_message,
+	                           .on_stream_fin = on_fin,
+	                           .on_writable = on_writable,
+	                           .on_closed = on_closed};
+	k->co.handler = h;
+	if (tern_engine_new(&k->e, &cfg, err, sizeof(err)) < 0 || tern_engine_start(k->e) < 0) {
+		fprintf(stderr, PROG ": cannot start the engine: %s\n",
+		        k->e ? tern_engine_errmsg(k->e) : err);
+		return 1;
+	}
+	return 0;
+}
+
+static int report(struct cat *k)
+{
+	bool is_file = k->mode == MODE_GET && k->out_regular; /* never /dev/null */
+
+	if (k->exit_code) {
+		fprintf(stderr, PROG ": %s\n", k->msg);
+		if (is_file && unlink(k->out_path) == 0)
+			fprintf(stderr, PROG ": removed the incomplete %s\n", k->out_path);
+	} else if (!k->quiet && k->msg[0]) {
+		fprintf(stderr, PROG ": %s\n", k->msg);
+	}
+	return k->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cat k = {.co.vport = 7,
+	                       .idle_us = 30000000,
+	                       .connect_us = 10000000,
+	                       .in_fd = -1,
+	                       .out_fd = -1,
+	                       .verify_fd = -1};
+	struct tern_handler h;
+	int rc = parse_args(&k, argc, argv);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout is a write error, reported */
+	pthread_mutex_init(&k.mu, NULL);
+	k.evfd = eventfd(0, EFD_CLOEXEC);
+	if (k.evfd < 0)
+		return fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno)), 1;
+	if ((rc = open_files(&k)) != 0 || (rc = start_engine(&k, &h)) != 0)
+		return rc;
+	run(&k);
+	tern_engine_stop(k.e, 1000000);
+	tern_engine_free(k.e);
+	if (k.out_fd > STDOUT_FILENO && close(k.out_fd) < 0)
+		set_failure(&k, "--output %s: %s", k.out_path, strerror(errno));
+	rc = report(&k);
+	free(k.held);
+	return rc;
+}
