@@ -97,10 +97,13 @@ static void json_side(const char *name, const struct bench_side *s, const struct
 	printf(",\"%s\":{\"cpu_s\":%.6f,\"packets\":%llu,\"rss_kb\":%lld", name, s->cpu_s,
 	       (unsigned long long)s->packets, (long long)s->rss_kb);
 	if (bench_out.mhz > 0)
-		printf(",\"cycles\":%.0f,\"cycles_per_packet\":%.1f,\"cycles_per_byte\":%.3f,"
-		       "\"cycles_per_msg\":%.1f",
-		       cycles(s), per(cycles(s), s->packets), per(cycles(s), r->bytes),
-		       per(cycles(s), r->msgs));
+		printf(",\"cycles\":%.0f", cycles(s));
+	if (bench_out.mhz > 0 && s->packets)
+		printf(",\"cycles_per_packet\":%.1f", per(cycles(s), s->packets));
+	if (bench_out.mhz > 0 && r->bytes)
+		printf(",\"cycles_per_byte\":%.3f", per(cycles(s), r->bytes));
+	if (bench_out.mhz > 0 && r->msgs)
+		printf(",\"cycles_per_msg\":%.1f", per(cycles(s), r->msgs));
 	printf("}");
 }
 
@@ -114,6 +117,10 @@ static void json_result(const struct bench_result *r)
 		printf("null");
 	else
 		json_str(r->err);
+	if (r->ok && r->err[0]) {
+		printf(",\"note\":");
+		json_str(r->err);
+	}
 	printf(",\"params\":{\"size\":%llu,\"streams\":%u,\"workers\":%u,\"cc\":",
 	       (unsigned long long)p->size, p->streams, p->workers);
 	json_str(p->cc[0] ? p->cc : "cubic");
@@ -176,6 +183,8 @@ void bench_report_result(const struct bench_result *r)
 	headline(r, line, sizeof(line));
 	fprintf(stderr, "tern-bench: %s/%s: %s\n", bench_mode_name(r->p.mode),
 	        r->p.impl == IMPL_TERN ? "tern" : "tcp", line);
+	if (r->err[0])
+		fprintf(stderr, "tern-bench:   note: %s\n", r->err);
 }
 
 /* ---- the table ---- */
@@ -404,9 +413,10 @@ void bench_report_table(const struct bench_result *rs, unsigned n, const struct 
 	table_rows(rs, n);
 	targets(rs, n, ref);
 	for (unsigned i = 0; i < n; i++)
-		if (!rs[i].ok)
-			printf("\n%s/%s failed: %s", bench_mode_name(rs[i].p.mode),
-			       rs[i].p.impl == IMPL_TERN ? "tern" : "tcp", rs[i].err);
+		if (rs[i].err[0])
+			printf("\n%s/%s %s: %s", bench_mode_name(rs[i].p.mode),
+			       rs[i].p.impl == IMPL_TERN ? "tern" : "tcp",
+			       rs[i].ok ? "note" : "FAILED", rs[i].err);
 	printf("\n");
 }
 

@@ -205,6 +205,8 @@ struct cli {
 	bool fin[BENCH_MAX_STREAMS];
 	uint64_t t_start, t_end, t_sent, rounds;
 	char err[200];
+	char first_fail[60]; /* written once, before failed becomes 1 */
+	const char *cipher;  /* of the first session (handshake modes) */
 };
 
 static void cli_fail(struct cli *k, const char *fmt, const char *what)
@@ -327,7 +329,9 @@ static void cli_failed(void *ctx, void *user, const struct tern_close_reason *r)
 	struct cli *k = ctx;
 
 	(void)user;
-	atomic_fetch_add(&k->failed, 1);
+	if (atomic_fetch_add(&k->failed, 1) == 0)
+		snprintf(k->first_fail, sizeof(k->first_fail), "%s (code %llu)", r->what,
+		         (unsigned long long)r->code);
 	atomic_fetch_sub(&k->inflight, 1);
 	if (data_mode(k->p->mode))
 		cli_fail(k, "connect failed: %s", r->what);
@@ -347,7 +351,11 @@ static void hs_connect(void *ctx, struct tern_conn *c)
 {
 	struct cli *k = ctx;
 
-	atomic_fetch_add(&k->connected, 1);
+	if (atomic_fetch_add(&k->connected, 1) == 0) {
+		struct tern_conn_info info;
+		tern_conn_info(c, &info);
+		k->cipher = info.cipher;
+	}
 	atomic_store(&k->t_last, bench_now_ns());
 	atomic_fetch_add_explicit(&bench_prog.msgs, 1, memory_order_relaxed);
 	if (k->p->mode == MODE_HANDSHAKE)
@@ -394,18 +402,22 @@ static void wait_data(struct cli *k, uint64_t deadline)
 	}
 }
 
-static void finish_hs(struct cli *k, struct bench_result *r, uint64_t t0)
+static void finish_hs(struct cli *k, struct bench_result *r, uint64_t t0, uint64_t total)
 {
 	uint64_t last = atomic_load(&k->t_last);
 
 	r->msgs = atomic_load(&k->connected);
 	r->failed = atomic_load(&k->failed);
 	r->secs = last > t0 ? (double)(last - t0) * 1e-9 : 0;
+	r->cipher = k->cipher;
 	r->ok = r->msgs > 0;
-	if (!r->ok)
+	if (r->msgs < total)
 		snprintf(r->err, sizeof(r->err),
-		         "no session was established (%llu connects failed)",
-		         (unsigned long long)r->failed);
+		         "%llu of %llu sessions established in the time cap; %llu connects "
+		         "failed%s%s",
+		         (unsigned long long)r->msgs, (unsigned long long)total,
+		         (unsigned long long)r->failed, r->failed ? ", the first: " : "",
+		         r->failed ? k->first_fail : "");
 }
 
 static void run(struct cli *k, struct tern_engine *e, struct tern_connect_opts *o,
@@ -417,8 +429,9 @@ static void run(struct cli *k, struct tern_engine *e, struct tern_connect_opts *
 	int64_t rss0 = bench_rss_kb();
 
 	if (!data_mode(p->mode)) {
-		hs_drive(k, e, o, p->mode == MODE_SESSIONS ? p->sessions : p->count, deadline);
-		finish_hs(k, r, t0);
+		uint64_t total = p->mode == MODE_SESSIONS ? p->sessions : p->count;
+		hs_drive(k, e, o, total, deadline);
+		finish_hs(k, r, t0, total);
 		r->cli.rss_kb = bench_rss_kb() - rss0;
 		r->cli.cpu_s = bench_cpu_s() - cpu0;
 		return;

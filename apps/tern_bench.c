@@ -22,8 +22,10 @@
 struct opts {
 	struct bench_params p;
 	bool modes[MODE_N], any_mode;
-	bool set_size, set_count, no_tcp, latency_off;
+	bool set_size, set_count, set_seconds, no_tcp, latency_off;
 	const char *server, *client, *role, *plot, *impair, *backend;
+	int argc;
+	char **argv;
 	int srv_core, cli_core;
 };
 
@@ -82,7 +84,7 @@ static void usage(FILE *f)
 	        "usage: tern-bench [MODE...] [options]\n"
 	        "  MODE              bulk, rate, pingpong, handshake, sessions, or all\n"
 	        "                    (default: bulk rate pingpong, each over tern and TCP)\n"
-	        "  --seconds S       cap on each test's duration (default 4)\n"
+	        "  --seconds S       cap on each test's duration (default 4; sessions 60)\n"
 	        "  --bytes N         bulk bytes, K/M/G suffixes (default 2G; the cap usually ends "
 	        "it)\n"
 	        "  --size N          message bytes (default 64K for bulk, 64 for rate and "
@@ -199,6 +201,7 @@ static int opt_value(struct opts *o, int opt, const char *arg, const char *flag)
 		p->seconds = strtod(arg, &end);
 		if (end == arg || *end || !(p->seconds > 0 && p->seconds <= 3600))
 			return bad(flag, "use seconds from 0.001 to 3600, e.g. --seconds 4");
+		o->set_seconds = true;
 		return 0;
 	case O_STREAMS:
 		if (!parse_size(arg, 1, BENCH_MAX_STREAMS, &v))
@@ -266,7 +269,10 @@ static int parse_opt(struct opts *o, int opt, const char *arg, char **argv)
 	snprintf(flag, sizeof(flag), "--%s",
 	         opt > 0 && opt <= O_HELP ? options[opt - 1].name : "?");
 	switch (opt) {
-	case O_SERVER:
+	case O_SERVER: /* "--server ADDR" as well as "--server=ADDR" and a bare "--server" */
+		if (!arg && optind < o->argc && o->argv[optind][0] != '-' &&
+		    bench_mode_find(o->argv[optind]) < 0 && strcmp(o->argv[optind], "all"))
+			arg = o->argv[optind++];
 		o->server = arg ? arg : "0.0.0.0:4433";
 		return 0;
 	case O_CLIENT:
@@ -305,6 +311,8 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	o->p = (struct bench_params){
 	        .streams = 1, .sessions = 10000, .workers = 1, .seconds = 4, .seed = 1};
 	o->p.bytes = 2ull << 30;
+	o->argc = argc;
+	o->argv = argv;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1)
 		if ((rc = parse_opt(o, opt, optarg, argv)) != 0)
@@ -555,6 +563,8 @@ static struct bench_params mode_params(const struct opts *o, enum bench_mode m, 
 		p.streams = 1;
 		p.latency = !o->latency_off;
 	}
+	if (m == MODE_SESSIONS && !o->set_seconds)
+		p.seconds = 60; /* establishing, not measuring a rate: give it time */
 	return p;
 }
 
