@@ -165,6 +165,10 @@ struct tern_session {
 	struct tern_dgram_queue dq;
 	struct tern_dgram_lanes lanes;
 	bool dq_want_writable;
+	/* The application's queue is full (io/handle.c): messages are still
+	 * delivered, but no stream or connection credit goes back to the peer,
+	 * so it can send at most what it was already granted. */
+	bool credit_held;
 
 	/* control frames owed */
 	bool max_data_pending, data_blocked_pending, ping_pending, path_response_pending;
@@ -248,6 +252,11 @@ int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code,
                        tern_time now);
 /* The message of the last API error on this session ("" if none). */
 const char *tern_session_errmsg(const struct tern_session *s);
+/* Holds (true) or gives back (false) the receive credit of every stream and
+ * of the connection: while held, delivered bytes are not re-granted; on
+ * release the owed MAX_DATA / MAX_STREAM_DATA frames are queued (flush the
+ * session). Backpressure for an application that consumes slowly. */
+void tern_session_hold_credit(struct tern_session *s, bool hold);
 /* Counters, including loss recovery's (PTOs, spurious losses, persistent
  * congestion). */
 void tern_session_get_stats(const struct tern_session *s, struct tern_session_stats *out);

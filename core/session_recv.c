@@ -23,18 +23,16 @@ static void deliver_msg(void *ctx, const uint8_t *msg, size_t len)
 		d->s->cbs.message(d->s->cbs.ctx, d->s, d->id, msg, len);
 }
 
-static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stream *st)
+/* Connection credit comes back once bytes are in order on their stream,
+ * not when their message completes: partial messages on many streams must
+ * not pin the connection window (each stream's own window and the message
+ * size limit bound what they hold). Nothing comes back while credit is held. */
+static void give_credit(struct tern_session *s, struct tern_stream *st)
 {
-	struct deliver_ctx d = {s, id};
 	uint64_t in_order, max;
 
-	tern_srecv_deliver(&st->rx, deliver_msg, &d);
-	if (s->state > TERN_SESSION_ESTABLISHED || s->streams[id] != st)
-		return; /* the application closed the session from its callback */
-	/* Connection credit comes back once bytes are in order on their stream,
-	 * not when their message completes: partial messages on many streams
-	 * must not pin the connection window (each stream's own window and the
-	 * message size limit bound what they hold). */
+	if (s->credit_held)
+		return;
 	in_order = TERN_MAX(tern_ranges_contiguous_end(&st->rx.have, st->rx.read_off),
 	                    st->rx.read_off);
 	if (in_order > st->credited) {
@@ -44,6 +42,24 @@ static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stre
 	}
 	if (tern_srecv_window_update(&st->rx, &max))
 		st->max_data_pending = true;
+}
+
+void tern_session_hold_credit(struct tern_session *s, bool hold)
+{
+	s->credit_held = hold;
+	for (uint16_t id = 0; !hold && id < s->streams_hi && s->streams; id++)
+		if (s->streams[id])
+			give_credit(s, s->streams[id]);
+}
+
+static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stream *st)
+{
+	struct deliver_ctx d = {s, id};
+
+	tern_srecv_deliver(&st->rx, deliver_msg, &d);
+	if (s->state > TERN_SESSION_ESTABLISHED || s->streams[id] != st)
+		return; /* the application closed the session from its callback */
+	give_credit(s, st);
 	if (tern_srecv_finished(&st->rx) && !st->fin_reported) {
 		st->fin_reported = true;
 		if (s->cbs.stream_fin)

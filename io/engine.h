@@ -53,6 +53,7 @@ struct tern_engine {
 	uint16_t port;
 	struct tern_addr local;
 	char err[256];
+	struct tern_hub *hub; /* the handle API's state (io/handle.c); NULL until used */
 };
 
 tern_time tern_engine_clock(void);
@@ -60,5 +61,7 @@ void tern_engine_wake(void *ctx, int worker);
 void *tern_engine_worker_main(void *arg);
 void *tern_engine_control_main(void *arg);
 int tern_engine_make_control(struct tern_engine *e);
+/* Ends every handle's tie to the engine (io/handle.c); threads stopped. */
+void tern_hub_free(struct tern_engine *e);
 
 #endif

@@ -271,6 +271,7 @@ void tern_engine_free(struct tern_engine *e)
 	if (!e)
 		return;
 	tern_engine_stop(e, 0);
+	tern_hub_free(e);
 	tern_control_free(e->ctl); /* pending connects' contexts are freed with it? no: below */
 	for (unsigned i = 0; e->ws && i < e->n; i++) {
 		if (e->ws[i].w_ok)

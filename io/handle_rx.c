@@ -1,0 +1,365 @@
+/* The handle API's worker side: the tern_handler callbacks that turn a
+ * session's events into handle state and ring messages, and the commands
+ * application threads post to the owning worker.
+ *
+ * It runs on the session's worker and takes no lock on the data path.
+ * Backpressure: when the handle's receive ring is full (slots or bytes), a
+ * message goes to the handle's held list instead and the session stops
+ * returning flow-control credit (tern_session_hold_credit), so the peer can
+ * send at most what it was already granted: the held list is bounded by
+ * one connection window plus what was in flight. Nothing reliable is ever
+ * dropped; when the application has drained half the ring it posts
+ * OP_RESUME, the held list moves into the ring, and credit flows again. */
+#include <stdlib.h>
+
+#include "handle_int.h"
+
+/* ---- ring messages ---- */
+
+static int msg_make(struct tern_msg *m, int kind, uint16_t tag, const void *data, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = (uint16_t)kind;
+	m->len = tag;
+	m->aux = (uint32_t)len;
+	if (len <= TERN_MSG_INLINE) {
+		memcpy(m->data, data, len);
+		return 0;
+	}
+	m->ptr = malloc(len);
+	if (!m->ptr)
+		return TERN_ENOMEM;
+	memcpy(m->ptr, data, len);
+	return 0;
+}
+
+/* Into the ring if its byte budget allows (an empty ring takes any size). */
+static int rx_push(struct tern_handle *h, const struct tern_msg *m)
+{
+	size_t bytes = atomic_load_explicit(&h->rx_bytes, memory_order_relaxed);
+
+	if (bytes && bytes + m->aux > h->rx_budget)
+		return TERN_EAGAIN;
+	/* relaxed: a budget, not a publication (the ring orders the message) */
+	atomic_fetch_add_explicit(&h->rx_bytes, m->aux, memory_order_relaxed);
+	if (tern_ring_enqueue(h->rx, m) < 0) {
+		atomic_fetch_sub_explicit(&h->rx_bytes, m->aux, memory_order_relaxed);
+		return TERN_EAGAIN;
+	}
+	return 0;
+}
+
+static void stat_max(atomic_ullong *a, uint64_t v)
+{
+	if (v > atomic_load_explicit(a, memory_order_relaxed))
+		atomic_store_explicit(a, v, memory_order_relaxed); /* one writer: the worker */
+}
+
+/* The ring is full: keep m and hold the session's credit. */
+static int hold(struct tern_handle *h, struct tern_conn *c, const struct tern_msg *m)
+{
+	struct held *it = malloc(sizeof(*it));
+
+	if (!it)
+		return TERN_ENOMEM;
+	it->next = NULL;
+	it->m = *m;
+	if (h->held_tail)
+		h->held_tail->next = it;
+	else
+		h->held_head = it;
+	h->held_tail = it;
+	h->held_bytes += m->aux;
+	stat_max(&h->n_held_max, h->held_bytes);
+	if (!c->s->credit_held) {
+		tern_session_hold_credit(c->s, true);
+		atomic_fetch_add_explicit(&h->n_holds, 1, memory_order_relaxed);
+	}
+	/* release: pairs with the app's acquire in maybe_resume */
+	atomic_store_explicit(&h->rx_held, true, memory_order_release);
+	return 0;
+}
+
+static struct tern_handle *live(struct tern_conn *c)
+{
+	struct tern_handle *h = tern_conn_user(c);
+
+	return h && !atomic_load_explicit(&h->app_gone, memory_order_relaxed) ? h : NULL;
+}
+
+static void on_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *msg, size_t len)
+{
+	struct tern_handle *h = live(c);
+	struct tern_msg m;
+
+	(void)ctx;
+	if (!h)
+		return; /* nobody will read it */
+	if (msg_make(&m, RX_MSG, stream, msg, len) < 0) {
+		tern_session_fail(c->s, TERN_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	atomic_fetch_add_explicit(&h->n_msgs, 1, memory_order_relaxed);
+	if (h->held_head || rx_push(h, &m) < 0) {
+		if (hold(h, c, &m) < 0) {
+			tern_msg_free_data(&m);
+			tern_session_fail(c->s, TERN_CLOSE_INTERNAL, "out of memory");
+			return;
+		}
+	}
+	tern_evc_notify(&h->ev);
+}
+
+static void on_datagram(void *ctx, struct tern_conn *c, int lane, const void *d, size_t len)
+{
+	struct tern_handle *h = live(c);
+	struct tern_msg m;
+
+	(void)ctx;
+	if (!h || msg_make(&m, RX_DGRAM, (uint16_t)(lane + 1), d, len) < 0)
+		return;
+	if (rx_push(h, &m) < 0) {
+		tern_msg_free_data(&m); /* unreliable: dropped, counted */
+		atomic_fetch_add_explicit(&h->n_dropped, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&h->n_dgrams, 1, memory_order_relaxed);
+	tern_evc_notify(&h->ev);
+}
+
+/* ---- sending ---- */
+
+static void budget_return(struct tern_handle *h, size_t len)
+{
+	/* release: a sender that sees the room may reuse it at once */
+	atomic_fetch_sub_explicit(&h->tx_queued, len, memory_order_release);
+	tern_evc_notify(&h->ev);
+}
+
+/* Offers cmd to the session: 0 (taken or failed for good, cmd freed) or
+ * TERN_EAGAIN (the session's send buffer is full: cmd kept by the caller). */
+static int try_send(struct tern_handle *h, struct tern_conn *c, struct hcmd *cmd)
+{
+	int rc = tern_send(c, cmd->stream, cmd->data, cmd->len);
+
+	if (rc == TERN_EAGAIN)
+		return rc;
+	budget_return(h, cmd->len);
+	free(cmd);
+	return 0;
+}
+
+static void flush_sends(struct tern_handle *h, struct tern_conn *c)
+{
+	while (h->tx_head) {
+		struct hcmd *next = h->tx_head->next;
+		if (try_send(h, c, h->tx_head) == TERN_EAGAIN)
+			return;
+		h->tx_head = next;
+	}
+	h->tx_tail = NULL;
+	if (h->close_after_tx) {
+		h->close_after_tx = false;
+		tern_close_graceful(c);
+	}
+}
+
+static void queue_send(struct tern_handle *h, struct tern_conn *c, struct hcmd *cmd)
+{
+	if (!h->tx_head && try_send(h, c, cmd) == 0)
+		return;
+	atomic_fetch_add_explicit(&h->n_retries, 1, memory_order_relaxed);
+	cmd->next = NULL;
+	if (h->tx_tail)
+		h->tx_tail->next = cmd;
+	else
+		h->tx_head = cmd;
+	h->tx_tail = cmd;
+}
+
+static void on_writable(void *ctx, struct tern_conn *c, uint16_t stream)
+{
+	struct tern_handle *h = tern_conn_user(c);
+
+	(void)ctx, (void)stream;
+	if (h)
+		flush_sends(h, c);
+}
+
+static void free_sends(struct tern_handle *h)
+{
+	while (h->tx_head) {
+		struct hcmd *next = h->tx_head->next;
+		free(h->tx_head);
+		h->tx_head = next;
+	}
+	h->tx_tail = NULL;
+}
+
+/* ---- commands ---- */
+
+static void resume(struct tern_handle *h, struct tern_conn *c)
+{
+	while (h->held_head && rx_push(h, &h->held_head->m) == 0) {
+		struct held *it = h->held_head;
+		h->held_head = it->next;
+		h->held_bytes -= it->m.aux;
+		free(it);
+	}
+	if (h->held_head) {
+		atomic_store_explicit(&h->rx_held, true, memory_order_release);
+	} else {
+		h->held_tail = NULL;
+		if (c->s->credit_held) {
+			tern_session_hold_credit(c->s, false);
+			tern_worker_touch(c->w, c);
+		}
+	}
+	tern_evc_notify(&h->ev);
+}
+
+static void close_graceful(struct tern_handle *h, struct tern_conn *c)
+{
+	if (h->tx_head)
+		h->close_after_tx = true; /* after the sends still waiting for room */
+	else
+		tern_close_graceful(c);
+}
+
+/* Runs on the owning worker; owns arg (a struct hcmd). */
+void tern_handle_run_cmd(struct tern_worker *w, void *arg, tern_time now)
+{
+	struct hcmd *cmd = arg;
+	struct tern_conn *c = tern_table_lookup(&w->table, cmd->key);
+	struct tern_handle *h = cmd->h;
+
+	(void)now;
+	if (!c || tern_conn_user(c) != h) {
+		free(cmd); /* the session is gone */
+		return;
+	}
+	switch (cmd->op) {
+	case OP_SEND:
+		queue_send(h, c, cmd);
+		return;
+	case OP_DGRAM:
+		tern_send_datagram(c, cmd->data, cmd->len); /* unreliable: a full queue drops it */
+		break;
+	case OP_RESUME:
+		resume(h, c);
+		break;
+	case OP_CLOSE:
+		close_graceful(h, c);
+		break;
+	case OP_ABORT:
+		free_sends(h);
+		tern_close(c, cmd->code, cmd->len ? (const char *)cmd->data : NULL);
+		break;
+	}
+	free(cmd);
+}
+
+/* ---- session events ---- */
+
+static void opened(struct tern_handle *h, struct tern_conn *c)
+{
+	h->key = c->key;
+	h->worker = c->w->id;
+	h->max_dgram = tern_conn_max_datagram(c);
+	/* seq_cst: pairs with tern_handle_release's app_gone store and load */
+	atomic_store(&h->state, TERN_HANDLE_OPEN);
+}
+
+static void copy_reason(struct tern_reason *out, const struct tern_close_reason *r)
+{
+	size_t n = r->reason ? TERN_MIN(r->reason_len, (size_t)TERN_REASON_MAX) : 0;
+
+	memset(out, 0, sizeof(*out));
+	out->err = r->err;
+	out->remote = r->remote;
+	out->app = r->app;
+	out->code = r->code;
+	if (n)
+		memcpy(out->text, r->reason, n);
+	out->what = r->what ? r->what : "closed";
+}
+
+static void on_connect(void *ctx, struct tern_conn *c)
+{
+	struct tern_handle *h = tern_conn_user(c);
+
+	(void)ctx;
+	opened(h, c);
+	if (atomic_load(&h->app_gone) || atomic_load(&h->close_req))
+		tern_close_graceful(c);
+	tern_evc_notify(&h->ev);
+}
+
+static void on_connect_failed(void *ctx, void *user, const struct tern_close_reason *r)
+{
+	struct tern_reason why;
+
+	(void)ctx;
+	copy_reason(&why, r);
+	tern_handle_end(user, &why);
+}
+
+static void on_closed(void *ctx, struct tern_conn *c, const struct tern_close_reason *r)
+{
+	struct tern_handle *h = tern_conn_user(c);
+	struct tern_reason why;
+
+	(void)ctx;
+	if (!h)
+		return;
+	tern_conn_set_user(c, NULL); /* commands still queued find no handle */
+	copy_reason(&why, r);
+	tern_handle_end(h, &why);
+}
+
+static bool on_accept(void *ctx, struct tern_conn *c)
+{
+	struct tern_hlistener *l = ctx;
+	struct tern_handle *h;
+	struct tern_msg m = {.type = TERN_MSG_USER};
+
+	/* acquire: pairs with tern_hlistener_close's release */
+	if (atomic_load_explicit(&l->closed, memory_order_acquire))
+		return false;
+	h = tern_handle_new(l->e, l->hub);
+	if (!h)
+		return false;
+	atomic_store_explicit(&h->refs, 2, memory_order_relaxed); /* the queue's, wref */
+	atomic_store_explicit(&h->app_refs, 1, memory_order_relaxed);
+	atomic_store_explicit(&h->wref, true, memory_order_relaxed);
+	opened(h, c);
+	tern_conn_set_user(c, h);
+	m.ptr = h;
+	if (tern_ring_enqueue(l->ring, &m) < 0) {
+		tern_conn_set_user(c, NULL);
+		atomic_store(&h->wref, false);
+		atomic_store(&h->refs, 1);
+		tern_handle_unref(h);
+		return false; /* the backlog is full: refused */
+	}
+	tern_evc_notify(&l->ev);
+	return true;
+}
+
+const struct tern_handler tern_handle_connect_handler = {
+        .on_connect = on_connect,
+        .on_connect_failed = on_connect_failed,
+        .on_message = on_message,
+        .on_datagram = on_datagram,
+        .on_writable = on_writable,
+        .on_closed = on_closed,
+};
+
+void tern_handle_listener_handler(struct tern_hlistener *l, struct tern_handler *out)
+{
+	*out = tern_handle_connect_handler;
+	out->ctx = l;
+	out->on_accept = on_accept;
+	out->on_connect = NULL;
+	out->on_connect_failed = NULL;
+}
