@@ -58,11 +58,12 @@ struct bench_result {
 	struct bench_params p;
 	bool ok;
 	char err[200];
-	double secs;     /* wall time of the measured part */
-	uint64_t bytes;  /* verified by the receiver */
-	uint64_t msgs;   /* verified messages, round trips, handshakes, sessions */
-	uint64_t errors; /* content mismatches seen by the receiver */
-	uint64_t failed; /* failed connects */
+	double secs;                 /* wall time of the measured part */
+	uint64_t bytes;              /* verified by the receiver */
+	uint64_t msgs;               /* verified messages, round trips, handshakes, sessions */
+	uint64_t errors;             /* content mismatches seen by the receiver */
+	uint64_t failed;             /* failed connects */
+	uint64_t lost, rtt_us, cwnd; /* the sender's view at the end (tern bulk/rate) */
 	struct bench_side cli, srv;
 	struct bench_hist *hist; /* ping-pong round trips, or NULL */
 	const char *cipher;      /* negotiated (tern), static string */
@@ -71,7 +72,7 @@ struct bench_result {
 /* ---- shared content and measurements (bench_util.c) ---- */
 extern uint8_t *bench_pat;
 int bench_pattern_init(uint64_t seed);
-size_t bench_pat_off(uint64_t seed, unsigned stream, uint64_t idx);
+size_t bench_pat_off(uint64_t seed, unsigned stream, uint64_t idx, uint64_t size);
 uint64_t bench_now_ns(void);
 double bench_cpu_s(void);
 int64_t bench_rss_kb(void);

@@ -127,10 +127,12 @@ static void json_result(const struct bench_result *r)
 	printf(",\"latency_mode\":%s},\"cipher\":", p->latency ? "true" : "false");
 	json_str(r->cipher ? r->cipher : (p->impl == IMPL_TCP ? "none" : "?"));
 	printf(",\"seconds\":%.6f,\"bytes\":%llu,\"msgs\":%llu,\"errors\":%llu,\"failed\":%llu,"
-	       "\"gbps\":%.4f,\"per_s\":%.1f,\"cpu_s_per_gib\":%.4f",
+	       "\"gbps\":%.4f,\"per_s\":%.1f,\"cpu_s_per_gib\":%.4f,\"lost\":%llu,"
+	       "\"min_rtt_us\":%llu,\"cwnd\":%llu",
 	       r->secs, (unsigned long long)r->bytes, (unsigned long long)r->msgs,
 	       (unsigned long long)r->errors, (unsigned long long)r->failed, gbps(r), per_s(r),
-	       cpu_per_gib(r));
+	       cpu_per_gib(r), (unsigned long long)r->lost, (unsigned long long)r->rtt_us,
+	       (unsigned long long)r->cwnd);
 	json_side("client", &r->cli, r);
 	json_side("server", &r->srv, r);
 	if (r->hist && r->hist->n)
@@ -150,6 +152,12 @@ static void headline(const struct bench_result *r, char *buf, size_t len)
 	case MODE_BULK:
 		snprintf(buf, len, "%.2f Gbit/s, %llu bytes verified in %.2f s", gbps(r),
 		         (unsigned long long)r->bytes, r->secs);
+		if (r->p.impl == IMPL_TERN)
+			snprintf(buf + strlen(buf), len - strlen(buf),
+			         "; %llu packets, %llu lost, min RTT %llu us, cwnd %llu KiB at the "
+			         "end",
+			         (unsigned long long)r->cli.packets, (unsigned long long)r->lost,
+			         (unsigned long long)r->rtt_us, (unsigned long long)r->cwnd >> 10);
 		break;
 	case MODE_PINGPONG:
 		snprintf(buf, len, "p50 %.1f us, p99 %.1f us over %llu round trips",

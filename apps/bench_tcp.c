@@ -98,7 +98,7 @@ static void check_bytes(struct bench_tcp_srv *s, struct stream_rx *st, const uin
 {
 	while (n) {
 		size_t take = s->p.size - st->pos < n ? (size_t)(s->p.size - st->pos) : n;
-		size_t off = bench_pat_off(s->p.seed, 0, st->idx) + st->pos;
+		size_t off = bench_pat_off(s->p.seed, 0, st->idx, s->p.size) + st->pos;
 		if (memcmp(b, bench_pat + off, take) != 0)
 			st->bad = true;
 		st->pos += take;
@@ -257,7 +257,8 @@ static void cli_stream(struct tcli *k, int fd)
 	uint8_t res[RESULT_LEN];
 
 	for (uint64_t i = 0; i < n && !atomic_load_explicit(&k->stop, memory_order_relaxed); i++) {
-		if (bench_write_all(fd, bench_pat + bench_pat_off(p->seed, 0, i), p->size) < 0) {
+		if (bench_write_all(fd, bench_pat + bench_pat_off(p->seed, 0, i, p->size),
+		                    p->size) < 0) {
 			snprintf(k->r->err, sizeof(k->r->err), "TCP write: %s", strerror(errno));
 			return;
 		}
@@ -284,7 +285,7 @@ static void cli_pingpong(struct tcli *k, int fd)
 
 	nodelay(fd);
 	for (uint64_t i = 0; i < p->count + BENCH_WARMUP; i++) {
-		const uint8_t *m = bench_pat + bench_pat_off(p->seed, 0, i);
+		const uint8_t *m = bench_pat + bench_pat_off(p->seed, 0, i, p->size);
 		uint64_t t = bench_now_ns();
 		if (atomic_load_explicit(&k->stop, memory_order_relaxed))
 			break;

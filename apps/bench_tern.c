@@ -203,6 +203,7 @@ struct cli {
 	atomic_uint_fast64_t connected, failed, t_last;
 	uint64_t quota[BENCH_MAX_STREAMS], idx[BENCH_MAX_STREAMS];
 	bool fin[BENCH_MAX_STREAMS];
+	atomic_uint_fast64_t t_connected; /* released by on_connect: the cap runs from here */
 	uint64_t t_start, t_end, t_sent, rounds;
 	char err[200];
 	char first_fail[60]; /* written once, before failed becomes 1 */
@@ -220,7 +221,7 @@ static void cli_fail(struct cli *k, const char *fmt, const char *what)
 static void pump(struct cli *k, struct tern_conn *c, unsigned s)
 {
 	while (!k->fin[s]) {
-		size_t off = bench_pat_off(k->p->seed, s, k->idx[s]);
+		size_t off = bench_pat_off(k->p->seed, s, k->idx[s], k->p->size);
 		int rc;
 		if (atomic_load_explicit(&k->stop, memory_order_relaxed) ||
 		    k->idx[s] >= k->quota[s]) {
@@ -242,7 +243,7 @@ static void pump(struct cli *k, struct tern_conn *c, unsigned s)
 
 static void ping(struct cli *k, struct tern_conn *c)
 {
-	size_t off = bench_pat_off(k->p->seed, 0, k->rounds);
+	size_t off = bench_pat_off(k->p->seed, 0, k->rounds, k->p->size);
 
 	k->t_sent = bench_now_ns();
 	if (tern_send(c, 0, bench_pat + off, k->p->size) < 0)
@@ -256,6 +257,7 @@ static void cli_connect(void *ctx, struct tern_conn *c)
 	uint64_t msgs = p->mode == MODE_RATE ? p->count : (p->bytes + p->size - 1) / p->size;
 
 	k->t_start = bench_now_ns();
+	atomic_store_explicit(&k->t_connected, k->t_start, memory_order_release);
 	if (p->mode == MODE_PINGPONG) {
 		ping(k, c);
 		return;
@@ -289,6 +291,9 @@ static void cli_result(struct cli *k, struct tern_conn *c, const uint8_t *m, siz
 	k->r->errors = get64(m + 16);
 	k->r->srv.packets = get64(m + 24);
 	k->r->cli.packets = info.packets_sent;
+	k->r->lost = info.packets_lost;
+	k->r->rtt_us = info.min_rtt_us;
+	k->r->cwnd = info.cwnd;
 	k->r->cipher = info.cipher;
 	tern_close_graceful(c);
 	atomic_store_explicit(&k->done, 1, memory_order_release);
@@ -297,7 +302,7 @@ static void cli_result(struct cli *k, struct tern_conn *c, const uint8_t *m, siz
 static void pong(struct cli *k, struct tern_conn *c, const void *m, size_t len)
 {
 	uint64_t now = bench_now_ns();
-	size_t off = bench_pat_off(k->p->seed, 0, k->rounds);
+	size_t off = bench_pat_off(k->p->seed, 0, k->rounds, k->p->size);
 
 	if (len != k->p->size || memcmp(m, bench_pat + off, len) != 0) {
 		cli_fail(k, "%s", "an echoed message differs from what was sent");
@@ -387,10 +392,14 @@ static void hs_drive(struct cli *k, struct tern_engine *e, struct tern_connect_o
 	}
 }
 
-static void wait_data(struct cli *k, uint64_t deadline)
+/* Waits for the result; the time cap counts from the handshake's end. */
+static void wait_data(struct cli *k, uint64_t deadline, uint64_t seconds_ns)
 {
 	while (!atomic_load_explicit(&k->done, memory_order_acquire)) {
 		uint64_t now = bench_now_ns();
+		uint64_t t1 = atomic_load_explicit(&k->t_connected, memory_order_acquire);
+		if (t1)
+			deadline = t1 + seconds_ns;
 		if (now >= deadline)
 			atomic_store(&k->stop, 1);
 		if (now >= deadline + GRACE_NS) {
@@ -439,7 +448,7 @@ static void run(struct cli *k, struct tern_engine *e, struct tern_connect_opts *
 	atomic_store(&k->inflight, 1);
 	if (tern_connect(e, o) < 0)
 		cli_fail(k, "connect: %s", tern_engine_errmsg(e));
-	wait_data(k, deadline);
+	wait_data(k, deadline, (uint64_t)(p->seconds * 1e9));
 	r->cli.cpu_s = bench_cpu_s() - cpu0;
 	r->ok = atomic_load_explicit(&k->done, memory_order_acquire) == 1;
 	if (!r->ok) {

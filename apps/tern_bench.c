@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -620,8 +621,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	o.srv_core = ncpu >= 2 ? 0 : -1;
 	o.cli_core = ncpu >= 2 ? 1 : -1;
-	if (o.role)
+	if (o.role) {
+		prctl(PR_SET_NAME, "tern-bench-srv"); /* not "exe" in top and perf */
 		return bench_server_main("127.0.0.1:0", true, 1, o.srv_core);
+	}
 	if (o.server)
 		return bench_server_main(o.server, false, -1, o.srv_core);
 	if (o.modes[MODE_PINGPONG] && o.p.size > 65536)
