@@ -52,6 +52,8 @@ struct tern_engine {
 	atomic_bool running;
 	uint16_t port;
 	struct tern_addr local;
+	/* the DPDK backend's port (io/dpdk_engine.c); NULL on io_uring */
+	struct tern_dpdk_port *dpdk;
 	char err[256];
 	struct tern_hub *hub; /* the handle API's state (io/handle.c); NULL until used */
 };

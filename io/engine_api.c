@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "io/dpdk_engine.h"
 #include "crypto/encode.h"
 #include "crypto/random.h"
 
@@ -54,6 +55,9 @@ static int check_cfg(struct tern_engine *e, const struct tern_engine_cfg *c)
 		return fail(e, TERN_EINVAL, "bind: family must be 4, 6 or 0 (dual-stack)");
 	if (c->ticket_required && !c->ticket_key)
 		return fail(e, TERN_EINVAL, "ticket_required needs a ticket_key");
+	if (c->backend != TERN_BACKEND_URING && c->backend != TERN_BACKEND_DPDK)
+		return fail(e, TERN_EINVAL, "backend: unknown kind %d; use uring or dpdk",
+		            (int)c->backend);
 	if (c->max_sessions == 0 || c->handshake_timeout_us == 0)
 		return fail(e, TERN_EINVAL,
 		            "max_sessions and handshake_timeout_us must be positive");
@@ -105,12 +109,16 @@ static int make_worker(struct tern_engine *e, unsigned i)
 
 	ws->e = e;
 	ws->efd = -1;
-	rc = open_socket(e, ws, i);
+	if (e->cfg.backend == TERN_BACKEND_DPDK)
+		rc = tern_engine_dpdk_slot(e, ws, i, &wc);
+	else
+		rc = open_socket(e, ws, i);
 	if (rc == 0)
 		rc = tern_ring_new(&ws->to_control, RING_SLOTS, TERN_RING_SPSC);
 	if (rc < 0)
 		return rc;
-	wc.be = ws->u;
+	if (e->cfg.backend != TERN_BACKEND_DPDK)
+		wc.be = ws->u;
 	wc.inbox = e->inboxes[i];
 	wc.to_control = ws->to_control;
 	wc.local = e->local;
@@ -149,6 +157,8 @@ static int build(struct tern_engine *e)
 	if (rc < 0 || e->ctl_efd < 0)
 		return fail(e, TERN_ENOMEM, "out of memory for the control plane");
 	rc = make_identity(e);
+	if (rc == 0 && e->cfg.backend == TERN_BACKEND_DPDK)
+		rc = tern_engine_dpdk_open(e);
 	for (unsigned i = 0; rc == 0 && i < e->n; i++)
 		rc = make_worker(e, i);
 	return rc ? rc : tern_engine_make_control(e);
@@ -182,11 +192,15 @@ int tern_engine_new(struct tern_engine **out, const struct tern_engine_cfg *cfg,
 
 int tern_engine_start(struct tern_engine *e)
 {
+	void *(*worker_main)(void *) = e->cfg.backend == TERN_BACKEND_DPDK
+	                                       ? tern_engine_dpdk_worker_main
+	                                       : tern_engine_worker_main;
+
 	if (atomic_load(&e->running) || e->ctl_started)
 		return fail(e, TERN_ESTATE, "start: the engine is already started");
 	atomic_store_explicit(&e->running, true, memory_order_release);
 	for (unsigned i = 0; i < e->n; i++) {
-		if (pthread_create(&e->ws[i].th, NULL, tern_engine_worker_main, &e->ws[i]) != 0) {
+		if (pthread_create(&e->ws[i].th, NULL, worker_main, &e->ws[i]) != 0) {
 			tern_engine_stop(e, 0);
 			return fail(e, TERN_ENOMEM, "start: cannot create worker thread %u", i);
 		}
@@ -280,6 +294,7 @@ void tern_engine_free(struct tern_engine *e)
 		if (e->ws[i].efd >= 0)
 			close(e->ws[i].efd);
 	}
+	tern_engine_dpdk_close(e); /* after the workers: they held its mbufs */
 	if (e->ws && e->inboxes)
 		free_rings(e);
 	while (e->listeners) {
@@ -309,6 +324,26 @@ void tern_engine_public_key(const struct tern_engine *e, uint8_t pub[TERN_KEY_LE
 const char *tern_engine_errmsg(const struct tern_engine *e)
 {
 	return e->err;
+}
+
+size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (!len)
+		return 0;
+	buf[0] = '\0';
+	if (e->cfg.backend == TERN_BACKEND_DPDK)
+		return tern_engine_dpdk_stats(e, buf, len);
+	for (unsigned i = 0; i < e->n && e->ws[i].u && used + 1 < len; i++) {
+		const struct tern_uring_stats *s = tern_uring_stats(e->ws[i].u);
+		unsigned long long rx = s->rx_packets, tx = s->tx_packets, refused = s->tx_refused;
+		int n = snprintf(buf + used, len - used,
+		                 "w%u.rx_packets %llu\nw%u.tx_packets %llu\nw%u.tx_refused %llu\n",
+		                 i, rx, i, tx, i, refused);
+		used = n > 0 ? TERN_MIN(used + (size_t)n, len - 1) : used;
+	}
+	return used;
 }
 
 /* The listener for (vport, type), active or not; call with e->lock held. */

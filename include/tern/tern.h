@@ -46,6 +46,12 @@ struct tern_conn;
 enum tern_log_level { TERN_LOG_ERROR, TERN_LOG_WARN, TERN_LOG_INFO, TERN_LOG_DEBUG };
 typedef void (*tern_log_fn)(void *ctx, enum tern_log_level level, const char *msg);
 
+/* Which I/O backend the engine's workers poll. */
+enum tern_backend_kind {
+	TERN_BACKEND_URING = 0, /* kernel UDP sockets through io_uring (the default) */
+	TERN_BACKEND_DPDK = 1,  /* a NIC port through DPDK: the kernel leaves the data path */
+};
+
 struct tern_engine_cfg {
 	unsigned workers; /* worker threads, 1..64 (default 1) */
 	const int *cores; /* pin worker i to cores[i % ncores]; NULL: no pinning */
@@ -80,6 +86,38 @@ struct tern_engine_cfg {
 	size_t max_sessions;           /* per worker (default 65536) */
 	tern_log_fn log;
 	void *log_ctx;
+	/* ---- backend ----
+	 * backend: TERN_BACKEND_URING (default) or TERN_BACKEND_DPDK. With DPDK
+	 * (docs/deploying.md) each worker polls its own RX/TX queue pair of one
+	 * ethdev port, and tern answers ARP, IPv6 neighbour discovery and ping
+	 * for the port's addresses itself:
+	 * - bind: the port's own IPv4 or IPv6 address and the UDP port (port 0:
+	 *   random in 49152..65535); a wildcard is refused. gso, gro, sqpoll and
+	 *   ipv6_only do not apply.
+	 * - workers: at most the port's queue pairs (net_af_packet: its qpairs=).
+	 * - eal_args/neal_args: the EAL arguments a DPDK application takes after
+	 *   "--", without a program name, e.g. {"-l", "2-5", "-a",
+	 *   "0000:3b:00.0"} or, with no hugepages (tests), {"--no-huge", "-m",
+	 *   "512", "--no-pci", "--file-prefix=t1", "-l", "0",
+	 *   "--vdev=net_af_packet0,iface=veth0"}. The EAL starts once per process:
+	 *   a second DPDK engine in the same process reuses it and ignores these.
+	 *   The strings must live until tern_engine_new returns.
+	 * - dpdk_port: the ethdev port index (0: the first device the EAL found).
+	 * - dpdk_addr2: a second address, of the other family (an IPv6 address
+	 *   beside an IPv4 bind, or the reverse); family 0: none.
+	 * - dpdk_prefix4/6: on-link prefix lengths (0: 24 and 64); destinations
+	 *   outside go through dpdk_gw4/6 (family 0: no gateway, packets to them
+	 *   are dropped and counted as tx_no_route).
+	 * - dpdk_vlan: an 802.1Q VLAN ID (1..4094) to tag with and require; 0:
+	 *   untagged. */
+	enum tern_backend_kind backend;
+	const char *const *eal_args;
+	unsigned neal_args;
+	uint16_t dpdk_port;
+	struct tern_addr dpdk_addr2;
+	uint8_t dpdk_prefix4, dpdk_prefix6;
+	struct tern_addr dpdk_gw4, dpdk_gw6;
+	uint16_t dpdk_vlan;
 };
 
 /* Fills the defaults documented above. */
@@ -106,6 +144,12 @@ uint16_t tern_engine_port(const struct tern_engine *e);
 void tern_engine_public_key(const struct tern_engine *e, uint8_t pub[TERN_KEY_LEN]);
 /* The message of the last failed engine call on this thread. */
 const char *tern_engine_errmsg(const struct tern_engine *e);
+/* The backend's counters as text, one "name value" per line (for DPDK:
+ * link.up, link.speed_mbps, port.* hardware counters, per-queue q<i>.*
+ * counters including every drop reason as q<i>.drop_<reason>, neigh.*; for
+ * io_uring: w<i>.* socket counters). Callable from any thread while the
+ * engine runs. Returns the length written (truncated to len - 1). */
+size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len);
 
 /* Why a session ended, or a connect failed. */
 struct tern_close_reason {

@@ -1,0 +1,149 @@
+/* The engine on the DPDK backend (see io/dpdk_engine.h): the engine's
+ * configuration becomes a tern_dpdk_cfg, each worker polls its own queue
+ * pair, and the worker thread busy-polls the NIC (there is no completion to
+ * sleep on), napping briefly on its wake-up eventfd when idle so an idle
+ * engine does not burn its cores unless latency_mode asks it to. */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "io/dpdk.h"
+#include "io/dpdk_engine.h"
+
+#define SPIN_POLLS 200  /* idle polls before napping */
+#define NAP_MIN_US 20   /* first nap; doubles while idle */
+#define NAP_MAX_US 1000 /* a NIC ring absorbs this much idle time */
+
+static int fail(struct tern_engine *e, int rc, const char *msg)
+{
+	snprintf(e->err, sizeof(e->err), "%s", msg);
+	return rc;
+}
+
+static void to_dpdk_cfg(const struct tern_engine_cfg *c, unsigned n, struct tern_dpdk_cfg *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->eal_args = c->eal_args;
+	d->neal_args = c->neal_args;
+	d->port_id = c->dpdk_port;
+	d->queues = n;
+	if (c->bind.family == 4)
+		d->addr4 = c->bind;
+	if (c->bind.family == 6)
+		d->addr6 = c->bind;
+	if (c->dpdk_addr2.family == 4 && c->bind.family == 6)
+		d->addr4 = c->dpdk_addr2;
+	if (c->dpdk_addr2.family == 6 && c->bind.family == 4)
+		d->addr6 = c->dpdk_addr2;
+	d->gw4 = c->dpdk_gw4;
+	d->gw6 = c->dpdk_gw6;
+	d->prefix4 = c->dpdk_prefix4;
+	d->prefix6 = c->dpdk_prefix6;
+	d->udp_port = c->bind.port;
+	d->vlan = c->dpdk_vlan;
+}
+
+int tern_engine_dpdk_open(struct tern_engine *e)
+{
+	struct tern_dpdk_cfg d;
+	struct tern_dpdk_port *p;
+	char warn[512], err[256];
+	int rc;
+
+	if (e->cfg.bind.family != 4 && e->cfg.bind.family != 6)
+		return fail(e, TERN_EINVAL,
+		            "backend dpdk: bind must be the port's own IPv4 or IPv6 address (the "
+		            "DPDK backend answers ARP and ND for it; a wildcard cannot be served)");
+	to_dpdk_cfg(&e->cfg, e->n, &d);
+	rc = tern_dpdk_open(&d, &p, warn, sizeof(warn), err, sizeof(err));
+	if (rc < 0)
+		return fail(e, rc, err);
+	if (*warn && e->cfg.log)
+		e->cfg.log(e->cfg.log_ctx, TERN_LOG_WARN, warn);
+	e->dpdk = p;
+	e->port = tern_dpdk_udp_port(p);
+	e->local = e->cfg.bind;
+	e->local.port = e->port;
+	return 0;
+}
+
+int tern_engine_dpdk_slot(struct tern_engine *e, struct wslot *ws, unsigned i,
+                          struct tern_worker_cfg *wc)
+{
+	wc->ops = &tern_dpdk_backend_ops;
+	wc->be = tern_dpdk_queue(e->dpdk, i);
+	ws->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ws->efd < 0)
+		return fail(e, TERN_ENOMEM, "eventfd: out of file descriptors");
+	return wc->be ? 0 : fail(e, TERN_EINVAL, "backend dpdk: no queue for this worker");
+}
+
+static void pin(int core)
+{
+	cpu_set_t set;
+
+	if (core < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(core, &set);
+	sched_setaffinity(0, sizeof(set), &set); /* best effort, as the io_uring workers */
+}
+
+/* Sleeps up to us microseconds or until another thread wakes us. */
+static void nap(int efd, tern_time us)
+{
+	struct pollfd pfd = {.fd = efd, .events = POLLIN};
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
+	uint64_t v;
+
+	if (ppoll(&pfd, 1, &ts, NULL) > 0 && read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+}
+
+void *tern_engine_dpdk_worker_main(void *arg)
+{
+	struct wslot *ws = arg;
+	struct tern_engine *e = ws->e;
+	unsigned idle = 0;
+	tern_time nap_us = NAP_MIN_US;
+
+	if (e->cfg.cores && e->cfg.ncores)
+		pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
+	tern_dpdk_thread_enter();
+	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
+		tern_time now = tern_engine_clock(), next;
+		if (tern_worker_poll(&ws->w, now)) {
+			idle = 0;
+			nap_us = NAP_MIN_US;
+			atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
+			                      memory_order_relaxed);
+			continue;
+		}
+		if (e->cfg.latency_mode || ++idle < SPIN_POLLS)
+			continue;
+		next = tern_worker_deadline(&ws->w);
+		next = next > now ? next - now : 0;
+		nap(ws->efd, TERN_MIN(next, nap_us));
+		nap_us = TERN_MIN(nap_us * 2, NAP_MAX_US);
+	}
+	tern_dpdk_thread_leave();
+	return NULL;
+}
+
+void tern_engine_dpdk_close(struct tern_engine *e)
+{
+	tern_dpdk_close(e->dpdk);
+	e->dpdk = NULL;
+}
+
+size_t tern_engine_dpdk_stats(struct tern_engine *e, char *buf, size_t len)
+{
+	if (!e->dpdk) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
+	return tern_dpdk_stats_text(e->dpdk, buf, len);
+}
