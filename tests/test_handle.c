@@ -174,26 +174,41 @@ static void *send_main(void *arg)
 	return NULL;
 }
 
+static void take(struct client *c, uint32_t *next, const uint8_t *buf, int n,
+                 const struct tern_recv_info *info)
+{
+	if (info->stream == TERN_STREAM_DATAGRAMS) {
+		atomic_fetch_add(&c->dgrams, n == 5 && memcmp(buf, "dgram", 5) == 0);
+		return;
+	}
+	if (info->stream >= NSEND || !msg_ok(buf, (size_t)n, info->stream, next[info->stream]))
+		atomic_fetch_add(&c->bad, 1);
+	else
+		next[info->stream]++;
+	atomic_fetch_add(&c->got, 1);
+}
+
+/* Every message, then a datagram echoed at least once: datagrams are
+ * unreliable (a loaded loopback drops packets), so it is offered up to 50
+ * times. */
 static void *recv_main(void *arg)
 {
 	struct client *c = arg;
 	uint32_t next[NSEND] = {0};
 	uint8_t buf[4096];
 	struct tern_recv_info info;
+	int n = 1;
 
-	while (atomic_load(&c->got) < NSEND * NMSG || atomic_load(&c->dgrams) < 1) {
-		int n = tern_handle_recv(c->h, buf, sizeof(buf), &info, 20 * SEC);
-		if (n <= 0)
-			break;
-		if (info.stream == TERN_STREAM_DATAGRAMS) {
-			atomic_fetch_add(&c->dgrams, n == 5 && memcmp(buf, "dgram", 5) == 0);
-			continue;
-		}
-		if (info.stream >= NSEND || !msg_ok(buf, (size_t)n, info.stream, next[info.stream]))
-			atomic_fetch_add(&c->bad, 1);
-		else
-			next[info.stream]++;
-		atomic_fetch_add(&c->got, 1);
+	while (n > 0 && atomic_load(&c->got) < NSEND * NMSG) {
+		n = tern_handle_recv(c->h, buf, sizeof(buf), &info, 20 * SEC);
+		if (n > 0)
+			take(c, next, buf, n, &info);
+	}
+	for (int i = 0; n != TERN_ECLOSED && i < 50 && atomic_load(&c->dgrams) == 0; i++) {
+		tern_handle_send_datagram(c->h, "dgram", 5);
+		n = tern_handle_recv(c->h, buf, sizeof(buf), &info, SEC / 10);
+		if (n > 0)
+			take(c, next, buf, n, &info);
 	}
 	return NULL;
 }
@@ -230,7 +245,7 @@ static void test_concurrent(struct tern_engine *srv, struct tern_engine *cli)
 		CHECK_EQ(atomic_load(&cl[i].send_errs), 0);
 		CHECK_EQ(atomic_load(&cl[i].got), NSEND * NMSG);
 		CHECK_EQ(atomic_load(&cl[i].bad), 0);
-		CHECK_EQ(atomic_load(&cl[i].dgrams), 1);
+		CHECK(atomic_load(&cl[i].dgrams) >= 1);
 		CHECK_EQ(tern_handle_close(cl[i].h), 0);
 	}
 	for (int i = 0; i < atomic_load(&sv.accepted); i++) {
