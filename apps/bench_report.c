@@ -352,10 +352,11 @@ static void targets(const struct bench_result *rs, unsigned n, const struct benc
 	double bound = 4.0 / ref->x25519_per_s + 1.0 / ref->x25519_base_per_s;
 	char v[64];
 
-	printf("\nreference (this machine, one core): %s open of 1,400-byte packets %.2f Gbit/s "
-	       "(%.0f pkt/s); X25519 %.0f/s, fixed-base %.0f/s\n",
+	printf("\nreference (this machine, per second of one core's CPU time): %s open of "
+	       "1,400-byte packets %.2f Gbit/s (%.0f pkt/s); X25519 %.0f/s, fixed-base %.0f/s; a "
+	       "responder's handshake = 4 DH + 1 key generation, so one core allows %.0f/s\n",
 	       ref->cipher ? ref->cipher : "AEAD", ref->open_gbps, ref->open_pps, ref->x25519_per_s,
-	       ref->x25519_base_per_s);
+	       ref->x25519_base_per_s, bound > 0 ? 1 / bound : 0);
 	printf("\nissue 5 targets                            %18s %12s\n", "measured", "target");
 	if (b && ref->open_gbps > 0) {
 		snprintf(v, sizeof(v), "%.0f%% (%.2f/%.2f)", 100 * gbps(b) / ref->open_gbps,
@@ -382,8 +383,14 @@ static void targets(const struct bench_result *rs, unsigned n, const struct benc
 		target("ping-pong p99 vs TCP", v, "<= 0.7x", f_p99(p) <= 0.7 * f_p99(pt));
 	}
 	if (h && ref->x25519_per_s > 0) {
+		/* Per second of the server's CPU: what one core sustains, whatever
+		 * else the machine was doing. */
+		double core = h->srv.cpu_s > 0 ? (double)h->msgs / h->srv.cpu_s : 0;
+		snprintf(v, sizeof(v), "%.0f%% of %.0f/s", 100 * core * bound, 1 / bound);
+		target("handshakes per server CPU-s / X25519 bound", v, ">= 80%",
+		       core * bound >= 0.8);
 		snprintf(v, sizeof(v), "%.0f%% of %.0f/s", 100 * per_s(h) * bound, 1 / bound);
-		target("handshakes / X25519 bound (4 DH + keygen)", v, ">= 80%",
+		target("  (wall-clock handshakes/s / the bound)", v, ">= 80%",
 		       per_s(h) * bound >= 0.8);
 	}
 	if (s) {

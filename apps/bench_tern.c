@@ -422,9 +422,9 @@ static void finish_hs(struct cli *k, struct bench_result *r, uint64_t t0, uint64
 	r->ok = r->msgs > 0;
 	if (r->msgs < total)
 		snprintf(r->err, sizeof(r->err),
-		         "%llu of %llu sessions established in the time cap; %llu connects "
-		         "failed%s%s",
+		         "%llu of %llu %s in the time cap; %llu connects failed%s%s",
 		         (unsigned long long)r->msgs, (unsigned long long)total,
+		         r->p.mode == MODE_SESSIONS ? "sessions established" : "handshakes done",
 		         (unsigned long long)r->failed, r->failed ? ", the first: " : "",
 		         r->failed ? k->first_fail : "");
 }
