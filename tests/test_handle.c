@@ -5,7 +5,8 @@
  *    handles: every message comes back, in order per stream, intact;
  *  - a reader that does not read until the worker has held credit: nothing
  *    is lost and what the worker holds outside the ring stays within one
- *    connection window plus one stream window;
+ *    connection window plus one stream window; a peer that closes while the
+ *    worker holds messages: they are all read after the close;
  *  - recv timeouts, a message larger than the buffer, async connect, a
  *    refused connect, closed-handle calls with the peer's reason;
  *  - engines freed under live handles and a listener.
@@ -23,6 +24,7 @@
 #define VP_ECHO 9
 #define VP_BULK 10
 #define VP_MISC 11
+#define VP_HELD 12
 #define NH 6     /* client handles */
 #define NSEND 3  /* sender threads (streams) per handle */
 #define NMSG 300 /* messages per sender */
@@ -335,6 +337,49 @@ static void test_slow_reader(struct tern_engine *srv, struct tern_engine *cli)
 	tern_hlistener_close(b.l);
 }
 
+/* The peer sends more than the receive ring holds (4 MiB), within the
+ * credit it was granted, and closes; the reader has read nothing yet. What
+ * the worker held outside the ring is handed over at the close: every
+ * message is read, in order, then TERN_ECLOSED. */
+static void test_close_while_held(struct tern_engine *srv, struct tern_engine *cli)
+{
+	enum { N = (TERN_HANDLE_RECV_BYTES / BULK_LEN) + 6 };
+	static uint8_t buf[BULK_LEN], want[BULK_LEN];
+	struct tern_connect_opts o = opts_for(srv, VP_HELD);
+	struct tern_hlistener *l;
+	struct tern_handle *c = NULL, *s = NULL;
+	struct tern_handle_stats st;
+	int ok = 0, sent = 0;
+
+	CHECK_EQ(tern_handle_listen(srv, VP_HELD, 0, 0, &l), 0);
+	CHECK_EQ(tern_handle_connect(cli, &o, 5 * SEC, &c, NULL), 0);
+	CHECK_EQ(tern_handle_accept(l, 5 * SEC, &s), 0);
+	if (!c || !s)
+		return;
+	for (uint32_t seq = 0; seq < N; seq++) {
+		bulk_fill(buf, seq);
+		sent += send_all(s, 0, buf, BULK_LEN) == 0;
+	}
+	CHECK_EQ(sent, N);
+	CHECK_EQ(tern_handle_close(s), 0);
+	CHECK_EQ(tern_handle_recv(s, buf, sizeof(buf), NULL, 10 * SEC), TERN_ECLOSED);
+	WAIT_FOR(tern_handle_state(c) == TERN_HANDLE_CLOSED, 10000);
+	CHECK_EQ(tern_handle_state(c), TERN_HANDLE_CLOSED);
+	tern_handle_stats(c, &st);
+	CHECK(st.holds > 0);
+	CHECK(st.held_bytes_max >= 6 * BULK_LEN);
+	for (uint32_t seq = 0; seq < N; seq++) {
+		int n = tern_handle_recv(c, buf, sizeof(buf), NULL, 0);
+		bulk_fill(want, seq);
+		ok += n == (int)BULK_LEN && memcmp(buf, want, BULK_LEN) == 0;
+	}
+	CHECK_EQ(ok, N);
+	CHECK_EQ(tern_handle_recv(c, buf, sizeof(buf), NULL, 0), TERN_ECLOSED);
+	tern_handle_release(c);
+	tern_handle_release(s);
+	tern_hlistener_close(l);
+}
+
 /* ---- timeouts, sizes, refusals, closed handles ---- */
 
 static void test_recv_edges(struct tern_handle *c, struct tern_handle *s)
@@ -459,6 +504,7 @@ int main(void)
 	CHECK_EQ(tern_engine_start(cli), 0);
 	test_concurrent(srv, cli);
 	test_slow_reader(srv, cli);
+	test_close_while_held(srv, cli);
 	test_misc(srv, cli);
 	CHECK_EQ(tern_engine_stop(cli, 5 * SEC), 0);
 	CHECK_EQ(tern_engine_stop(srv, 5 * SEC), 0);
