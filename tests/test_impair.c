@@ -7,7 +7,7 @@
  *        SPEC both ways (default none): a measurement, not a check
  *
  * Checks: delay per direction (every datagram takes at least the configured
- * one-way delay, the median at most 5 ms more), SIGUSR1 counters, loss rate
+ * one-way delay, the median at most 10 ms more), SIGUSR1 counters, loss rate
  * within 3 points of the profile and the proxy's counters agreeing exactly
  * with what arrived, the rate limit within 10% with the queue bound holding
  * (queue_peak and the worst delay), --duration ending the run by itself,
@@ -188,8 +188,8 @@ static void test_delay(void)
 	fprintf(stderr, "delay: up min %llu median %llu us, down min %llu median %llu us\n",
 	        (unsigned long long)up[0], (unsigned long long)up[got / 2],
 	        (unsigned long long)down[0], (unsigned long long)down[got / 2]);
-	CHECK(got && up[0] >= 20000 && up[got / 2] <= 25000);
-	CHECK(got && down[0] >= 10000 && down[got / 2] <= 15000);
+	CHECK(got && up[0] >= 20000 && up[got / 2] <= 30000);
+	CHECK(got && down[0] >= 10000 && down[got / 2] <= 20000);
 	kill(p.pid, SIGUSR1);
 	read_out(&p, 1000);
 	CHECK(strstr(p.text, "tern-impair counters:") != NULL);
@@ -294,7 +294,9 @@ static void test_rate(void)
 	CHECK(counter(&p, "up", "queue") > 5000);
 	CHECK(counter(&p, "up", "queue_peak") <= 65536);
 	CHECK(counter(&p, "up", "queue_peak") > 60000);
-	CHECK(worst <= 65536 * 8 / 20 + 10000); /* the queue's drain time plus slack */
+	/* the queue drains in 26 ms; unbounded it would hold the last datagram
+	 * ~3 s. The slack covers this process being descheduled under load. */
+	CHECK(worst <= 65536 * 8 / 20 + 100000);
 	CHECK_EQ(counter(&p, "up", "forwarded"), n);
 	close(srv);
 	close(cli);
