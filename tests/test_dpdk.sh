@@ -1,0 +1,226 @@
+#!/bin/sh
+# The DPDK backend against the Linux kernel's own ARP, IPv4, IPv6, ICMP and
+# UDP: two network namespaces joined by a veth pair. In one, tern runs on
+# DPDK (net_af_packet on its end of the veth, no hugepages); in the other
+# the kernel, and tern on io_uring. The kernel is the independent check of
+# our headers and checksums: it pings us, resolves us (ARP and NDP), and
+# carries verified bulk transfers both ways; then tern on DPDK resolves the
+# kernel (our ARP requests and neighbour solicitations); bad frames are
+# injected and must be dropped and counted exactly. Then the same over
+# net_af_xdp where the kernel allows it, and a memif transfer between two
+# DPDK processes.
+#
+#   test_dpdk.sh PEER INJECT    (tests/test_dpdk_peer, tests/test_dpdk_inject)
+#
+# Exit 77 (skip, with the reason) only when not root or without network
+# namespaces. Everything runs inside namespaces this script creates (or over
+# a memif socket in its own temp dir), and is removed on every exit path.
+set -u
+PEER=$1
+INJECT=$2
+TAG=t$$
+ND=tern-dpdk-$TAG     # the DPDK side
+NK=tern-kern-$TAG     # the kernel side
+VD=vd$TAG
+VK=vk$TAG
+TMP=$(mktemp -d /tmp/tern-dpdk.XXXXXX)
+PIDS=""
+FAILS=0
+
+skip() { echo "SKIP: $*"; rm -rf "$TMP"; exit 77; }
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok: $*"; }
+
+cleanup() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	ip netns del "$ND" 2>/dev/null
+	ip netns del "$NK" 2>/dev/null
+	rm -rf /var/run/dpdk/"$TAG"-*
+	[ -n "${TERN_TEST_KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, veth, AF_PACKET)"
+command -v ip >/dev/null || skip "needs iproute2 (ip)"
+ip netns add "$ND" 2>/dev/null || skip "cannot create network namespaces here"
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ip netns add "$NK" || { fail "netns"; exit 1; }
+
+# The DPDK side's kernel interface carries no address and speaks neither
+# ARP nor IPv6: the addresses belong to tern. The kernel side sends whole
+# checksums (no TX offload), as a NIC-facing host would see them.
+setup_veth() {
+	ip link add "$VD" type veth peer name "$VK" &&
+		ip link set "$VD" netns "$ND" && ip link set "$VK" netns "$NK" &&
+		ip netns exec "$ND" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 &&
+		ip -n "$ND" link set "$VD" arp off && ip -n "$ND" link set "$VD" up &&
+		ip -n "$NK" addr add 10.77.0.2/24 dev "$VK" &&
+		ip -n "$NK" addr add fd00:77::2/64 dev "$VK" nodad &&
+		ip -n "$NK" link set "$VK" up && ip -n "$NK" link set lo up &&
+		ip netns exec "$NK" ethtool -K "$VK" tx off >/dev/null 2>&1
+}
+setup_veth || { fail "veth setup"; exit 1; }
+
+eal() { # $1: a name for the file prefix, $2: the vdev
+	echo "--no-huge -m 256 --no-pci --file-prefix=$TAG-$1 -l 0 --log-level=lib.eal:error --vdev=$2"
+}
+
+# start_server NAME NETNS ARGS...: runs a server, waits for its ready file,
+# sets SRV (pid), PORT and KEY. Returns 1 if it did not come up.
+start_server() {
+	name=$1 ns=$2
+	shift 2
+	rm -f "$TMP/$name.ready"
+	if [ "$ns" = - ]; then
+		"$PEER" server --ready "$TMP/$name.ready" --stats "$TMP/$name.stats" "$@" \
+			>"$TMP/$name.log" 2>&1 &
+	else
+		ip netns exec "$ns" "$PEER" server --ready "$TMP/$name.ready" \
+			--stats "$TMP/$name.stats" "$@" >"$TMP/$name.log" 2>&1 &
+	fi
+	SRV=$!
+	PIDS="$PIDS $SRV"
+	i=0
+	while [ ! -s "$TMP/$name.ready" ] && [ $i -lt 200 ] && kill -0 "$SRV" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -s "$TMP/$name.ready" ] || { sed 's/^/  | /' "$TMP/$name.log"; return 1; }
+	PORT=$(cut -d' ' -f1 "$TMP/$name.ready")
+	KEY=$(cut -d' ' -f2 "$TMP/$name.ready")
+}
+
+stop_server() { # $1: name
+	kill -TERM "$SRV" 2>/dev/null
+	wait "$SRV" 2>/dev/null
+	PIDS=$(echo "$PIDS" | sed "s/ $SRV\b//")
+	[ -s "$TMP/$1.stats" ] || fail "$1: no counters written"
+}
+
+# counter FILE NAME: the value of one counter (0 when absent)
+counter() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
+
+expect_eq() { # FILE NAME WANT
+	got=$(counter "$1" "$2")
+	[ "$got" = "$3" ] && ok "$2 = $3" || fail "$2 is $got, want $3"
+}
+expect_ge() { # FILE NAME MIN
+	got=$(counter "$1" "$2")
+	[ "$got" -ge "$3" ] && ok "$2 = $got (>= $3)" || fail "$2 is $got, want >= $3"
+}
+
+client() { # NAME NETNS ARGS...
+	name=$1 ns=$2
+	shift 2
+	if [ "$ns" = - ]; then
+		timeout 120 "$PEER" client --stats "$TMP/$name.stats" "$@" >"$TMP/$name.log" 2>&1
+	else
+		timeout 120 ip netns exec "$ns" "$PEER" client --stats "$TMP/$name.stats" "$@" \
+			>"$TMP/$name.log" 2>&1
+	fi
+	rc=$?
+	[ $rc = 0 ] && ok "$name: $(grep counted "$TMP/$name.log")" ||
+		{ fail "$name: exit $rc"; sed 's/^/  | /' "$TMP/$name.log" | tail -15; }
+	return $rc
+}
+
+mac_of() { ip -n "$1" -br link show "$2" | awk '{ print $3 }'; }
+
+# ---- 1. tern on DPDK serves the kernel side ----
+scenario_server() { # $1: vdev kind (af_packet / af_xdp)
+	kind=$1
+	echo "== DPDK server ($kind) <- kernel, tern on io_uring"
+	start_server "srv-$kind" "$ND" --backend dpdk --bind 10.77.0.1:4433 --addr2 fd00:77::1 \
+		--eal $(eal "srv-$kind" "net_${kind}0,iface=$VD") || return 1
+	DMAC=$(mac_of "$ND" "$VD")
+	ip -n "$NK" neigh flush dev "$VK"
+	ip netns exec "$NK" ping -c 3 -i 0.2 -W 2 10.77.0.1 >/dev/null &&
+		ok "ping 10.77.0.1 answered" || fail "ping 10.77.0.1"
+	ip -n "$NK" neigh show 10.77.0.1 | grep -qi "lladdr $DMAC" &&
+		ok "kernel resolved 10.77.0.1 to $DMAC (ARP)" || fail "kernel ARP for 10.77.0.1"
+	ip netns exec "$NK" ping -6 -c 3 -i 0.2 -W 2 fd00:77::1 >/dev/null &&
+		ok "ping fd00:77::1 answered" || fail "ping fd00:77::1"
+	ip -n "$NK" -6 neigh show fd00:77::1 | grep -qi "lladdr $DMAC" &&
+		ok "kernel resolved fd00:77::1 to $DMAC (NDP)" || fail "kernel NDP for fd00:77::1"
+	client "cli4-$kind" "$NK" --connect "10.77.0.1:$PORT" --key "$KEY" --bytes 8000000
+	client "cli6-$kind" "$NK" --connect "[fd00:77::1]:$PORT" --key "$KEY" --bytes 2000000
+	I=$TMP/inject-$kind.txt
+	ip netns exec "$NK" "$INJECT" "$VK" "$DMAC" 10.77.0.2 10.77.0.1 fd00:77::2 \
+		fd00:77::1 "$PORT" 5 >"$I" || fail "inject"
+	sleep 0.5
+	stop_server "srv-$kind"
+	S=$TMP/srv-$kind.stats
+	expect_ge "$S" q0.echo4 3
+	expect_ge "$S" q0.echo6 3
+	expect_ge "$S" q0.arp_requests_in 1
+	expect_ge "$S" q0.ns_in 1
+	expect_ge "$S" q0.rx_udp 1000
+	expect_eq "$S" q0.drop_runt "$(counter "$I" runt)"
+	expect_eq "$S" q0.drop_foreign_mac "$(counter "$I" foreign_mac)"
+	expect_eq "$S" q0.drop_ip_csum "$(counter "$I" ip_csum)"
+	expect_eq "$S" q0.drop_udp_csum "$(counter "$I" udp_csum)"
+	expect_eq "$S" q0.drop_ip_options "$(counter "$I" ip_options)"
+	# net_af_packet's socket asks the kernel to defragment (PACKET_FANOUT_FLAG_DEFRAG):
+	# a lone IPv4 fragment waits there for the rest and never reaches the PMD.
+	frags=$(counter "$I" ip_fragment6)
+	[ "$kind" = af_packet ] || frags=$((frags + $(counter "$I" ip_fragment4)))
+	expect_eq "$S" q0.drop_ip_fragment "$frags"
+}
+
+# ---- 2. tern on DPDK as the client: it resolves the kernel ----
+scenario_client() {
+	echo "== DPDK client -> kernel, tern on io_uring"
+	start_server srv-uring "$NK" --backend uring --bind "[::]:5544" || {
+		fail "io_uring server did not start"
+		return 1
+	}
+	ip -n "$NK" neigh flush dev "$VK"
+	client dcli4 "$ND" --backend dpdk --bind 10.77.0.1:0 --addr2 fd00:77::1 \
+		--connect 10.77.0.2:5544 --key "$KEY" --bytes 4000000 \
+		--eal $(eal dcli4 "net_af_packet0,iface=$VD")
+	expect_ge "$TMP/dcli4.stats" neigh.probes 1
+	expect_ge "$TMP/dcli4.stats" neigh.resolved 1
+	ip -n "$NK" neigh show 10.77.0.1 | grep -qi "lladdr $(mac_of "$ND" "$VD")" &&
+		ok "kernel learned 10.77.0.1 from our ARP request" || fail "kernel did not learn us"
+	client dcli6 "$ND" --backend dpdk --bind "[fd00:77::1]:0" --addr2 10.77.0.1 \
+		--connect "[fd00:77::2]:5544" --key "$KEY" --bytes 2000000 \
+		--eal $(eal dcli6 "net_af_packet0,iface=$VD")
+	expect_ge "$TMP/dcli6.stats" neigh.probes 1
+	expect_ge "$TMP/dcli6.stats" q0.na_in 1
+	stop_server srv-uring
+}
+
+# ---- 3. two DPDK processes over memif ----
+scenario_memif() {
+	echo "== DPDK server <- DPDK client over memif"
+	sock=$TMP/memif.sock
+	start_server srv-memif - --backend dpdk --bind 10.78.0.1:4433 \
+		--eal $(eal srv-memif "net_memif0,role=server,socket=$sock") || {
+		fail "memif server did not start"
+		return 1
+	}
+	client cli-memif - --backend dpdk --bind 10.78.0.2:0 --connect "10.78.0.1:$PORT" \
+		--key "$KEY" --bytes 16000000 \
+		--eal $(eal cli-memif "net_memif0,role=client,socket=$sock")
+	stop_server srv-memif
+	expect_ge "$TMP/srv-memif.stats" q0.rx_udp 10000
+}
+
+scenario_server af_packet
+[ -n "${ONLY_SERVER:-}" ] || scenario_client
+if [ -z "${ONLY_SERVER:-}" ] && ip netns exec "$ND" true && ip -n "$ND" link show "$VD" >/dev/null 2>&1; then
+	# net_af_xdp needs kernel AF_XDP support; where the kernel refuses, say so.
+	if start_server probe-xdp "$ND" --backend dpdk --bind 10.77.0.1:4433 \
+		--eal $(eal probe-xdp "net_af_xdp0,iface=$VD") >/dev/null 2>&1; then
+		stop_server probe-xdp
+		scenario_server af_xdp
+	else
+		echo "note: net_af_xdp unavailable on this kernel:" \
+			"$(grep -m1 -i 'xdp\|error' "$TMP/probe-xdp.log")"
+	fi
+fi
+[ -n "${ONLY_SERVER:-}" ] || scenario_memif
+
+[ $FAILS = 0 ] && echo "PASS" || echo "$FAILS check(s) failed"
+[ $FAILS = 0 ]
