@@ -461,20 +461,28 @@ static void on_closed(void *ctx, struct tern_conn *c, const struct tern_close_re
 
 /* ---- the main thread ---- */
 
-static enum state wait_event(struct cat *k, bool *inflight)
+/* The shared state now. Callers check it before wait_event, and the worker
+ * changes it before it notifies, so no change can slip between the two. */
+static enum state snapshot(struct cat *k, bool *inflight)
 {
-	struct pollfd p = {.fd = k->evfd, .events = POLLIN};
-	uint64_t v;
 	enum state st;
 
-	if (poll(&p, 1, -1) > 0 && read(k->evfd, &v, sizeof(v)) < 0)
-		v = 0;
 	pthread_mutex_lock(&k->mu);
 	st = k->st;
 	if (inflight)
 		*inflight = k->inflight;
 	pthread_mutex_unlock(&k->mu);
 	return st;
+}
+
+/* Sleeps until the worker notifies. */
+static void wait_event(struct cat *k)
+{
+	struct pollfd p = {.fd = k->evfd, .events = POLLIN};
+	uint64_t v;
+
+	if (poll(&p, 1, -1) > 0 && read(k->evfd, &v, sizeof(v)) < 0)
+		v = 0;
 }
 
 static struct chunk *new_chunk(size_t cap)
@@ -486,45 +494,51 @@ static struct chunk *new_chunk(size_t cap)
 	return ch;
 }
 
-/* Reads the input into chunks until EOF, then finishes stream 0. */
+/* Reads one chunk of input and posts it (the last, at EOF, finishes stream
+ * 0). Returns false at EOF or on a failure. */
+static bool read_and_post(struct cat *k, size_t cap)
+{
+	struct chunk *ch = new_chunk(cap);
+	ssize_t n;
+
+	if (!ch) {
+		set_failure(k, "out of memory");
+		return false;
+	}
+	do
+		n = read(k->in_fd, ch->data, cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		set_failure(k, "%s: %s", k->send_path ? k->send_path : "stdin", strerror(errno));
+	ch->fin = n <= 0;
+	ch->len = n > 0 ? (size_t)n : 0;
+	if (post_chunk(k, ch) < 0) {
+		free(ch);
+		set_failure(k, "out of memory");
+		return false;
+	}
+	return n > 0;
+}
+
+/* Feeds the input to the session until EOF or the session's end. */
 static void pump_input(struct cat *k)
 {
 	size_t cap = k->mode == MODE_SEND ? FILE_CHUNK : STDIN_CHUNK;
 	struct pollfd p[2] = {{.fd = k->evfd, .events = POLLIN},
 	                      {.fd = k->in_fd, .events = POLLIN}};
-	bool eof = false, inflight = false;
-	enum state st = ST_OPEN;
+	bool inflight;
 
-	while (st == ST_OPEN && !eof) {
-		struct chunk *ch;
-		ssize_t n;
-
-		if (inflight || poll(p, 2, -1) <= 0 ||
-		    !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-			st = wait_event(k, &inflight);
+	while (snapshot(k, &inflight) == ST_OPEN) {
+		if (inflight) {
+			wait_event(k);
 			continue;
 		}
-		if (!(ch = new_chunk(cap))) {
-			set_failure(k, "out of memory");
-			return;
-		}
-		n = read(k->in_fd, ch->data, cap);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-			free(ch);
+		if (poll(p, 2, -1) <= 0)
 			continue;
-		}
-		if (n < 0)
-			set_failure(k, "%s: %s", k->send_path ? k->send_path : "stdin",
-			            strerror(errno));
-		eof = n <= 0;
-		ch->fin = eof;
-		ch->len = n > 0 ? (size_t)n : 0;
-		if (post_chunk(k, ch) < 0) {
-			free(ch);
-			set_failure(k, "out of memory");
+		if (p[0].revents & POLLIN)
+			wait_event(k); /* consume it; the loop re-reads the state */
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !read_and_post(k, cap))
 			return;
-		}
-		inflight = true;
 	}
 }
 
@@ -550,8 +564,8 @@ static int run(struct cat *k)
 		set_failure(k, "connect: %s", tern_engine_errmsg(k->e));
 		return 1;
 	}
-	while ((st = wait_event(k, NULL)) == ST_CONNECTING)
-		;
+	while ((st = snapshot(k, NULL)) == ST_CONNECTING)
+		wait_event(k);
 	if (st == ST_OPEN && k->mode == MODE_GET) {
 		struct chunk *path = path_chunk(k->get_path, false), *fin = path_chunk("", true);
 		if (!path || !fin || post_chunk(k, path) < 0) {
@@ -560,8 +574,8 @@ static int run(struct cat *k)
 			free(fin);
 			return 1;
 		}
-		while ((st = wait_event(k, &inflight)) == ST_OPEN && inflight)
-			;
+		while ((st = snapshot(k, &inflight)) == ST_OPEN && inflight)
+			wait_event(k);
 		if (st == ST_OPEN)
 			post_chunk(k, fin);
 		else
@@ -569,8 +583,8 @@ static int run(struct cat *k)
 	} else if (st == ST_OPEN) {
 		pump_input(k);
 	}
-	while (st != ST_CLOSED)
-		st = wait_event(k, NULL);
+	while (snapshot(k, NULL) != ST_CLOSED)
+		wait_event(k);
 	return 0;
 }
 
