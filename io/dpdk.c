@@ -60,10 +60,11 @@ static int eal_error(char *err, size_t errlen)
 		           "Reserve some (dpdk-hugepages.py --setup 2G) or, for tests, pass "
 		           "--no-huge -m 512",
 		           rte_strerror(e));
-	if (e == EACCES)
+	if (e == EACCES) /* 22.11 sets it when hugepage discovery fails */
 		return say(err, errlen, TERN_ESTATE,
-		           "dpdk: the EAL was refused access (%s): run as root or grant "
-		           "CAP_SYS_ADMIN, CAP_IPC_LOCK and access to /dev/vfio",
+		           "dpdk: the EAL found no usable hugepages (%s; the EAL says why above): "
+		           "run as root, mount hugetlbfs and reserve hugepages (dpdk-hugepages.py "
+		           "--setup 2G), or for tests pass --no-huge -m 512",
 		           rte_strerror(e));
 	if (e == EALREADY)
 		return say(err, errlen, TERN_ESTATE,

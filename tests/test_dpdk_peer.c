@@ -8,6 +8,7 @@
  *                  --ready FILE [--stats FILE] --eal <EAL args...>
  *   test_dpdk_peer client --backend uring --connect 10.77.0.1:4433 --key HEX
  *                  --bytes N [--bind ADDR:PORT] [--stats FILE] [--eal <EAL args...>]
+ * Either takes --workers N and, on DPDK, --vlan ID.
  *
  * The server writes "<port> <public key hex>" to FILE when it is up and runs
  * until SIGTERM. The client exits 0 only when the server saw every byte
@@ -195,6 +196,7 @@ static void cli_closed(void *ctx, struct tern_conn *c, const struct tern_close_r
 struct opts {
 	const char *mode, *backend, *bind, *addr2, *connect, *key, *ready, *stats;
 	unsigned long long bytes;
+	unsigned workers, vlan;
 	const char *const *eal;
 	unsigned neal;
 };
@@ -231,6 +233,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->stats = v;
 		else if (!strcmp(a, "--bytes"))
 			o->bytes = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--workers"))
+			o->workers = (unsigned)atoi(v);
+		else if (!strcmp(a, "--vlan"))
+			o->vlan = (unsigned)atoi(v);
 		else
 			return -1;
 		i++;
@@ -257,8 +263,10 @@ static int make_engine(const struct opts *o, struct tern_engine **e)
 		return fprintf(stderr, "bad --bind %s\n", o->bind), -1;
 	if (o->addr2 && parse_addr(o->addr2, &cfg.dpdk_addr2) < 0)
 		return fprintf(stderr, "bad --addr2 %s\n", o->addr2), -1;
+	cfg.workers = o->workers ? o->workers : 1;
 	if (!strcmp(o->backend, "dpdk")) {
 		cfg.backend = TERN_BACKEND_DPDK;
+		cfg.dpdk_vlan = (uint16_t)o->vlan;
 		cfg.eal_args = o->eal;
 		cfg.neal_args = o->neal;
 	}
