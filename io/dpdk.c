@@ -74,7 +74,7 @@ static int eal_error(char *err, size_t errlen)
 	           "dpdk: EAL initialisation failed (%s): check the EAL arguments (the EAL's "
 	           "own log above names the one it refused; a second process needs its own "
 	           "--file-prefix)",
-	           rte_strerror(e));
+	           e ? rte_strerror(e) : "no reason given");
 }
 
 /* rte_eal_init pins the calling thread to the main lcore; the engine pins
