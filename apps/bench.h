@@ -49,9 +49,10 @@ struct bench_hist {
 
 /* What one side measured over a test. */
 struct bench_side {
-	double cpu_s;     /* process CPU time (all threads) */
-	uint64_t packets; /* UDP packets sent (client) or received (server) */
-	int64_t rss_kb;   /* RSS growth over the test */
+	double cpu_s;                     /* process CPU time (all threads) */
+	uint64_t packets;                 /* UDP packets sent (client) or received (server) */
+	uint64_t packets_in, packets_out; /* the other direction: ACKs, echoes (tern) */
+	int64_t rss_kb;                   /* RSS growth over the test */
 };
 
 struct bench_result {

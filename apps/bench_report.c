@@ -94,8 +94,10 @@ static void json_str(const char *s)
 
 static void json_side(const char *name, const struct bench_side *s, const struct bench_result *r)
 {
-	printf(",\"%s\":{\"cpu_s\":%.6f,\"packets\":%llu,\"rss_kb\":%lld", name, s->cpu_s,
-	       (unsigned long long)s->packets, (long long)s->rss_kb);
+	printf(",\"%s\":{\"cpu_s\":%.6f,\"packets\":%llu,\"packets_other_way\":%llu,"
+	       "\"rss_kb\":%lld",
+	       name, s->cpu_s, (unsigned long long)s->packets,
+	       (unsigned long long)(s->packets_in + s->packets_out), (long long)s->rss_kb);
 	if (bench_out.mhz > 0)
 		printf(",\"cycles\":%.0f", cycles(s));
 	if (bench_out.mhz > 0 && s->packets)
@@ -153,11 +155,13 @@ static void headline(const struct bench_result *r, char *buf, size_t len)
 		snprintf(buf, len, "%.2f Gbit/s, %llu bytes verified in %.2f s", gbps(r),
 		         (unsigned long long)r->bytes, r->secs);
 		if (r->p.impl == IMPL_TERN)
-			snprintf(buf + strlen(buf), len - strlen(buf),
-			         "; %llu packets, %llu lost, min RTT %llu us, cwnd %llu KiB at the "
-			         "end",
-			         (unsigned long long)r->cli.packets, (unsigned long long)r->lost,
-			         (unsigned long long)r->rtt_us, (unsigned long long)r->cwnd >> 10);
+			snprintf(
+			        buf + strlen(buf), len - strlen(buf),
+			        "; %llu packets (%llu back), %llu lost, min RTT %llu us, cwnd %llu "
+			        "KiB at the end",
+			        (unsigned long long)r->cli.packets,
+			        (unsigned long long)r->srv.packets_out, (unsigned long long)r->lost,
+			        (unsigned long long)r->rtt_us, (unsigned long long)r->cwnd >> 10);
 		break;
 	case MODE_PINGPONG:
 		snprintf(buf, len, "p50 %.1f us, p99 %.1f us over %llu round trips",

@@ -15,7 +15,7 @@
 #include "bench.h"
 #include "crypto/encode.h"
 
-#define RESULT_LEN 32 /* verified, msgs, errors, packets: 4 x u64 LE */
+#define RESULT_LEN 40 /* verified, msgs, errors, packets in, packets out: 5 x u64 LE */
 #define HS_WINDOW 64  /* handshakes in flight */
 #define GRACE_NS 20000000000ull
 
@@ -130,6 +130,7 @@ static void srv_fin(void *ctx, struct tern_conn *c, uint16_t stream)
 	put64(res + 8, sc->rx.msgs);
 	put64(res + 16, sc->rx.errors);
 	put64(res + 24, info.packets_received);
+	put64(res + 32, info.packets_sent);
 	atomic_fetch_add_explicit(&s->verified, sc->rx.verified, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->msgs, sc->rx.msgs, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->errors, sc->rx.errors, memory_order_relaxed);
@@ -290,6 +291,8 @@ static void cli_result(struct cli *k, struct tern_conn *c, const uint8_t *m, siz
 	k->r->msgs = get64(m + 8);
 	k->r->errors = get64(m + 16);
 	k->r->srv.packets = get64(m + 24);
+	k->r->srv.packets_out = get64(m + 32);
+	k->r->cli.packets_in = info.packets_received;
 	k->r->cli.packets = info.packets_sent;
 	k->r->lost = info.packets_lost;
 	k->r->rtt_us = info.min_rtt_us;
