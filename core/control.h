@@ -50,6 +50,9 @@ struct tern_control_ops {
 	bool (*listening)(void *ctx, uint16_t vport, uint8_t stream_type);
 	/* Wall clock, unix nanoseconds (timestamps, ticket expiry). Required. */
 	uint64_t (*wallclock)(void *ctx);
+	/* A pending connect's user pointer that will never be reported (the
+	 * control plane is being freed): release it. NULL: nothing to do. */
+	void (*forget)(void *ctx, void *user);
 	/* Fills n random bytes (CIDs, ephemeral keys come from libsodium). NULL:
 	 * libsodium's generator. The simulator passes a seeded one. */
 	void (*random)(void *ctx, uint8_t *out, size_t n);

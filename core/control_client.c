@@ -45,9 +45,13 @@ void tern_control_client_free(struct tern_control *c)
 
 	if (!cl)
 		return;
-	for (size_t i = 0; i < c->cfg.max_pending; i++)
-		if (cl->p[i].used)
-			release(&cl->p[i]);
+	for (size_t i = 0; i < c->cfg.max_pending; i++) {
+		if (!cl->p[i].used)
+			continue;
+		if (c->ops.forget)
+			c->ops.forget(c->ops.ctx, cl->p[i].user);
+		release(&cl->p[i]);
+	}
 	free(cl->p);
 	free(cl);
 	c->client = NULL;

@@ -157,6 +157,12 @@ static void ctl_failed(void *ctx, void *user, int why)
 		free(user);
 }
 
+static void ctl_forget(void *ctx, void *user)
+{
+	(void)ctx;
+	free(user); /* a struct tern_connect_ctx whose connect never finished */
+}
+
 static uint64_t ctl_wallclock(void *ctx)
 {
 	struct timespec ts;
@@ -186,7 +192,8 @@ int tern_engine_make_control(struct tern_engine *e)
 	                               .install = ctl_install,
 	                               .failed = ctl_failed,
 	                               .listening = ctl_listening,
-	                               .wallclock = ctl_wallclock};
+	                               .wallclock = ctl_wallclock,
+	                               .forget = ctl_forget};
 	struct tern_control_cfg cc;
 	const char *msg = NULL;
 	int rc;

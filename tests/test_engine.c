@@ -130,7 +130,7 @@ static struct tern_engine *engine(unsigned workers, uint16_t port)
 	tern_engine_cfg_default(&cfg);
 	cfg.workers = workers;
 	cfg.bind = (struct tern_addr){.family = 4, .port = port, .ip = {127, 0, 0, 1}};
-	cfg.handshake_timeout_us = 2000000;
+	cfg.handshake_timeout_us = 10000000; /* generous: sanitizer builds on a loaded machine */
 	if (tern_engine_new(&e, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "engine: %s\n", err);
 		return NULL;
