@@ -20,6 +20,18 @@
 #include "bench.h"
 #include "crypto/encode.h"
 
+/* What --backend dpdk answers: the library's DPDK backend needs a NIC port,
+ * EAL arguments and addresses on both hosts, which tern-bench does not take. */
+#ifdef TERN_HAVE_DPDK
+#define DPDK_FIX                                                                                   \
+	"this libtern has the DPDK backend, but tern-bench does not drive it yet (it needs a NIC " \
+	"port, EAL arguments and addresses on both hosts: docs/deploying.md); use --backend uring"
+#else
+#define DPDK_FIX                                                                                   \
+	"the DPDK backend is not built in this libtern (libdpdk was not found when meson "         \
+	"configured it; install libdpdk-dev and reconfigure); use --backend uring"
+#endif
+
 struct opts {
 	struct bench_params p;
 	bool modes[MODE_N], any_mode;
@@ -244,8 +256,7 @@ static int opt_name(struct opts *o, int opt, const char *arg, const char *flag)
 		if (strcmp(arg, "uring") == 0)
 			return 0;
 		if (strcmp(arg, "dpdk") == 0)
-			return bad(flag, "the DPDK backend is not built in this tern (there is no "
-			                 "io/dpdk yet); use --backend uring");
+			return bad(flag, DPDK_FIX);
 		return bad(flag, "use uring or dpdk");
 	case O_LATENCY:
 		if (strcmp(arg, "on") && strcmp(arg, "off"))

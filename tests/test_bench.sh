@@ -92,7 +92,7 @@ bad "--size: use 1 byte to 1M" --size 0
 bad "--size: use 1 byte to 1M" --size 2G
 bad "--size: needs a value" --size
 bad "--bogus: unknown flag" --bogus
-bad "--backend: the DPDK backend is not built" --backend dpdk
+bad "--backend: .*DPDK backend.*use --backend uring" --backend dpdk
 bad "--backend: use uring or dpdk" --backend xdp
 bad "--cipher: use aes-256-gcm or chacha20-poly1305" --cipher rot13
 bad "--cc: use cubic, newreno or bbr" --cc vegas
