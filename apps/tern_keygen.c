@@ -300,7 +300,7 @@ static int ticket_inputs(const struct opts *o, uint8_t key[TERN_TOKEN_KEY_LEN],
 static int cmd_ticket(const struct opts *o)
 {
 	uint8_t key[TERN_TOKEN_KEY_LEN], client[TERN_HS_KEY_LEN], ticket[TERN_TOKEN_LEN];
-	uint64_t now, pid, expiry;
+	uint64_t now = 0, pid = 0, expiry = 0;
 	int rc;
 
 	if (!o->pid || !o->expires)
@@ -325,7 +325,7 @@ static int cmd_ticket(const struct opts *o)
 static int cmd_ticket_verify(const struct opts *o)
 {
 	uint8_t key[TERN_TOKEN_KEY_LEN], client[TERN_HS_KEY_LEN], ticket[TERN_TOKEN_LEN];
-	uint64_t now, pid, expiry;
+	uint64_t now = 0, pid = 0, expiry = 0;
 	int rc = ticket_inputs(o, key, client, &now), v;
 
 	if (rc == 0)

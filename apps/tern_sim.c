@@ -21,7 +21,7 @@ static void usage(FILE *f)
 	        "  --streams N       streams to spread them over, 1..%d (default 4)\n"
 	        "  --msg MIN[-MAX]   message sizes in bytes (default 1000-100000)\n"
 	        "  --dgrams N        datagrams to send alongside (default 1000)\n"
-	        "  --cc NAME         newreno or cubic (default cubic)\n"
+	        "  --cc NAME         newreno, cubic or bbr (default cubic)\n"
 	        "  --cipher NAME     chacha20-poly1305 or aes-256-gcm (default chacha20-poly1305)\n"
 	        "  --max-packet N    UDP payload size, 1200..1472 (default 1452)\n"
 	        "  --seed N          random seed (default 1)\n"
@@ -189,7 +189,7 @@ static int apply(int opt, const char *arg, struct simrun_cfg *c, bool *rev_set)
 		return 0;
 	case O_CC:
 		c->sess.cc = tern_cc_find(arg);
-		return c->sess.cc ? 0 : bad("--cc", "expected newreno or cubic");
+		return c->sess.cc ? 0 : bad("--cc", "expected newreno, cubic or bbr");
 	case O_CIPHER:
 		if (strcmp(arg, "aes-256-gcm") == 0 && tern_crypto_aes_available())
 			c->sess.cipher = TERN_CIPHER_AES256_GCM;

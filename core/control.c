@@ -130,12 +130,20 @@ uint64_t tern_control_unix(const struct tern_control *c)
 	return c->ops.wallclock(c->ops.ctx) / 1000000000ull;
 }
 
-/* CID byte 0 names the owner worker (round robin); the rest is random. */
+/* CID byte 0 names the owner worker; the rest is random. */
 void tern_control_new_cid(struct tern_control *c, uint8_t cid[TERN_CID_LEN])
 {
 	fill_random(c, cid + 1, TERN_CID_LEN - 1);
 	cid[0] = c->next_worker;
 	c->next_worker = (uint8_t)((c->next_worker + 1) % c->cfg.workers);
+}
+
+/* A responder's session belongs to the worker its initiation arrived on. */
+static void responder_cid(struct tern_control *c, uint8_t cid[TERN_CID_LEN])
+{
+	tern_control_new_cid(c, cid);
+	if (c->arrival >= 0)
+		cid[0] = (uint8_t)c->arrival;
 }
 
 /* ---- replay protection: the newest timestamp per initiator key ---- */
@@ -276,7 +284,7 @@ static int respond(struct tern_control *c, struct tern_hs_responder *st,
 	int rc;
 
 	memcpy(si.peer_static, info->peer_static, TERN_HS_KEY_LEN);
-	tern_control_new_cid(c, cid);
+	responder_cid(c, cid);
 	tern_session_local_params(&c->cfg.session, &params);
 	rc = tern_hs_response_create(st, cid, &params, NULL, resp, sizeof(resp), &len, &res, NULL);
 	if (rc < 0)
@@ -346,8 +354,10 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 }
 
 int tern_control_on_packet(struct tern_control *c, const uint8_t *pkt, size_t len,
-                           const struct tern_addr *src, unsigned backlog, tern_time now)
+                           const struct tern_addr *src, unsigned backlog, unsigned worker,
+                           tern_time now)
 {
+	c->arrival = worker < c->cfg.workers ? (int)worker : -1;
 	switch (tern_wire_classify(pkt, len)) {
 	case TERN_PKT_HS_INITIATION:
 		return on_initiation(c, pkt, len, src, backlog, now);

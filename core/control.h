@@ -99,10 +99,14 @@ void tern_control_free(struct tern_control *c);
 
 /* Processes one handshake packet from src. backlog: handshake packets still
  * queued behind this one (the worker-to-control ring's depth); at or above
- * hs_queue_depth initiations must carry a valid cookie. Returns 0 or the
- * negative reason it was dropped (counted in stats). */
+ * hs_queue_depth initiations must carry a valid cookie. worker: the worker it
+ * arrived on, which becomes the owner of a session it creates (the kernel's
+ * SO_REUSEPORT hash, or the NIC's RSS, sends that client's later packets to
+ * the same worker, so they need no handoff). Returns 0 or the negative
+ * reason it was dropped (counted in stats). */
 int tern_control_on_packet(struct tern_control *c, const uint8_t *pkt, size_t len,
-                           const struct tern_addr *src, unsigned backlog, tern_time now);
+                           const struct tern_addr *src, unsigned backlog, unsigned worker,
+                           tern_time now);
 
 struct tern_connect_req {
 	struct tern_addr peer;

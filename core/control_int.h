@@ -25,6 +25,7 @@ struct tern_control {
 	uint64_t replay_key;
 	unsigned replay_victim;
 	uint8_t next_worker;
+	int arrival;                /* worker the packet being processed arrived on; -1: unknown */
 	tern_time under_load_until; /* cookies required until then */
 	struct tern_control_stats stats;
 	struct tern_control_client *client; /* control_client.c; made on first connect */

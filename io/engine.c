@@ -223,7 +223,7 @@ static unsigned control_packets(struct tern_engine *e, struct wslot *ws, tern_ti
 	for (unsigned i = 0; i < n; i++) {
 		struct tern_wpkt *p = msgs[i].ptr;
 		unsigned backlog = tern_ring_count(ws->to_control) + (n - 1 - i);
-		tern_control_on_packet(e->ctl, p->data, p->len, &p->addr, backlog, now);
+		tern_control_on_packet(e->ctl, p->data, p->len, &p->addr, backlog, p->worker, now);
 		free(p);
 	}
 	return n;

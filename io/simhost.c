@@ -257,7 +257,7 @@ static void host_work(struct simhost *h, tern_time now)
 
 		h->head = (h->head + 1) % h->cfg.queue;
 		h->n--;
-		tern_control_on_packet(h->ctl, it->data, it->len, &it->src, (unsigned)h->n, now);
+		tern_control_on_packet(h->ctl, it->data, it->len, &it->src, (unsigned)h->n, 0, now);
 		h->busy_until = TERN_MAX(h->busy_until, now) + h->cfg.cost_check +
 		                (st->dh_initiations + st->connected > dh ? h->cfg.cost_dh : 0);
 	}

@@ -3,6 +3,7 @@
  * tampered byte rejected, wrong key, wrong length and version. */
 #include "tests/check.h"
 #include "crypto/token.h"
+#include "tern/tern.h"
 
 static uint8_t key[TERN_TOKEN_KEY_LEN], pub[32], nonce[TERN_TOKEN_NONCE_LEN];
 
@@ -89,6 +90,22 @@ static void test_malformed(void)
 	CHECK_EQ(tern_token_verify(key, t, TERN_TOKEN_LEN, 1, pub, NULL, NULL), TERN_EMALFORMED);
 }
 
+/* The public calls (tern/tern.h) an auth service and a server use. */
+static void test_public_api(const uint8_t key[32])
+{
+	uint8_t client[32] = {7}, other[32] = {8}, t[TERN_TICKET_MAX];
+	uint64_t pid = 0, exp = 0;
+	int n = tern_ticket_mint(key, 99, 2000, client, t, sizeof(t));
+
+	CHECK_EQ(n, TERN_TOKEN_LEN);
+	CHECK_EQ(tern_ticket_verify(key, t, (size_t)n, 1999, client, &pid, &exp), 0);
+	CHECK_EQ(pid, 99);
+	CHECK_EQ(exp, 2000);
+	CHECK_EQ(tern_ticket_verify(key, t, (size_t)n, 2000, client, NULL, NULL), TERN_ETIMEDOUT);
+	CHECK_EQ(tern_ticket_verify(key, t, (size_t)n, 1, other, NULL, NULL), TERN_ECRYPTO);
+	CHECK_EQ(tern_ticket_mint(key, 1, 2, client, t, 10), TERN_ENOSPC);
+}
+
 int main(void)
 {
 	uint8_t k1[32], k2[32];
@@ -101,5 +118,6 @@ int main(void)
 	test_expiry();
 	test_binding_and_forgery();
 	test_malformed();
+	test_public_api(k1);
 	return tern_check_result("token");
 }

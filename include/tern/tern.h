@@ -71,7 +71,7 @@ struct tern_engine_cfg {
 	 * ticket, or none). Called on the control thread. */
 	bool (*allow)(void *ctx, const uint8_t pub[TERN_KEY_LEN]);
 	void *allow_ctx;
-	const uint8_t *ticket_key; /* 32 bytes: tickets verified (tern/ticket.h) */
+	const uint8_t *ticket_key; /* 32 bytes: tickets verified (tern_ticket_mint below) */
 	bool ticket_required;
 	/* Session defaults */
 	const char *cc;                /* "cubic" (default), "newreno" or "bbr" */
@@ -215,7 +215,7 @@ struct tern_connect_opts {
 	uint16_t vport;
 	uint8_t stream_type;
 	uint8_t server_pub[TERN_KEY_LEN];
-	const uint8_t *ticket; /* NULL or ticket_len bytes (tern/ticket.h) */
+	const uint8_t *ticket; /* NULL or ticket_len bytes (tern_ticket_mint below) */
 	size_t ticket_len;
 	const struct tern_handler *handler; /* copied */
 	void *user; /* tern_conn_user() of the new session; on_connect_failed's user */
@@ -282,6 +282,25 @@ int tern_key_public(const uint8_t priv[TERN_KEY_LEN], uint8_t pub[TERN_KEY_LEN])
 int tern_key_load(const char *path, uint8_t key[TERN_KEY_LEN], char *err, size_t errlen);
 /* The same for a public key file (no permission check). */
 int tern_key_load_public(const char *path, uint8_t key[TERN_KEY_LEN], char *err, size_t errlen);
+/* ---- tickets: credentials an auth service mints and servers verify ---- */
+
+#define TERN_TICKET_KEY_LEN 32
+#define TERN_TICKET_MAX 256 /* the largest ticket a handshake carries */
+
+/* Mints a ticket: pid and an expiry (unix seconds) bound to the client's
+ * static public key, sealed (XChaCha20-Poly1305) under the ticket key the
+ * auth service shares with the servers (tern_engine_cfg.ticket_key).
+ * Returns the ticket's length, TERN_ENOSPC (cap too small) or TERN_ECRYPTO. */
+int tern_ticket_mint(const uint8_t key[TERN_TICKET_KEY_LEN], uint64_t pid, uint64_t expiry,
+                     const uint8_t client_pub[TERN_KEY_LEN], uint8_t *out, size_t cap);
+/* Verifies a ticket as a server does: authentic under key, bound to
+ * client_pub, not expired at now (unix seconds). Fills pid and expiry (either
+ * may be NULL). Returns 0, TERN_EMALFORMED, TERN_ECRYPTO (forged, or minted
+ * for another key) or TERN_ETIMEDOUT (expired). */
+int tern_ticket_verify(const uint8_t key[TERN_TICKET_KEY_LEN], const uint8_t *ticket, size_t len,
+                       uint64_t now, const uint8_t client_pub[TERN_KEY_LEN], uint64_t *pid,
+                       uint64_t *expiry);
+
 /* Parses a base64 public key as printed by tern-keygen. */
 int tern_key_parse(const char *b64, uint8_t key[TERN_KEY_LEN]);
 
