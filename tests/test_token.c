@@ -91,19 +91,19 @@ static void test_malformed(void)
 }
 
 /* The public calls (tern/tern.h) an auth service and a server use. */
-static void test_public_api(const uint8_t key[32])
+static void test_public_api(const uint8_t k[32])
 {
 	uint8_t client[32] = {7}, other[32] = {8}, t[TERN_TICKET_MAX];
 	uint64_t pid = 0, exp = 0;
-	int n = tern_ticket_mint(key, 99, 2000, client, t, sizeof(t));
+	int n = tern_ticket_mint(k, 99, 2000, client, t, sizeof(t));
 
 	CHECK_EQ(n, TERN_TOKEN_LEN);
-	CHECK_EQ(tern_ticket_verify(key, t, (size_t)n, 1999, client, &pid, &exp), 0);
+	CHECK_EQ(tern_ticket_verify(k, t, (size_t)n, 1999, client, &pid, &exp), 0);
 	CHECK_EQ(pid, 99);
 	CHECK_EQ(exp, 2000);
-	CHECK_EQ(tern_ticket_verify(key, t, (size_t)n, 2000, client, NULL, NULL), TERN_ETIMEDOUT);
-	CHECK_EQ(tern_ticket_verify(key, t, (size_t)n, 1, other, NULL, NULL), TERN_ECRYPTO);
-	CHECK_EQ(tern_ticket_mint(key, 1, 2, client, t, 10), TERN_ENOSPC);
+	CHECK_EQ(tern_ticket_verify(k, t, (size_t)n, 2000, client, NULL, NULL), TERN_ETIMEDOUT);
+	CHECK_EQ(tern_ticket_verify(k, t, (size_t)n, 1, other, NULL, NULL), TERN_ECRYPTO);
+	CHECK_EQ(tern_ticket_mint(k, 1, 2, client, t, 10), TERN_ENOSPC);
 }
 
 int main(void)
