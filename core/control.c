@@ -42,7 +42,7 @@ void tern_control_cfg_default(struct tern_control_cfg *cfg)
 	cfg->ratelimit = (struct tern_ratelimit_config){.rate = 20, .burst = 10, .entries = 4096};
 	cfg->replay_entries = 65536;
 	cfg->max_pending = 1024;
-	cfg->hs_rto = 250 * TERN_MS;
+	cfg->hs_rto = TERN_SEC;
 	cfg->hs_timeout = 10 * TERN_SEC;
 	cfg->workers = 1;
 	tern_session_cfg_default(&cfg->session);

@@ -70,7 +70,7 @@ struct tern_control_cfg {
 	struct tern_ratelimit_config ratelimit; /* per source (20/s, burst 10, 4096) */
 	size_t replay_entries;           /* client keys whose newest timestamp is kept (65536) */
 	size_t max_pending;              /* our own handshakes in flight (1024) */
-	tern_time hs_rto;                /* first retransmission timeout (250 ms), doubling */
+	tern_time hs_rto;                /* first retransmission timeout (1 s), doubling */
 	tern_time hs_timeout;            /* give up after (10 s) */
 	uint8_t workers;                 /* owner worker ids 0..workers-1 (1) */
 	struct tern_session_cfg session; /* every new session's configuration */

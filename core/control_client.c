@@ -1,19 +1,24 @@
 /* The control plane's initiator half: our own handshakes in flight. Each
  * retry is a fresh initiation (new ephemeral key, newer timestamp), never a
  * byte-for-byte resend, so a server that already answered a lost first try
- * does not reject the retry as a replay. A cookie reply makes the next try
- * carry the cookie, at once. */
+ * does not reject the retry as a replay. The last few tries' states are kept,
+ * so a slow server's answer to an earlier try still completes the handshake
+ * (without that, a server whose queue takes longer than the retry timeout
+ * would only ever answer superseded tries). A cookie reply makes the next
+ * try carry the cookie, at once. */
 #include <stdlib.h>
 
 #include "control_int.h"
 #include "crypto/random.h"
+
+#define KEEP_TRIES 3
 
 struct pending {
 	bool used;
 	bool bad_response; /* a response arrived that did not authenticate */
 	bool got_cookie;
 	bool has_cookie;
-	struct tern_hs_initiator *st;
+	struct tern_hs_initiator *st[KEEP_TRIES]; /* st[0] newest */
 	struct tern_hs_mac_keys server_mac;
 	uint8_t server_pub[TERN_HS_KEY_LEN];
 	uint8_t cid[TERN_CID_LEN];
@@ -35,7 +40,8 @@ struct tern_control_client {
 
 static void release(struct pending *p)
 {
-	tern_hs_initiator_free(p->st);
+	for (unsigned i = 0; i < KEEP_TRIES; i++)
+		tern_hs_initiator_free(p->st[i]);
 	tern_crypto_wipe(p, sizeof(*p));
 }
 
@@ -107,9 +113,10 @@ static int send_initiation(struct tern_control *c, struct pending *p)
 	memcpy(ic.cid, p->cid, TERN_CID_LEN);
 	tern_session_local_params(&c->cfg.session, &ic.params);
 	next_timestamp(c, ts);
-	tern_hs_initiator_free(p->st);
-	p->st = NULL;
-	rc = tern_hs_initiation_create(&p->st, &ic, pkt, sizeof(pkt), &len, NULL);
+	tern_hs_initiator_free(p->st[KEEP_TRIES - 1]);
+	memmove(&p->st[1], &p->st[0], (KEEP_TRIES - 1) * sizeof(p->st[0]));
+	p->st[0] = NULL;
+	rc = tern_hs_initiation_create(&p->st[0], &ic, pkt, sizeof(pkt), &len, NULL);
 	if (rc == 0)
 		c->ops.send(c->ops.ctx, &p->peer, pkt, len);
 	return rc;
@@ -188,6 +195,17 @@ static void finish(struct tern_control *c, struct pending *p, int why)
 		c->ops.failed(c->ops.ctx, user, why);
 }
 
+/* The response may answer any of the tries we still hold. */
+static int consume_any(struct pending *p, const uint8_t *pkt, size_t len,
+                       struct tern_hs_result *res, enum tern_hs_fail *why)
+{
+	int rc = TERN_ECRYPTO;
+
+	for (unsigned i = 0; rc < 0 && i < KEEP_TRIES && p->st[i]; i++)
+		rc = tern_hs_response_consume(p->st[i], pkt, len, res, why);
+	return rc;
+}
+
 int tern_control_on_response(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now)
 {
 	struct pending *p = find(c, pkt, len);
@@ -202,7 +220,7 @@ int tern_control_on_response(struct tern_control *c, const uint8_t *pkt, size_t 
 	}
 	rc = tern_hs_check_mac1(&c->mac, pkt, len, &why); /* keyed from our static key */
 	if (rc == 0)
-		rc = tern_hs_response_consume(p->st, pkt, len, &res, &why);
+		rc = consume_any(p, pkt, len, &res, &why);
 	if (rc < 0) {
 		p->bad_response |= why == TERN_HS_BAD_SERVER_KEY; /* may be forged: keep waiting */
 		c->stats.drop_mac1 += why == TERN_HS_BAD_MAC;
@@ -231,8 +249,10 @@ int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t le
 		c->stats.drop_unknown_cid++;
 		return TERN_EINVAL;
 	}
-	rc = tern_cookie_reply_parse(&p->server_mac, tern_hs_initiator_mac1(p->st), p->cid, pkt,
-	                             len, p->cookie);
+	rc = TERN_ECRYPTO;
+	for (unsigned i = 0; rc < 0 && i < KEEP_TRIES && p->st[i]; i++)
+		rc = tern_cookie_reply_parse(&p->server_mac, tern_hs_initiator_mac1(p->st[i]),
+		                             p->cid, pkt, len, p->cookie);
 	if (rc < 0)
 		return rc;
 	p->got_cookie = p->has_cookie = true;
@@ -251,7 +271,9 @@ int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t l
 		c->stats.drop_unknown_cid++;
 		return TERN_EINVAL;
 	}
-	rc = tern_hs_refusal_consume(p->st, pkt, len, &reason, NULL);
+	rc = TERN_ECRYPTO;
+	for (unsigned i = 0; rc < 0 && i < KEEP_TRIES && p->st[i]; i++)
+		rc = tern_hs_refusal_consume(p->st[i], pkt, len, &reason, NULL);
 	if (rc < 0 || reason == TERN_HS_OK)
 		return rc < 0 ? rc : TERN_ECRYPTO; /* forged: keep waiting */
 	finish(c, p, reason);

@@ -414,7 +414,7 @@ static void test_no_server_times_out(void)
 	tern_sim_set_path(tern_simnet_sim(w.net), w.ea, w.eb, &hole);
 	expect_failure(&w, w.kb.pub, TERN_HS_TIMEOUT);
 	CHECK(w.ca.when >= 10 * TERN_SEC); /* hs_timeout, after backed-off retries */
-	CHECK(tern_control_stats(w.ca.ctl)->retransmits >= 4);
+	CHECK(tern_control_stats(w.ca.ctl)->retransmits >= 3); /* at 1, 3 and 7 s */
 	teardown(&w);
 }
 
