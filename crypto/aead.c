@@ -1,10 +1,12 @@
 /* Packet protection with libsodium. One struct tern_aead per direction holds
- * the key (or AES-GCM's expanded state) and IV in sodium_malloc'd memory, so
- * it sits on a guarded page, is never swapped and is wiped by sodium_free.
+ * the key (or AES-GCM's expanded state) and IV in a crypto/secmem slot: a
+ * locked, guarded slab shared with other sessions' secrets, never swapped,
+ * wiped on free, and no memory mapping of its own.
  * Seal and open work in place: the packet buffer is the ciphertext buffer. */
 #include <sodium.h>
 
 #include "aead.h"
+#include "secmem.h"
 
 struct tern_aead {
 	enum tern_cipher cipher;
@@ -46,10 +48,9 @@ int tern_aead_new(struct tern_aead **out, enum tern_cipher c, const uint8_t key[
 		return TERN_EINVAL;
 	if (c == TERN_CIPHER_AES256_GCM && !crypto_aead_aes256gcm_is_available())
 		return TERN_EINVAL;
-	a = sodium_malloc(sizeof(*a));
+	a = tern_secmem_alloc(sizeof(*a)); /* zeroed, 16-byte aligned */
 	if (!a)
 		return TERN_ENOMEM;
-	sodium_memzero(a, sizeof(*a));
 	a->cipher = c;
 	memcpy(a->iv, iv, TERN_AEAD_IV_LEN);
 	if (c == TERN_CIPHER_AES256_GCM)
@@ -62,8 +63,7 @@ int tern_aead_new(struct tern_aead **out, enum tern_cipher c, const uint8_t key[
 
 void tern_aead_free(struct tern_aead *a)
 {
-	if (a)
-		sodium_free(a); /* sodium_free wipes before releasing */
+	tern_secmem_free(a); /* wipes before releasing */
 }
 
 /* nonce = IV XOR pn, pn big-endian right-aligned (RFC 9001 §5.3). */

@@ -1,7 +1,7 @@
 /* Packet protection: AEAD seal/open under per-session, per-direction keys,
  * the nonce built from the packet number (IV XOR pn, RFC 9001 §5.3), and key
  * derivation from a shared secret. The only code that includes sodium.h is
- * under crypto/. Keys live in sodium_malloc'd memory, wiped on free. */
+ * under crypto/. Keys live in locked crypto/secmem slots, wiped on free. */
 #ifndef TERN_AEAD_H
 #define TERN_AEAD_H
 
@@ -40,7 +40,7 @@ int tern_aead_open(const struct tern_aead *a, uint64_t pn, const uint8_t *ad, si
 /* Session keys, one generation of them: each direction's AEAD and, for key
  * update (docs/protocol.md §5.4), each direction's 32-byte pseudorandom key
  * of this generation, from which the next generation is derived. The PRKs
- * live in sodium_malloc'd memory; tern_keys_free wipes and frees all of it.
+ * live in a locked crypto/secmem slot; tern_keys_free wipes and frees all of it.
  * A zeroed struct holds nothing and may be freed. */
 #define TERN_KEYS_PRK_LEN 32
 struct tern_keys {

@@ -16,6 +16,7 @@
 
 #include "handshake.h"
 #include "noise.h"
+#include "secmem.h"
 #include "token.h"
 
 struct tern_hs_initiator {
@@ -325,11 +326,10 @@ int tern_hs_initiation_create(struct tern_hs_initiator **out, const struct tern_
 	rc = check_init_config(cfg, cap, &total);
 	if (rc == 0 && tern_crypto_init() < 0)
 		rc = TERN_ECRYPTO;
-	if (rc == 0 && !(st = sodium_malloc(sizeof(*st))))
+	if (rc == 0 && !(st = tern_secmem_alloc(sizeof(*st)))) /* zeroed */
 		rc = TERN_ENOMEM;
 	if (rc < 0)
 		return fail_code(why, rc);
-	sodium_memzero(st, sizeof(*st));
 	fill_initiator(st, cfg, aes);
 	rc = ephemeral(&st->e, cfg->ephemeral);
 	if (rc < 0) {
@@ -348,7 +348,7 @@ int tern_hs_initiation_create(struct tern_hs_initiator **out, const struct tern_
 	return 0;
 err:
 	sodium_memzero(buf, cap);
-	sodium_free(st);
+	tern_secmem_free(st); /* wipes */
 	return rc;
 }
 
@@ -359,8 +359,7 @@ const uint8_t *tern_hs_initiator_mac1(const struct tern_hs_initiator *st)
 
 void tern_hs_initiator_free(struct tern_hs_initiator *st)
 {
-	if (st)
-		sodium_free(st); /* wipes */
+	tern_secmem_free(st); /* wipes */
 }
 
 /* Checks the decrypted response payload and the negotiated cipher. */
@@ -663,16 +662,15 @@ int tern_hs_initiation_consume_ex(struct tern_hs_responder **out,
 		f = pending;
 		goto err;
 	}
-	if (!(st = sodium_malloc(sizeof(*st)))) {
+	if (!(st = tern_secmem_alloc(sizeof(*st)))) { /* zeroed */
 		sodium_memzero(info, sizeof(*info));
 		return fail_code(why, TERN_ENOMEM);
 	}
-	sodium_memzero(st, sizeof(*st));
 	f = read_message1(st, cfg, msg, len, info, pending, rf != NULL);
 	if (rf && (f == TERN_HS_OK || tern_hs_refusable(f)))
 		keep_refusal(rf, st, info);
 	if (f != TERN_HS_OK) {
-		sodium_free(st); /* wipes */
+		tern_secmem_free(st); /* wipes */
 		goto err;
 	}
 	memcpy(st->peer_cid, info->peer_cid, TERN_CID_LEN);
@@ -772,8 +770,7 @@ int tern_hs_response_create(struct tern_hs_responder *st, const uint8_t local_ci
 
 void tern_hs_responder_free(struct tern_hs_responder *st)
 {
-	if (st)
-		sodium_free(st); /* wipes */
+	tern_secmem_free(st); /* wipes */
 }
 
 /* ---- refusals ----------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* Session key derivation (docs/protocol.md §5.3, §5.4). Two sources feed one
  * label expansion: a test-mode shared secret (tern_keys_derive) and the Noise
  * handshake's Split() output (crypto/handshake.c calls tern_keys_from_prk).
- * Each generation keeps its two per-direction PRKs (sodium_malloc'd) so that
+ * Each generation keeps its two per-direction PRKs (a crypto/secmem slot) so that
  * key update can ratchet them forward with tern_keys_next; a generation's
  * PRKs never derive anything but the next one, so discarding old keys gives
  * forward secrecy across updates. All intermediate secrets are wiped on every
@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "secmem.h"
 
 #define PRK_LEN TERN_KEYS_PRK_LEN
 
@@ -67,7 +68,7 @@ static int build(struct tern_keys *k, enum tern_cipher c, const uint8_t prk_i2r[
 	rc = tern_crypto_init();
 	if (rc < 0)
 		return rc;
-	k->prk = sodium_malloc(2 * PRK_LEN);
+	k->prk = tern_secmem_alloc(2 * PRK_LEN);
 	if (!k->prk)
 		return TERN_ENOMEM;
 	memcpy(k->prk, prk_i2r, PRK_LEN);
@@ -137,7 +138,6 @@ void tern_keys_free(struct tern_keys *k)
 {
 	tern_aead_free(k->tx);
 	tern_aead_free(k->rx);
-	if (k->prk)
-		sodium_free(k->prk); /* wipes before releasing */
+	tern_secmem_free(k->prk); /* wipes before releasing */
 	memset(k, 0, sizeof(*k));
 }
