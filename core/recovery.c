@@ -37,7 +37,7 @@
 #include "recovery.h"
 #include "proto.h"
 
-#define INITIAL_CAP 256
+#define INITIAL_CAP 16                   /* 3.2 KiB; doubles as needed, up to max_cap */
 #define SENT_ACKING (TERN_SENT_LOST + 1) /* private, only inside on_ack */
 
 static struct tern_sent_pkt *slot(const struct tern_recovery *r, uint64_t pn)

@@ -152,10 +152,12 @@ static void test_ring_growth_and_shrink(void)
 {
 	struct tern_recovery r;
 
-	setup(&r, 5000); /* rounds up to 8192 */
-	CHECK_EQ(r.cap, 256);
+	setup(&r, 5000);     /* rounds up to 8192 */
+	CHECK_EQ(r.cap, 16); /* small until a session sends: 16 x 200 B */
 	CHECK_EQ(r.max_cap, 8192);
-	send_n(&r, 200, 0, 1);
+	send_n(&r, 200, 0, 1); /* doubles 16 -> 256 */
+	CHECK_EQ(r.cap, 256);
+	CHECK(ring_consistent(&r));
 	CHECK_EQ(ack1(&r, 0, 99, 1000), 0);
 	CHECK_EQ(r.base_pn, 100);
 	CHECK_EQ(tern_recovery_tracked(&r), 100);
@@ -202,8 +204,10 @@ static void test_map_full(void)
 	struct tern_recovery r;
 
 	setup(&r, 200); /* rounds up to 256 */
-	CHECK_EQ(r.cap, 256);
+	CHECK_EQ(r.cap, 16);
+	CHECK_EQ(r.max_cap, 256);
 	send_n(&r, 256, 0, 1);
+	CHECK_EQ(r.cap, 256);
 	CHECK(tern_recovery_next(&r) == NULL);
 	CHECK(tern_recovery_next(&r) == NULL);
 	CHECK_EQ(ack1(&r, 0, 9, 1000), 0);
