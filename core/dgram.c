@@ -6,7 +6,9 @@
  * A sequenced datagram takes its lane's next sequence number when it is
  * queued, so the number reflects the application's send order. The receive
  * side keeps, per lane, the lowest sequence number still fresh: anything
- * below it (including a repeat of the newest) is stale. */
+ * below it (including a repeat of the newest) is stale. Both per-lane tables
+ * (2 KiB each) are allocated on the first sequenced datagram, so an idle
+ * session carries neither. */
 #include <stdlib.h>
 #include "dgram.h"
 
@@ -19,8 +21,16 @@ void tern_dgram_queue_init(struct tern_dgram_queue *q, size_t cap)
 void tern_dgram_queue_free(struct tern_dgram_queue *q)
 {
 	free(q->slots);
+	free(q->next_seq);
 	q->slots = NULL;
+	q->next_seq = NULL;
 	q->head = q->n = 0;
+}
+
+size_t tern_dgram_queue_mem(const struct tern_dgram_queue *q)
+{
+	return (q->slots ? q->cap * sizeof(*q->slots) : 0) +
+	       (q->next_seq ? TERN_MAX_DGRAM_LANES * sizeof(*q->next_seq) : 0);
 }
 
 int tern_dgram_push(struct tern_dgram_queue *q, const uint8_t *data, size_t len, int lane)
@@ -38,6 +48,11 @@ int tern_dgram_push(struct tern_dgram_queue *q, const uint8_t *data, size_t len,
 	if (!q->slots) {
 		q->slots = calloc(q->cap, sizeof(*q->slots));
 		if (!q->slots)
+			return TERN_ENOMEM;
+	}
+	if (lane >= 0 && !q->next_seq) {
+		q->next_seq = calloc(TERN_MAX_DGRAM_LANES, sizeof(*q->next_seq));
+		if (!q->next_seq)
 			return TERN_ENOMEM;
 	}
 	s = &q->slots[(q->head + q->n) % q->cap];
@@ -69,11 +84,24 @@ void tern_dgram_lanes_init(struct tern_dgram_lanes *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void tern_dgram_lanes_free(struct tern_dgram_lanes *l)
+{
+	free(l->next);
+	l->next = NULL;
+}
+
+size_t tern_dgram_lanes_mem(const struct tern_dgram_lanes *l)
+{
+	return l->next ? TERN_MAX_DGRAM_LANES * sizeof(*l->next) : 0;
+}
+
 /* A lane out of range is refused (false) without counting as stale: the
  * frame decoder should already have rejected it as malformed. */
 bool tern_dgram_lanes_accept(struct tern_dgram_lanes *l, uint64_t lane, uint64_t seq)
 {
 	if (lane >= TERN_MAX_DGRAM_LANES)
+		return false;
+	if (!l->next && !(l->next = calloc(TERN_MAX_DGRAM_LANES, sizeof(*l->next))))
 		return false;
 	if (seq < l->next[lane]) {
 		l->stale_dropped++;

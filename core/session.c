@@ -233,6 +233,7 @@ void tern_session_free(struct tern_session *s)
 	tern_recovery_free(&s->rec);
 	tern_ackgen_free(&s->ack);
 	tern_dgram_queue_free(&s->dq);
+	tern_dgram_lanes_free(&s->lanes);
 	free(s);
 }
 
@@ -555,7 +556,7 @@ size_t tern_session_mem(const struct tern_session *s)
 
 	m += s->rec.cap * sizeof(struct tern_sent_pkt) +
 	     s->ack.rx.cap * sizeof(struct tern_ack_range);
-	m += s->dq.slots ? s->dq.cap * sizeof(struct tern_dgram_slot) : 0;
+	m += tern_dgram_queue_mem(&s->dq) + tern_dgram_lanes_mem(&s->lanes);
 	for (unsigned i = 0; i < s->streams_hi; i++) {
 		const struct tern_stream *st = s->streams[i];
 		if (!st)

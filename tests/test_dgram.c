@@ -1,6 +1,7 @@
 /* Datagram tests: the bounded FIFO queue (lazy allocation, copies, full and
  * too-big rejection), per-lane sequence assignment on the send side, and the
- * receive side's stale-drop rule as a table of (lane, seq) -> verdict. */
+ * receive side's stale-drop rule as a table of (lane, seq) -> verdict. The
+ * per-lane tables exist only after the first sequenced datagram. */
 #include "check.h"
 #include "dgram.h"
 
@@ -65,8 +66,14 @@ static void test_lanes_send(void)
 	tern_dgram_queue_init(&q, 8);
 	CHECK_EQ(tern_dgram_push(&q, &b, 1, TERN_MAX_DGRAM_LANES), TERN_EINVAL);
 	CHECK_EQ(tern_dgram_push(&q, &b, 1, 1000), TERN_EINVAL);
+	CHECK_EQ(tern_dgram_push(&q, &b, 1, -1), 0); /* plain: no lane table yet */
+	CHECK(q.next_seq == NULL);
+	CHECK_EQ(tern_dgram_queue_mem(&q), 8 * sizeof(struct tern_dgram_slot));
+	tern_dgram_pop(&q);
 	for (size_t i = 0; i < TERN_ARRAY_LEN(lanes); i++)
 		CHECK_EQ(tern_dgram_push(&q, &b, 1, lanes[i]), 0);
+	CHECK(q.next_seq != NULL);
+	CHECK_EQ(tern_dgram_queue_mem(&q), 8 * sizeof(struct tern_dgram_slot) + 2048);
 	CHECK_EQ(tern_dgram_push(&q, &b, 1, 3), 0);
 	CHECK_EQ(tern_dgram_push(&q, &b, 1, 3), TERN_EAGAIN); /* full: takes no seq */
 	CHECK_EQ(q.next_seq[3], 1);
@@ -81,6 +88,8 @@ static void test_lanes_send(void)
 	}
 	CHECK_EQ(tern_dgram_peek(&q)->lane, 3);
 	tern_dgram_queue_free(&q);
+	CHECK(q.next_seq == NULL);
+	CHECK_EQ(tern_dgram_queue_mem(&q), 0);
 }
 
 static void test_lanes_recv(void)
@@ -100,6 +109,11 @@ static void test_lanes_recv(void)
 	uint64_t stale = 0;
 
 	tern_dgram_lanes_init(&l);
+	CHECK(l.next == NULL); /* no table until a sequenced datagram arrives */
+	CHECK_EQ(tern_dgram_lanes_mem(&l), 0);
+	CHECK(!tern_dgram_lanes_accept(&l, 256, 0)); /* out of range allocates nothing */
+	CHECK(l.next == NULL);
+	CHECK_EQ(l.stale_dropped, 0);
 	for (size_t i = 0; i < TERN_ARRAY_LEN(steps); i++) {
 		CHECK_EQ(tern_dgram_lanes_accept(&l, steps[i].lane, steps[i].seq), steps[i].fresh);
 		if (!steps[i].fresh && steps[i].lane < TERN_MAX_DGRAM_LANES)
@@ -110,6 +124,10 @@ static void test_lanes_recv(void)
 	CHECK_EQ(l.next[0], 8);
 	CHECK_EQ(l.next[1], 3);
 	CHECK_EQ(l.next[255], 10);
+	CHECK_EQ(tern_dgram_lanes_mem(&l), 2048);
+	tern_dgram_lanes_free(&l);
+	CHECK(l.next == NULL);
+	CHECK_EQ(tern_dgram_lanes_mem(&l), 0);
 }
 
 int main(void)
