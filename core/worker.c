@@ -281,6 +281,17 @@ static unsigned receive(struct tern_worker *w, tern_time now)
 
 /* ---- inbox ---- */
 
+/* Draining: a confirmed session closes gracefully (queued messages first);
+ * one the peer never confirmed has nothing to flush and goes at once. */
+static void drain_one(struct tern_worker *w, struct tern_conn *c, tern_time now)
+{
+	if (c->s->state == TERN_SESSION_HANDSHAKING)
+		tern_session_enter_closed(c->s);
+	else
+		tern_session_close(c->s, true, 0, NULL, now);
+	tern_worker_touch(w, c);
+}
+
 static void install(struct tern_worker *w, struct tern_install *in, tern_time now)
 {
 	struct tern_conn *c = tern_conn_new(w, in);
@@ -298,7 +309,7 @@ static void install(struct tern_worker *w, struct tern_install *in, tern_time no
 	if (in->initiator)
 		tern_conn_established(c);
 	if (w->draining)
-		tern_session_close(c->s, true, 0, NULL, now);
+		drain_one(w, c, now);
 	tern_worker_touch(w, c);
 }
 
@@ -321,14 +332,8 @@ static void drain_all(struct tern_worker *w, tern_time now)
 
 	w->draining = true;
 	tern_table_iter_init(&w->table, &it);
-	while (tern_table_next(&w->table, &it, &key, &val)) {
-		struct tern_conn *c = val;
-		if (c->s->state == TERN_SESSION_HANDSHAKING)
-			tern_session_enter_closed(c->s); /* never confirmed: nothing to flush */
-		else
-			tern_session_close(c->s, true, 0, NULL, now);
-		tern_worker_touch(w, c);
-	}
+	while (tern_table_next(&w->table, &it, &key, &val))
+		drain_one(w, val, now);
 }
 
 static void apply(struct tern_worker *w, struct tern_msg *m, tern_time now)

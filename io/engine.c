@@ -61,10 +61,12 @@ void *tern_engine_worker_main(void *arg)
 		pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
 		tern_time now = tern_engine_clock(), next;
-		if (tern_worker_poll(&ws->w, now)) {
+		unsigned work = tern_worker_poll(&ws->w, now);
+		/* relaxed: stop() only polls this count until it reaches 0 */
+		atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
+		                      memory_order_relaxed);
+		if (work) {
 			idle = 0;
-			atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
-			                      memory_order_relaxed);
 			continue;
 		}
 		if (e->cfg.latency_mode || ++idle < SPIN_POLLS)

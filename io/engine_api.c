@@ -31,6 +31,9 @@ void tern_engine_cfg_default(struct tern_engine_cfg *c)
 	c->idle_timeout_us = 30 * TERN_SEC;
 	c->keepalive_us = 15 * TERN_SEC;
 	c->handshake_timeout_us = 10 * TERN_SEC;
+	c->handshake_queue_depth = 1024;
+	c->handshake_rate = 20;
+	c->handshake_burst = 10;
 	c->max_sessions = 65536;
 }
 

@@ -83,7 +83,14 @@ struct tern_engine_cfg {
 	uint64_t idle_timeout_us;      /* default 30 s; 0 = none */
 	uint64_t keepalive_us;         /* default 15 s; 0 = none */
 	uint64_t handshake_timeout_us; /* default 10 s */
-	size_t max_sessions;           /* per worker (default 65536) */
+	/* DoS defences. At handshake_queue_depth initiations queued for the
+	 * control thread the server is "under load" for a second: initiations
+	 * then need a cookie (one extra round trip for real clients, none for
+	 * spoofed ones) and each source (IPv6: each /64) gets handshake_rate per
+	 * second, bursts of handshake_burst. Defaults 1024, 20, 10. */
+	unsigned handshake_queue_depth;
+	unsigned handshake_rate, handshake_burst;
+	size_t max_sessions; /* per worker (default 65536) */
 	tern_log_fn log;
 	void *log_ctx;
 	/* ---- backend ----
