@@ -208,7 +208,9 @@ int tern_engine_make_control(struct tern_engine *e)
 	cc.ticket_required = e->cfg.ticket_required;
 	cc.aes = !e->cfg.prefer_chacha;
 	cc.hs_timeout = e->cfg.handshake_timeout_us;
-	cc.hs_queue_depth = 1024; /* a quarter of the worker-to-control ring */
+	cc.hs_queue_depth = e->cfg.handshake_queue_depth;
+	cc.ratelimit.rate = e->cfg.handshake_rate;
+	cc.ratelimit.burst = e->cfg.handshake_burst;
 	cc.workers = (uint8_t)e->n;
 	session_cfg(&e->cfg, &cc.session);
 	rc = tern_control_new(&e->ctl, &cc, &ops, tern_engine_clock(), &msg);

@@ -64,6 +64,11 @@ static int check_cfg(struct tern_engine *e, const struct tern_engine_cfg *c)
 	if (c->max_sessions == 0 || c->handshake_timeout_us == 0)
 		return fail(e, TERN_EINVAL,
 		            "max_sessions and handshake_timeout_us must be positive");
+	if (c->handshake_queue_depth == 0 || c->handshake_rate == 0 || c->handshake_burst == 0 ||
+	    c->handshake_rate > 1000000)
+		return fail(e, TERN_EINVAL,
+		            "handshake_queue_depth, handshake_rate (up to 1000000) "
+		            "and handshake_burst must be positive");
 	return 0;
 }
 
