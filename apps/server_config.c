@@ -164,15 +164,14 @@ static bool core_item(struct server_config *c, const char *item)
 /* "0,2-3": up to SERVER_MAX_CORES core numbers below 1024. */
 static int set_cores(struct server_config *c, const char *v, char *err, size_t errlen)
 {
-	char buf[256], *save = NULL, *item;
-	bool ok = strlen(v) < sizeof(buf) && *v && v[strlen(v) - 1] != ',';
+	char buf[256], *rest = buf, *item;
+	bool ok = strlen(v) < sizeof(buf);
 
 	c->ncores = 0;
 	if (ok) {
 		strcpy(buf, v);
-		for (item = strtok_r(buf, ",", &save); ok && item;
-		     item = strtok_r(NULL, ",", &save))
-			ok = core_item(c, item);
+		while (ok && (item = strsep(&rest, ",")) != NULL)
+			ok = core_item(c, item); /* an empty item fails here */
 	}
 	if (!ok || c->ncores == 0) {
 		c->ncores = 0;
@@ -431,6 +430,20 @@ static const char *unknown_name(char **argv)
 	return a ? a : "?";
 }
 
+/* "--latency=yes": a switch given a value. */
+static bool is_switch_with_value(const char *arg, const struct option *o)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (strncmp(arg, "--", 2) != 0 || !eq)
+		return false;
+	for (; o->name; o++)
+		if (o->has_arg == no_argument && strlen(o->name) == (size_t)(eq - arg - 2) &&
+		    strncmp(o->name, arg + 2, (size_t)(eq - arg - 2)) == 0)
+			return true;
+	return false;
+}
+
 static int second_pass(struct server_config *c, int argc, char **argv, const struct option *o)
 {
 	char fix[200];
@@ -441,6 +454,10 @@ static int second_pass(struct server_config *c, int argc, char **argv, const str
 	while ((opt = getopt_long(argc, argv, ":", o, NULL)) != -1) {
 		if (opt == OPT_CONFIG || opt == OPT_HELP)
 			continue;
+		if (opt == '?' && is_switch_with_value(unknown_name(argv), o))
+			return bad_flag(unknown_name(argv), NULL,
+			                "this switch takes no value (in the config file: "
+			                "latency = true)");
 		if (opt == '?')
 			return bad_flag(unknown_name(argv), NULL, "unknown option");
 		if (opt == ':')

@@ -185,13 +185,22 @@ static bool push_pending(struct cat *k)
 	return true;
 }
 
+/* A chunk on its way to the worker: the inbox message's pointer. The
+ * worker hands it to run_chunk, which owns and frees it (core/worker.c). */
+struct post {
+	struct tern_call call; /* first: the message's ptr is the post */
+	struct cat *k;
+	struct chunk *ch;
+};
+
 static void run_chunk(struct tern_worker *w, void *arg, tern_time now)
 {
-	struct chunk **box = arg, *ch = box[0];
-	struct cat *k = (struct cat *)(void *)box[1];
+	struct post *p = arg;
+	struct cat *k = p->k;
+	struct chunk *ch = p->ch;
 
 	(void)w, (void)now;
-	free(box);
+	free(p);
 	if (!k->conn || k->pending) { /* closed meanwhile (pending cannot be: one in flight) */
 		free(ch);
 		chunk_queued(k);
@@ -204,20 +213,14 @@ static void run_chunk(struct tern_worker *w, void *arg, tern_time now)
 /* Hands ch to the worker that owns the session (main thread). */
 static int post_chunk(struct cat *k, struct chunk *ch)
 {
-	struct tern_call *call = malloc(sizeof(*call));
-	void **box = malloc(2 * sizeof(void *));
+	struct post *p = malloc(sizeof(*p));
 	struct tern_msg m = {.type = TERN_MSG_CALL};
 	unsigned worker;
 
-	if (!call || !box) {
-		free(call);
-		free(box);
+	if (!p)
 		return -1;
-	}
-	box[0] = ch;
-	box[1] = k;
-	*call = (struct tern_call){.fn = run_chunk, .arg = box};
-	m.ptr = call;
+	*p = (struct post){.call = {.fn = run_chunk, .arg = p}, .k = k, .ch = ch};
+	m.ptr = p;
 	pthread_mutex_lock(&k->mu);
 	worker = k->worker;
 	k->inflight = true;
