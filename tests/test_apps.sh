@@ -58,6 +58,14 @@ wait_for() { # wait_for FILE TEXT [TENTHS]: until FILE has TEXT (default 10 s)
 		sleep 0.1
 	done
 }
+wait_count() { # wait_count FILE TEXT N: until TEXT is on N lines of FILE (10 s)
+	n=0
+	while [ "$(grep -cF -- "$2" "$1" 2>/dev/null || true)" -lt "$3" ]; do
+		n=$((n + 1))
+		[ "$n" -le 100 ] || return 1
+		sleep 0.1
+	done
+}
 status() { # status CMD...: prints the exit status
 	set +e
 	"$@"
@@ -154,6 +162,7 @@ refused "directory" sub "not-a-file"
 contains "server logs the refusal" srv.log "event=file-refused path=\"escape\" error=path-escape"
 
 # ---- SIGUSR1: counters ----
+wait_count srv.log "event=close" 11 || true # the server's side of every close
 kill -USR1 "$SPID"
 wait_for srv.log "event=counters" || true
 contains "SIGUSR1 logs the counters" srv.log "file_served=2 file_refused=6"
@@ -165,8 +174,7 @@ mkfifo hold
 CPID=$!
 PIDS="$PIDS $CPID"
 exec 3>hold # keep the client's stdin open
-wait_for srv.log "service=echo key=" || true
-sleep 0.2
+wait_count srv.log "event=accept" 12 || true
 acc=$(grep -c "event=accept" srv.log)
 kill -TERM "$SPID"
 wait_exit "$SPID" 100
