@@ -208,7 +208,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		return -1;
 	o->mode = argv[1];
 	o->backend = "uring";
-	for (int i = 2; i < argc; i++) {
+	for (int i = 2; i < argc; i += 2) { /* flags come in pairs: --name value */
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--eal")) {
 			o->eal = (const char *const *)argv + i + 1;
@@ -239,7 +239,6 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->vlan = (unsigned)atoi(v);
 		else
 			return -1;
-		i++;
 	}
 	return 0;
 }
