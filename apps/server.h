@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "apps/app_dpdk.h"
 #include "tern/tern.h"
 
 #define SERVER_MAX_CORES 64
@@ -30,7 +31,8 @@ struct server_config {
 	uint64_t drain_us, idle_us;
 	uint16_t echo_vport, discard_vport, file_vport; /* 0: service off */
 	const char *root;                               /* the file service's directory */
-	char *owned[32];                                /* strings copied from the config file */
+	struct app_dpdk dpdk; /* --backend, --dpdk-*, EAL arguments after "--" or [dpdk] eal */
+	char *owned[32];      /* strings copied from the config file */
 	unsigned nowned;
 };
 

@@ -24,7 +24,7 @@ struct setting {
 };
 
 static const char usage_text[] =
-        "usage: " PROG " [--config FILE] [OPTIONS]\n"
+        "usage: " PROG " [--config FILE] [OPTIONS] [-- DPDK EAL ARGUMENTS]\n"
         "\n"
         "Serves echo, discard and files over tern (docs/tern-server.md).\n"
         "\n"
@@ -47,6 +47,15 @@ static const char usage_text[] =
         "  --file-vport N       file service's vport, 0 for none (default 20)\n"
         "  --root DIR           directory the file service serves (the service is off\n"
         "                       without it)\n"
+        "  --backend NAME       uring (default) or dpdk: DPDK EAL arguments then follow\n"
+        "                       '--', e.g. -- -l 2 -a 0000:3b:00.0 (docs/deploying.md)\n"
+        "  --dpdk-port N        DPDK: the ethdev port index (default 0)\n"
+        "  --dpdk-addr2 ADDR    DPDK: a second address, of the other family than --bind\n"
+        "  --dpdk-prefix4 N     DPDK: the IPv4 on-link prefix length (default 24)\n"
+        "  --dpdk-prefix6 N     DPDK: the IPv6 on-link prefix length (default 64)\n"
+        "  --dpdk-gw4 ADDR      DPDK: the IPv4 gateway for off-link peers\n"
+        "  --dpdk-gw6 ADDR      DPDK: the IPv6 gateway for off-link peers\n"
+        "  --dpdk-vlan N        DPDK: 802.1Q VLAN ID to tag with and require (0: none)\n"
         "  --help\n"
         "\n"
         "Signals: SIGTERM or SIGINT drains and exits (a second one exits at once);\n"
@@ -269,6 +278,29 @@ static int set_root(struct server_config *c, const char *v, char *err, size_t er
 	return nonempty(&c->root, v, err, errlen);
 }
 
+/* The backend settings: app_dpdk.c parses them by their flag's name. */
+#define DPDK_SETTER(fn, name)                                                                      \
+	static int fn(struct server_config *c, const char *v, char *err, size_t errlen)            \
+	{                                                                                          \
+		return app_dpdk_set(&c->dpdk, name, v, err, errlen);                               \
+	}
+DPDK_SETTER(set_backend, "backend")
+DPDK_SETTER(set_dpdk_port, "dpdk-port")
+DPDK_SETTER(set_dpdk_addr2, "dpdk-addr2")
+DPDK_SETTER(set_dpdk_prefix4, "dpdk-prefix4")
+DPDK_SETTER(set_dpdk_prefix6, "dpdk-prefix6")
+DPDK_SETTER(set_dpdk_gw4, "dpdk-gw4")
+DPDK_SETTER(set_dpdk_gw6, "dpdk-gw6")
+DPDK_SETTER(set_dpdk_vlan, "dpdk-vlan")
+
+/* [dpdk] eal = ...: the EAL arguments split on spaces (the string is the
+ * config's own copy, split in place). Only in the file: on the command line
+ * they follow "--". */
+static int set_dpdk_eal(struct server_config *c, const char *v, char *err, size_t errlen)
+{
+	return app_dpdk_split_eal(&c->dpdk, (char *)v, err, errlen);
+}
+
 static const struct setting settings[] = {
         {"server", "key", "key", set_key, required_argument},
         {"server", "allow", "allow", set_allow, required_argument},
@@ -286,6 +318,15 @@ static const struct setting settings[] = {
         {"discard", "vport", "discard-vport", set_discard, required_argument},
         {"file", "vport", "file-vport", set_file, required_argument},
         {"file", "root", "root", set_root, required_argument},
+        {"server", "backend", "backend", set_backend, required_argument},
+        {"dpdk", "port", "dpdk-port", set_dpdk_port, required_argument},
+        {"dpdk", "addr2", "dpdk-addr2", set_dpdk_addr2, required_argument},
+        {"dpdk", "prefix4", "dpdk-prefix4", set_dpdk_prefix4, required_argument},
+        {"dpdk", "prefix6", "dpdk-prefix6", set_dpdk_prefix6, required_argument},
+        {"dpdk", "gw4", "dpdk-gw4", set_dpdk_gw4, required_argument},
+        {"dpdk", "gw6", "dpdk-gw6", set_dpdk_gw6, required_argument},
+        {"dpdk", "vlan", "dpdk-vlan", set_dpdk_vlan, required_argument},
+        {"dpdk", "eal", NULL, set_dpdk_eal, required_argument},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -349,7 +390,7 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 
 	if (!section_known(sec))
 		return ini_record(st, "unknown section [%s] (key '%s')", sec, name,
-		                  "use [server], [echo], [discard] or [file]");
+		                  "use [server], [echo], [discard], [file] or [dpdk]");
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		if (strcmp(settings[i].section, sec) || strcmp(settings[i].key, name))
 			continue;
@@ -389,8 +430,13 @@ static void build_options(struct option *o)
 {
 	size_t i;
 
+	size_t n = 0;
+
 	for (i = 0; i < NSETTINGS; i++)
-		o[i] = (struct option){settings[i].flag, settings[i].has_arg, NULL, (int)i};
+		if (settings[i].flag) /* [dpdk] eal has no flag: EAL arguments follow "--" */
+			o[n++] = (struct option){settings[i].flag, settings[i].has_arg, NULL,
+			                         (int)i};
+	i = n;
 	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	o[i++] = (struct option){"help", no_argument, NULL, OPT_HELP};
 	o[i] = (struct option){NULL, 0, NULL, 0};
@@ -471,18 +517,45 @@ static int second_pass(struct server_config *c, int argc, char **argv, const str
 	return 0;
 }
 
+/* Everything after "--" is for DPDK's EAL, as in any DPDK application; it
+ * replaces a config file's [dpdk] eal. */
+static void take_eal(struct server_config *c, const struct app_dpdk *eal)
+{
+	memcpy(c->dpdk.eal, eal->eal, sizeof(eal->eal));
+	c->dpdk.neal = eal->neal;
+}
+
+static int check_backend(struct server_config *c)
+{
+	char err[300];
+	struct tern_addr b = c->bind;
+
+	if (app_dpdk_check(&c->dpdk, &b, "--bind", err, sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 int server_config_load(struct server_config *c, int argc, char **argv)
 {
 	struct option o[NSETTINGS + 3];
-	int rc;
+	struct app_dpdk eal = {0};
+	int rc, nopt;
 
 	defaults(c);
 	build_options(o);
-	if (first_pass(c, argc, argv, o) < 0)
+	if (app_dpdk_take_eal(&eal, argc, argv, &nopt) < 0)
+		return bad_flag("--", NULL, "more than 64 EAL arguments");
+	if (first_pass(c, nopt, argv, o) < 0)
 		return -1;
 	if (c->config_path && (rc = load_file(c, c->config_path)) != 0)
 		return rc;
-	return second_pass(c, argc, argv, o);
+	if (nopt < argc)
+		take_eal(c, &eal);
+	if ((rc = second_pass(c, nopt, argv, o)) != 0)
+		return rc;
+	return check_backend(c);
 }
 
 void server_config_free(struct server_config *c)

@@ -148,6 +148,7 @@ static void engine_cfg(struct server *s, struct tern_engine_cfg *ec)
 		ec->keepalive_us = c->idle_us / 3;
 	ec->send_buffer = 2u << 20; /* two file chunks: the next is queued while one drains */
 	ec->log = server_log_engine;
+	app_dpdk_apply(&c->dpdk, ec);
 }
 
 static int listen_on(struct server *s, uint16_t vport, const struct tern_handler *h,
