@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apps/app_dpdk.h"
 #include "crypto/encode.h"
 #include "crypto/sha256.h"
 #include "io/engine.h" /* internal: the worker inboxes, for TERN_MSG_CALL */
@@ -65,7 +66,9 @@ struct cat {
 	uint64_t idle_us, connect_us;
 	struct tern_engine *e;
 	int evfd, in_fd, out_fd, verify_fd;
-	bool out_regular; /* --output is a regular file: removed if the transfer fails */
+	bool out_regular;      /* --output is a regular file: removed if the transfer fails */
+	struct tern_addr bind; /* --bind: our address (family 0: any of the server's family) */
+	struct app_dpdk dpdk;  /* --backend, --dpdk-*, EAL arguments after "--" */
 
 	/* shared, under mu */
 	pthread_mutex_t mu;
@@ -594,7 +597,7 @@ static int run(struct cat *k)
 /* ---- options ---- */
 
 static const char usage_text[] =
-        "usage: " PROG " HOST PORT --server-key FILE|BASE64 [OPTIONS]\n"
+        "usage: " PROG " HOST PORT --server-key FILE|BASE64 [OPTIONS] [-- DPDK EAL ARGUMENTS]\n"
         "\n"
         "Connects to a tern server. Without --send or --get, stdin goes to the session\n"
         "(stream 0, one message per read) and the session to stdout; EOF on stdin ends\n"
@@ -611,6 +614,16 @@ static const char usage_text[] =
         "  --idle-timeout SEC   give up on a silent server after SEC (default 30)\n"
         "  --connect-timeout SEC  give up on the handshake after SEC (default 10)\n"
         "  --quiet              no summary line on success\n"
+        "  --bind ADDR          our local address (default: any, of HOST's family)\n"
+        "  --backend NAME       uring (default) or dpdk: DPDK EAL arguments then follow\n"
+        "                       '--' and --bind is required (docs/deploying.md)\n"
+        "  --dpdk-port N        DPDK: the ethdev port index (default 0)\n"
+        "  --dpdk-addr2 ADDR    DPDK: a second address, of the other family than --bind\n"
+        "  --dpdk-prefix4 N     DPDK: the IPv4 on-link prefix length (default 24)\n"
+        "  --dpdk-prefix6 N     DPDK: the IPv6 on-link prefix length (default 64)\n"
+        "  --dpdk-gw4 ADDR      DPDK: the IPv4 gateway for off-link servers\n"
+        "  --dpdk-gw6 ADDR      DPDK: the IPv6 gateway for off-link servers\n"
+        "  --dpdk-vlan N        DPDK: 802.1Q VLAN ID to tag with and require (0: none)\n"
         "  --help\n"
         "\n"
         "Exit status: 0 done, 1 failed (the message says why), 2 usage error.\n";
@@ -670,7 +683,21 @@ static int read_ticket(struct cat *k, const char *path)
 	return 0;
 }
 
-enum { O_SKEY = 1, O_VPORT, O_SEND, O_GET, O_OUT, O_KEY, O_TICKET, O_IDLE, O_CTO, O_QUIET, O_HELP };
+enum {
+	O_SKEY = 1,
+	O_VPORT,
+	O_SEND,
+	O_GET,
+	O_OUT,
+	O_KEY,
+	O_TICKET,
+	O_IDLE,
+	O_CTO,
+	O_QUIET,
+	O_HELP,
+	O_BIND,
+	O_DPDK /* the backend settings: O_DPDK + their index in options[] below */
+};
 
 static const struct option options[] = {
         {"server-key", required_argument, NULL, O_SKEY},
@@ -684,8 +711,36 @@ static const struct option options[] = {
         {"connect-timeout", required_argument, NULL, O_CTO},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
+        {"bind", required_argument, NULL, O_BIND},
+        {"backend", required_argument, NULL, O_DPDK + 12},
+        {"dpdk-port", required_argument, NULL, O_DPDK + 13},
+        {"dpdk-addr2", required_argument, NULL, O_DPDK + 14},
+        {"dpdk-prefix4", required_argument, NULL, O_DPDK + 15},
+        {"dpdk-prefix6", required_argument, NULL, O_DPDK + 16},
+        {"dpdk-gw4", required_argument, NULL, O_DPDK + 17},
+        {"dpdk-gw6", required_argument, NULL, O_DPDK + 18},
+        {"dpdk-vlan", required_argument, NULL, O_DPDK + 19},
         {NULL, 0, NULL, 0},
 };
+
+/* --bind and the backend settings (app_dpdk.c parses those by name). */
+static int apply_net(struct cat *k, int opt, const char *v)
+{
+	char err[256], flag[32];
+	const char *name;
+
+	if (opt == O_BIND) {
+		if (app_dpdk_parse_addr(v, &k->bind) < 0)
+			return bad("--bind", v, "expected an IPv4 or IPv6 address like 10.0.0.1");
+		return 0;
+	}
+	name = options[opt - O_DPDK].name;
+	if (app_dpdk_set(&k->dpdk, name, v, err, sizeof(err)) < 0) {
+		snprintf(flag, sizeof(flag), "--%s", name);
+		return bad(flag, v, err);
+	}
+	return 0;
+}
 
 static int apply(struct cat *k, int opt, const char *v, bool *vport_set, bool *skey_set)
 {
@@ -732,8 +787,10 @@ static int apply(struct cat *k, int opt, const char *v, bool *vport_set, bool *s
 		return -1;
 	case ':':
 		return bad(v, NULL, "this option needs a value");
-	default:
+	case '?':
 		return bad(v, NULL, "unknown option");
+	default:
+		return apply_net(k, opt, v);
 	}
 }
 
@@ -779,11 +836,30 @@ static int check_modes(struct cat *k, bool vport_set, bool skey_set)
 	return 0;
 }
 
+/* --bind against HOST's family, and the backend's combination. */
+static int check_net(struct cat *k)
+{
+	char err[300];
+
+	if (k->bind.family && k->bind.family != k->co.addr.family)
+		return bad("--bind", NULL,
+		           k->co.addr.family == 4 ? "HOST is IPv4: give an IPv4 address"
+		                                  : "HOST is IPv6: give an IPv6 address");
+	if (app_dpdk_check(&k->dpdk, &k->bind, "--bind", err, sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Everything after "--" is for DPDK's EAL, as in any DPDK application. */
 static int parse_args(struct cat *k, int argc, char **argv)
 {
 	bool vport_set = false, skey_set = false;
 	int opt, rc;
 
+	if (app_dpdk_take_eal(&k->dpdk, argc, argv, &argc) < 0)
+		return bad("--", NULL, "more than 64 EAL arguments");
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1)
 		if ((rc = apply(k, opt, opt == '?' || opt == ':' ? argv[optind - 1] : optarg,
@@ -797,7 +873,9 @@ static int parse_args(struct cat *k, int argc, char **argv)
 	k->port_arg = argv[optind + 1];
 	if ((rc = check_modes(k, vport_set, skey_set)) != 0)
 		return rc;
-	return resolve(k);
+	if ((rc = resolve(k)) != 0)
+		return rc;
+	return check_net(k);
 }
 
 /* ---- setup ---- */
@@ -833,7 +911,8 @@ static int start_engine(struct cat *k, struct tern_handler *h)
 	char err[256];
 
 	tern_engine_cfg_default(&cfg);
-	cfg.bind = (struct tern_addr){.family = k->co.addr.family};
+	cfg.bind = k->bind.family ? k->bind : (struct tern_addr){.family = k->co.addr.family};
+	app_dpdk_apply(&k->dpdk, &cfg);
 	cfg.idle_timeout_us = k->idle_us;
 	if (cfg.keepalive_us > k->idle_us / 3)
 		cfg.keepalive_us = k->idle_us / 3;
