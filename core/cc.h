@@ -38,38 +38,49 @@ struct tern_cc_ops {
 };
 
 /* BBR's model and state machine (cc_bbr.c). Gains are in 1/1024 units; loss
- * rates in parts per million; rates in bytes per second. */
+ * rates in parts per million; rates in bytes per second; NO_BOUND (UINT64_MAX)
+ * marks a bound that is not set. */
 struct tern_bbr {
 	uint8_t mode;              /* enum in cc_bbr.c: startup, drain, probe_bw, probe_rtt */
-	uint8_t cycle_idx;         /* ProbeBW gain-cycle phase, 0 = probe up */
+	uint8_t phase;             /* ProbeBW phase: down, cruise, refill, up */
 	bool filled_pipe;          /* Startup saw the bandwidth plateau (or excess loss) */
 	bool probe_rtt_round_done; /* ProbeRTT has held its low cwnd for a round */
 	bool loss_recovery;        /* persistent congestion: cwnd is being restored */
 	bool round_has_probe;      /* a sample this round came from a probe packet */
-	bool probe_too_high;       /* the last probe lowered inflight_hi */
 	bool has_seen_rtt;         /* the pacing rate was set from the first RTT */
+	bool prev_probe_too_high;  /* the last probe's loss set inflight_hi */
+	bool stopped_risky_probe;  /* UP stopped at inflight_hi without loss */
+	bool probe_stopping;       /* DOWN began; the end of its first round closes the probe */
 	uint32_t pacing_gain, cwnd_gain;
-	uint32_t full_bw_count;           /* rounds without 25% bandwidth growth */
-	uint32_t loss_events;             /* ACKs reporting new loss in this round */
-	uint64_t full_bw;                 /* bandwidth at the last 25% growth */
-	struct tern_winmax bw;            /* max filter over TERN_BBR_BW_ROUNDS rounds */
+	uint32_t full_bw_count; /* rounds without 25% bandwidth growth */
+	uint32_t loss_events;   /* ACKs reporting new loss in this round */
+	uint32_t up_rounds;     /* UP: inflight_hi grows 2^up_rounds packets a round */
+	uint32_t rounds_since_probe;
+	uint64_t full_bw;     /* bandwidth at the last 25% growth */
+	uint64_t bw_hi[2];    /* max bandwidth of the previous and current probe cycles */
+	uint64_t bw_lo;       /* lower bound from congestion between probes */
+	uint64_t inflight_hi; /* upper bound from excess loss while probing */
+	uint64_t inflight_lo; /* lower bound from congestion between probes */
+	uint64_t bw_latest, inflight_latest; /* of the last completed round */
+	uint64_t up_cnt, up_acked;        /* UP: inflight_hi grows one MSS per up_cnt bytes acked */
+	uint64_t phase_mark;              /* delivered when the phase began: its first round ends
+	                              when a packet sent after that is acked */
 	tern_time min_rtt, min_rtt_stamp; /* 10 s filter, for the BDP */
 	tern_time probe_rtt_min, probe_rtt_min_stamp; /* 5 s filter, schedules ProbeRTT */
-	tern_time cycle_stamp;                        /* start of the current ProbeBW phase */
-	tern_time probe_rtt_done;                     /* when ProbeRTT may end; 0 = not yet timed */
-	tern_time probe_start, probe_end; /* send-time window of the last bandwidth probe */
+	tern_time cycle_stamp;            /* when the current probe cycle (DOWN) or UP began */
+	tern_time probe_wait;             /* how long after DOWN began the next probe starts */
+	tern_time probe_rtt_done;         /* when ProbeRTT may end; 0 = not yet timed */
+	tern_time hi_stamp;               /* when a probe's loss last cut inflight_hi */
+	tern_time up_base_rtt;            /* lowest RTT in REFILL: UP measures its queue from it */
+	tern_time probe_start, probe_end; /* send-time window of the current bandwidth probe */
 	uint64_t pacing_rate;
-	uint64_t prior_cwnd;  /* cwnd before ProbeRTT or persistent congestion */
-	uint32_t hi_gain;     /* inflight_hi, the upper bound from excess loss while probing,
-	                         as a multiple of the BDP estimate; 0 = none */
-	uint64_t inflight_lo; /* lower bound from excess loss between probes; MAX = none */
-	uint32_t hi_step;     /* how far (gain) the next probe may go above inflight_hi */
-	uint64_t round_delivered, round_lost; /* bytes in the current round */
-	tern_time round_max_rtt, prev_round_max_rtt;
-	uint64_t inflight_latest; /* delivered in the last completed round */
-	uint32_t base_loss_ppm;   /* loss rate in rounds with no queue: not congestion */
-	uint32_t round_loss_ppm;  /* loss rate of the last completed round */
-	uint64_t rng;             /* picks the first ProbeBW phase; deterministic */
+	uint64_t prior_cwnd; /* cwnd before ProbeRTT or persistent congestion */
+	uint64_t round_delivered, round_lost, round_bw, round_inflight; /* this round */
+	tern_time round_max_rtt, prev_round_max_rtt, round_min_rtt;
+	tern_time round_stamp, prev_round_stamp; /* when this and the last round began */
+	uint32_t base_loss_ppm;  /* loss rate in rounds with no queue: not congestion */
+	uint32_t round_loss_ppm; /* loss rate of the last completed round */
+	uint64_t rng;            /* probe timing; deterministic from the init time */
 };
 
 struct tern_cc {

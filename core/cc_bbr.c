@@ -1,60 +1,60 @@
-/* BBR: model-based congestion control after
- * draft-cardwell-iccrg-bbr-congestion-control-02 (BBRv1's core), with the
- * v2/v3 bounds on loss and queueing.
+/* BBR: model-based congestion control after draft-ietf-ccwg-bbr (BBRv3) and
+ * Linux's tcp_bbr v2/v3, driven by delivery-rate samples (delivery.h), with
+ * an AIMD layer on its loss bounds so that flows sharing a queue converge.
  *
- * The model: BtlBw, a max filter of delivery-rate samples over 10 rounds, and
- * min_rtt, a 10 s min filter refreshed by ProbeRTT (cwnd 4 packets for 200 ms
- * and a round). As in v2/v3, ProbeRTT is due when a second, 5 s filter
- * (probe_rtt_min) expires: flows sharing a standing queue, whose later
- * joiners measured an inflated min_rtt, drain it together twice as often,
- * and fairness among BBR flows comes mostly from those synchronized drains. Control: pacing rate = pacing_gain · BtlBw, cwnd =
- * cwnd_gain · BDP + 3 packets. States: Startup (gain 2/ln2 = 2.89 for both)
- * until bandwidth grows less than 25% for 3 rounds or loss is excessive;
- * Drain (pacing 1/2.89) until inflight is down to one BDP; ProbeBW; ProbeRTT.
+ * The model: max_bw, the largest delivery rate of the last two probe cycles;
+ * min_rtt, a 10 s min filter; bw = min(max_bw, bw_lo). Control: pacing =
+ * pacing_gain · bw, cwnd = cwnd_gain · bw · min_rtt + 3 packets, capped by
+ * inflight_hi (long term) and inflight_lo (short term).
  *
- * ProbeBW uses v1's eight-phase gain cycle, one min_rtt each: 1.25 (probe
- * up), 0.75 (drain the probe's queue), then six phases at 1.0, entered at a
- * random phase other than 0.75. Chosen over v2's DOWN/CRUISE/REFILL/UP
- * because it probes every ~8 round trips, so flows sharing a bottleneck
- * converge within seconds, and it is simple to reason about; v2's bounds
- * slot into it as follows.
+ * States: Startup (gain 2.89) until bandwidth grows less than 25% in three
+ * rounds or loss is excessive; Drain (pacing 1/2.89) to a BDP in flight;
+ * ProbeBW; ProbeRTT. ProbeBW cycles (v3) through
+ * - DOWN (pacing 0.9) until inflight is down to the BDP and inflight_hi's
+ *   headroom, or three min_rtts have passed;
+ * - CRUISE (pacing 1, cwnd at most 85% of inflight_hi but not below the BDP:
+ *   headroom for other flows) for 2-3 s, randomised, or fewer rounds when
+ *   the BDP is small (v3's Reno coexistence: a loss-based flow needs about a
+ *   BDP's worth of rounds to refill, so probing no sooner lets it keep its
+ *   share);
+ * - REFILL (pacing 1, inflight_lo forgotten) for a round;
+ * - UP (pacing 1.25, cwnd 2.25 BDP, inflight_hi growing 1, 2, 4, ...
+ *   packets a round) until it has built a queue of min_rtt / 4 (v3 stops at
+ *   1.25 BDP in flight, which a flow in a queue others keep reaches at once,
+ *   so its probe never grows it), or loss says inflight is too high.
+ * ProbeRTT: when the 5 s filter of RTT samples expires, cwnd 0.5 BDP for
+ * 200 ms and a round. Flows sharing a queue do this at once, which drains it
+ * and gives late joiners a true min_rtt.
  *
- * Loss bounds (v2/v3, no ECN), tuned so random loss does not collapse the
- * rate, which is the point of BBR:
- * - Loss counts as congestion only when it exceeds, by the 2% threshold, the
- *   path's base loss rate: an average of the loss rate in rounds whose RTT
- *   showed no queue. A tail-drop queue cannot drop while it is empty, so
- *   what is lost then is not caused by our sending (random loss, a lossy
- *   radio). On a clean path the base is 0 and the rule is v2's.
- * - inflight_hi: when a packet sent during a bandwidth probe (the 1.25
- *   phase) comes back with more than threshold · inflight-at-send lost while
- *   it flew (v2's IsInflightTooHigh), inflight_hi = max(that inflight,
- *   0.7 · BDP) and the probe ends. Later probes may go hi_step above it;
- *   hi_step doubles after each probe that was not too high and inflight_hi
- *   rises by it, so the bound relaxes when the path grows. Unlike v2,
- *   inflight_hi is kept as a multiple of the flow's own BDP estimate (how
- *   deep a queue the path tolerates, in BDPs), not in bytes: when flows
- *   share a full buffer every probe sees loss, and a bound in bytes would
- *   freeze each flow's cwnd at its current share. As a multiple it follows
- *   the bandwidth estimate, so a smaller flow can still grow when a larger
- *   one drains (v1's convergence mechanism), while the total inflight of
- *   the flows stays near the same number of BDPs.
- * - inflight_lo: a round outside probing whose loss rate is excessive and
- *   whose RTT shows a queue sets inflight_lo = max(delivered in that round,
- *   0.7 · inflight_lo). Reset at each probe. This is what follows a
- *   bottleneck that shrinks before the 10-round bandwidth filter forgets.
- * - Startup also ends on a round with excessive loss, a queue, and at least
- *   8 loss events (v2), setting inflight_hi = max(BDP, delivered in it).
- * - A loss rate is only judged over at least 50 packets (a round for
- *   inflight_lo, inflight-at-send for inflight_hi): below that one or two
- *   tail drops read as "more than 2%", so small flows sharing a queue with
- *   large ones would be cut by noise the large ones average away.
- * - ProbeRTT's low-rate samples are marked app-limited (as Linux v1 does) so
- *   the bandwidth filter keeps its maximum across the 200 ms.
- * cwnd is min(cwnd, inflight_hi [+ hi_step while probing], inflight_lo),
- * never below 4 packets. Loss itself never cuts cwnd (no halving); after
- * persistent congestion cwnd drops to 4 packets and returns to its prior
- * value at the next ACK, as v1 does after an RTO.
+ * Loss and queue, and why flows converge. v3 alone keeps whatever split two
+ * flows reach: its inflight_hi is reset to the inflight where a probe saw
+ * loss, so a flow that holds 80% of a full queue confirms its 80% at every
+ * probe. Here inflight_hi follows AIMD:
+ * - multiplicative decrease: a congestion episode sets inflight_hi to 0.7 ·
+ *   inflight (not below the part of it that filled the pipe rather than the
+ *   queue, so a lone flow in a shallow buffer keeps its BDP). An episode is
+ *   a probe packet that saw more than 2% of its flight lost (v2), or any
+ *   round with a queue that lost more than random loss explains (v2's
+ *   loss_in_round), once per episode; a flow probing then ends its probe.
+ *   The same rounds cut bw_lo and inflight_lo to max(what the round
+ *   delivered, 0.7 · the bound), v2's short-term response, which is also
+ *   what yields to CUBIC.
+ * - additive increase: UP grows inflight_hi by the same packet counts and
+ *   the same queue (min_rtt / 4) for every flow, whatever its rate.
+ * Any loss counts, not a rate: in a shared tail-drop queue an ACK-clocked
+ * flow can lose one packet in a hundred where paced flows lose ten, and
+ * both must yield. For the same reason cwnd-limited flows pace at cwnd/srtt
+ * while cruising (see set_pacing_rate).
+ * Random loss: loss counts only beyond the path's base loss rate (the
+ * average loss rate of rounds whose RTT showed no queue: a tail-drop queue
+ * cannot drop while empty) plus three standard deviations of the random
+ * loss that rate predicts, and only rounds with a queue count at all.
+ * A probe lifts bw_lo to what it delivers (v3 forgets it at REFILL, and
+ * would probe a halved link at the old rate for two cycles); a cruising
+ * round that stood in a queue while delivering under 7/8 of bw sets bw_lo
+ * to what it delivered, the only sign of a shrunken link with a deep buffer.
+ * Loss never halves cwnd; after persistent congestion cwnd drops to 4
+ * packets and returns to its prior value at the next ACK (v1 after an RTO).
  *
  * Units: bytes, bytes per second, µs; gains in 1/1024; loss rates in ppm. */
 #include "cc.h"
@@ -63,30 +63,34 @@
 __extension__ typedef unsigned __int128 u128;
 
 enum { BBR_STARTUP, BBR_DRAIN, BBR_PROBE_BW, BBR_PROBE_RTT };
+enum { PHASE_DOWN, PHASE_CRUISE, PHASE_REFILL, PHASE_UP };
 
 #define UNIT 1024
 #define HIGH_GAIN 2955 /* 2/ln 2 = 2.885 */
 #define DRAIN_GAIN 355 /* ln 2 / 2 */
 #define CWND_GAIN 2048
-#define CYCLE_LEN 8
+#define UP_PACING_GAIN 1280 /* 1.25 */
+#define UP_CWND_GAIN 2304   /* 2.25 */
+#define DOWN_GAIN 922       /* 0.9 */
+#define HEADROOM 154        /* 0.15 of inflight_hi left free while cruising */
+#define PROBE_RTT_GAIN 512  /* ProbeRTT cwnd: 0.5 BDP */
 #define FULL_BW_GROWTH 1280 /* 1.25 */
 #define FULL_BW_ROUNDS 3
-#define BW_ROUNDS 10
 #define MIN_RTT_WIN (10 * TERN_SEC)
 #define PROBE_RTT_WIN (5 * TERN_SEC)
 #define PROBE_RTT_TIME (200 * TERN_MS)
+#define PROBE_WAIT_BASE (2 * TERN_SEC)
+#define PROBE_WAIT_RAND TERN_SEC
+#define RENO_ROUNDS_MAX 63
 #define MIN_CWND_PKTS 4
 #define QUANTA_PKTS 3
 #define LOSS_THRESH_PPM 20000 /* 2% */
 #define FULL_LOSS_EVENTS 8
 #define BETA 717           /* 0.7: how far a loss bound cuts */
 #define MIN_JUDGED_PKTS 50 /* fewer packets cannot tell 2% loss from noise */
-#define PACING_MARGIN 1010 /* pace 1% below the estimate (v1) */
+#define PACING_MARGIN 1010 /* pace 1% below the estimate */
 #define NO_BOUND UINT64_MAX
-#define HI_GAIN_MAX (4 * UNIT) /* inflight_hi grown past this is dropped */
-#define HI_STEP_MIN (UNIT / 16)
 
-static const uint32_t cycle_gain[CYCLE_LEN] = {1280, 768, 1024, 1024, 1024, 1024, 1024, 1024};
 static const char *const mode_names[] = {"startup", "drain", "probe_bw", "probe_rtt"};
 
 static uint64_t sat64(u128 v)
@@ -96,7 +100,13 @@ static uint64_t sat64(u128 v)
 
 static uint64_t max_bw(const struct tern_bbr *b)
 {
-	return tern_winmax_get(&b->bw);
+	return TERN_MAX(b->bw_hi[0], b->bw_hi[1]);
+}
+
+/* The bandwidth the controls use: max_bw, bounded by bw_lo. */
+static uint64_t bw(const struct tern_bbr *b)
+{
+	return TERN_MIN(max_bw(b), b->bw_lo);
 }
 
 static uint64_t min_cwnd(const struct tern_cc *cc)
@@ -104,14 +114,39 @@ static uint64_t min_cwnd(const struct tern_cc *cc)
 	return MIN_CWND_PKTS * cc->mss;
 }
 
-/* gain · BtlBw · min_rtt; the initial window until both are known (v1). */
-static uint64_t bdp(const struct tern_cc *cc, uint32_t gain)
+/* gain · rate · min_rtt; the initial window until both are known. */
+static uint64_t bdp_of(const struct tern_cc *cc, uint64_t rate, uint32_t gain)
 {
 	const struct tern_bbr *b = &cc->u.bbr;
 
-	if (b->min_rtt == TERN_TIME_NEVER || max_bw(b) == 0)
+	if (b->min_rtt == TERN_TIME_NEVER || rate == 0)
 		return TERN_CC_INITIAL_WINDOW(cc->mss);
-	return sat64((u128)max_bw(b) * b->min_rtt * gain / ((u128)TERN_SEC * UNIT));
+	return sat64((u128)rate * b->min_rtt * gain / ((u128)TERN_SEC * UNIT));
+}
+
+/* What gain · BDP needs in flight: the BDP plus room for 3 packets. */
+static uint64_t inflight_of(const struct tern_cc *cc, uint64_t rate, uint32_t gain)
+{
+	return bdp_of(cc, rate, gain) + QUANTA_PKTS * cc->mss;
+}
+
+static uint64_t target_inflight(const struct tern_cc *cc)
+{
+	return inflight_of(cc, bw(&cc->u.bbr), UNIT);
+}
+
+/* inflight_hi less the headroom left to other flows while cruising. */
+static uint64_t hi_with_headroom(const struct tern_cc *cc)
+{
+	const struct tern_bbr *b = &cc->u.bbr;
+	uint64_t room;
+
+	if (b->inflight_hi == NO_BOUND)
+		return NO_BOUND;
+	room = TERN_MAX(b->inflight_hi * HEADROOM / UNIT, cc->mss);
+	room = b->inflight_hi > room ? b->inflight_hi - room : 0;
+	room = TERN_MIN(TERN_MAX(room, target_inflight(cc)), b->inflight_hi);
+	return TERN_MAX(room, min_cwnd(cc));
 }
 
 /* A round's largest RTT above this says a queue stood at the bottleneck. */
@@ -120,27 +155,10 @@ static tern_time queue_rtt(const struct tern_bbr *b)
 	return b->min_rtt + TERN_MAX(b->min_rtt / 8, (tern_time)(2 * TERN_MS));
 }
 
-static bool probing_up(const struct tern_bbr *b)
+static bool probing_bw(const struct tern_bbr *b)
 {
-	return b->mode == BBR_PROBE_BW && b->cycle_idx == 0;
-}
-
-/* bytes as a multiple of the BDP estimate (1/1024 units), at most 4. */
-static uint32_t to_gain(const struct tern_cc *cc, uint64_t bytes)
-{
-	u128 g = (u128)bytes * UNIT / TERN_MAX(bdp(cc, UNIT), 1);
-	return g > HI_GAIN_MAX ? HI_GAIN_MAX : (uint32_t)g;
-}
-
-/* The loss-derived cap on cwnd. */
-static uint64_t bound(const struct tern_cc *cc)
-{
-	const struct tern_bbr *b = &cc->u.bbr;
-	uint64_t hi = NO_BOUND;
-
-	if (b->hi_gain)
-		hi = bdp(cc, b->hi_gain + (probing_up(b) ? b->hi_step : 0));
-	return TERN_MAX(TERN_MIN(hi, b->inflight_lo), min_cwnd(cc));
+	return b->mode == BBR_STARTUP ||
+	       (b->mode == BBR_PROBE_BW && (b->phase == PHASE_REFILL || b->phase == PHASE_UP));
 }
 
 static uint64_t next_random(struct tern_bbr *b)
@@ -161,7 +179,13 @@ static void save_cwnd(struct tern_cc *cc)
 		b->prior_cwnd = TERN_MAX(b->prior_cwnd, cc->cwnd);
 }
 
-/* ---- init and modes ---- */
+static void reset_lower_bounds(struct tern_bbr *b)
+{
+	b->bw_lo = NO_BOUND;
+	b->inflight_lo = NO_BOUND;
+}
+
+/* ---- init ---- */
 
 static void enter_startup(struct tern_bbr *b)
 {
@@ -178,72 +202,99 @@ static void bbr_init(struct tern_cc *cc, tern_time now)
 	cc->ssthresh = UINT64_MAX;
 	memset(b, 0, sizeof(*b));
 	enter_startup(b);
-	b->min_rtt = b->probe_rtt_min = TERN_TIME_NEVER;
+	b->min_rtt = b->probe_rtt_min = b->round_min_rtt = TERN_TIME_NEVER;
 	b->min_rtt_stamp = b->probe_rtt_min_stamp = now;
-	b->inflight_lo = NO_BOUND;
-	b->hi_step = HI_STEP_MIN;
+	reset_lower_bounds(b);
+	b->inflight_hi = NO_BOUND;
 	b->probe_start = b->probe_end = TERN_TIME_NEVER;
 	b->rng = (now ^ 0x9e3779b97f4a7c15ull) | 1;
 	/* until an RTT is known: 2.89 · initial window per millisecond (v1) */
 	b->pacing_rate = sat64((u128)cc->cwnd * HIGH_GAIN * 1000 / UNIT);
 }
 
-/* A bandwidth probe starts: loosen inflight_hi if the last probe was fine,
- * forget the lower bound, and watch what the probe's packets report. */
-static void start_probe(struct tern_cc *cc, tern_time now)
-{
-	struct tern_bbr *b = &cc->u.bbr;
+/* ---- ProbeBW phases ---- */
 
-	if (b->hi_gain && !b->probe_too_high) {
-		b->hi_gain += b->hi_step;
-		b->hi_step = TERN_MIN(2 * b->hi_step, HI_GAIN_MAX);
-		if (b->hi_gain >= HI_GAIN_MAX)
-			b->hi_gain = 0;
-	}
-	b->probe_too_high = false;
-	b->inflight_lo = NO_BOUND;
-	b->probe_start = now;
-	b->probe_end = TERN_TIME_NEVER;
+static void set_phase(struct tern_bbr *b, uint8_t phase, uint32_t pacing_gain, uint32_t cwnd_gain)
+{
+	b->phase = phase;
+	b->pacing_gain = pacing_gain;
+	b->cwnd_gain = cwnd_gain;
 }
 
-static void set_cycle_phase(struct tern_cc *cc, unsigned idx, tern_time now)
+/* The next probe comes 2-3 s after this one ends, or sooner in rounds. */
+static void pick_probe_wait(struct tern_bbr *b)
+{
+	b->rounds_since_probe = (uint32_t)(next_random(b) % 2);
+	b->probe_wait = PROBE_WAIT_BASE + (tern_time)(next_random(b) % PROBE_WAIT_RAND);
+}
+
+static void start_down(struct tern_cc *cc, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
-	if (b->cycle_idx == 0 && idx != 0 && b->probe_end == TERN_TIME_NEVER)
+	if (b->probe_start != TERN_TIME_NEVER && b->probe_end == TERN_TIME_NEVER)
 		b->probe_end = now;
-	b->cycle_idx = (uint8_t)idx;
+	b->up_cnt = NO_BOUND;
+	pick_probe_wait(b);
 	b->cycle_stamp = now;
-	b->pacing_gain = cycle_gain[idx];
-	if (idx == 0)
-		start_probe(cc, now);
+	b->probe_stopping = true;
+	b->phase_mark = cc->delivery.delivered;
+	set_phase(b, PHASE_DOWN, DOWN_GAIN, CWND_GAIN);
+}
+
+static void start_cruise(struct tern_bbr *b)
+{
+	if (b->inflight_lo != NO_BOUND)
+		b->inflight_lo = TERN_MIN(b->inflight_lo, b->inflight_hi);
+	set_phase(b, PHASE_CRUISE, UNIT, CWND_GAIN);
+}
+
+/* A probe begins: forget the short-term bounds, refill the pipe for a
+ * round, and watch what the probe's packets report. */
+static void start_refill(struct tern_cc *cc, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	b->inflight_lo = NO_BOUND;
+	b->up_rounds = 0;
+	b->up_acked = 0;
+	b->stopped_risky_probe = false;
+	b->phase_mark = cc->delivery.delivered;
+	b->probe_start = now;
+	b->probe_end = TERN_TIME_NEVER;
+	b->up_base_rtt = TERN_TIME_NEVER;
+	set_phase(b, PHASE_REFILL, UNIT, CWND_GAIN);
+}
+
+/* UP lets inflight_hi grow 2^up_rounds packets this round. */
+static void raise_hi_slope(struct tern_cc *cc)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+	uint64_t growth = 1ull << b->up_rounds;
+
+	b->up_rounds = TERN_MIN(b->up_rounds + 1, 30u);
+	b->up_cnt = TERN_MAX(cc->cwnd / growth, cc->mss);
+}
+
+static void start_up(struct tern_cc *cc, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	b->cycle_stamp = now;
+	set_phase(b, PHASE_UP, UP_PACING_GAIN, UP_CWND_GAIN);
+	raise_hi_slope(cc);
 }
 
 static void enter_probe_bw(struct tern_cc *cc, tern_time now)
 {
-	struct tern_bbr *b = &cc->u.bbr;
-	unsigned idx = CYCLE_LEN - 1 - (unsigned)(next_random(b) % (CYCLE_LEN - 1));
-
-	b->mode = BBR_PROBE_BW;
-	b->cwnd_gain = CWND_GAIN;
-	b->cycle_idx = 1; /* so entering at phase 0 is not taken as a probe's end */
-	set_cycle_phase(cc, (idx + 1) % CYCLE_LEN, now);
+	/* flows created together draw different probe times from here on */
+	if (cc->u.bbr.mode == BBR_DRAIN)
+		cc->u.bbr.rng ^= (now * 0x9e3779b97f4a7c15ull) | 1;
+	cc->u.bbr.mode = BBR_PROBE_BW;
+	start_down(cc, now);
 }
 
-static void enter_probe_rtt(struct tern_cc *cc, tern_time now)
-{
-	struct tern_bbr *b = &cc->u.bbr;
-
-	if (probing_up(b))
-		b->probe_end = now;
-	save_cwnd(cc);
-	b->mode = BBR_PROBE_RTT;
-	b->pacing_gain = UNIT;
-	b->cwnd_gain = UNIT;
-	b->probe_rtt_done = 0;
-}
-
-/* ---- the model ---- */
+/* ---- loss and the bounds ---- */
 
 /* The base loss rate: an average (1/8 per round) of the loss rate in rounds
  * with no queue, each moving it at most 2 · threshold / 8 = 0.5% up, so a
@@ -254,9 +305,129 @@ static void update_base_loss(struct tern_bbr *b, uint64_t ppm)
 	b->base_loss_ppm = (uint32_t)(((uint64_t)b->base_loss_ppm * 7 + ppm) / 8);
 }
 
+static uint64_t isqrt(uint64_t v)
+{
+	uint64_t r = 0;
+
+	for (uint64_t bit = 1ull << 62; bit; bit >>= 2) {
+		if (v >= r + bit) {
+			v -= r + bit;
+			r = (r >> 1) + bit;
+		} else {
+			r >>= 1;
+		}
+	}
+	return r;
+}
+
+/* Whether lost bytes out of total are congestion: at least min_pkts
+ * packets, more than the base rate plus thresh_ppm, and more than `sigmas`
+ * standard deviations above the random loss the base rate predicts
+ * (binomial, in packets), so the noise of 10% random loss over 150 packets
+ * (2.4%) does not read as congestion. On a clean path (base 0) this is
+ * v2's rule: any loss above thresh_ppm. */
+static bool excess_loss(const struct tern_cc *cc, uint64_t lost, uint64_t total,
+                        uint32_t thresh_ppm, unsigned sigmas, unsigned min_pkts)
+{
+	const struct tern_bbr *b = &cc->u.bbr;
+	uint64_t p = b->base_loss_ppm;
+	/* the variance of the random losses, in packets² · 10^6 */
+	uint64_t var = sat64((u128)(total / cc->mss) * p * (1000000 - p) / 1000000);
+	uint64_t margin = sigmas * isqrt(var) * cc->mss / 1000; /* σ in bytes */
+	u128 limit = (u128)total * (p + thresh_ppm) / 1000000 + margin;
+
+	return lost >= min_pkts * cc->mss && (u128)lost > limit;
+}
+
+/* inflight_hi = 0.7 · inflight (the multiplicative decrease), but not below
+ * the part of inflight that filled the pipe rather than the queue
+ * (inflight · min_rtt / rtt): with a shallow buffer a lone flow keeps its
+ * BDP, while flows sharing a full queue all take the 0.7. */
+static void cut_hi(struct tern_cc *cc, uint64_t inflight, tern_time rtt, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+	uint64_t pipe = inflight;
+
+	if (rtt > b->min_rtt)
+		pipe = sat64((u128)inflight * b->min_rtt / rtt);
+	b->inflight_hi = TERN_MAX(inflight * BETA / UNIT, pipe + QUANTA_PKTS * cc->mss);
+	b->hi_stamp = now;
+}
+
+/* A congested round outside probes: v2's short-term response (bw_lo and
+ * inflight_lo to max(the round's, 0.7 · the bound)) and, once per episode,
+ * the multiplicative decrease of inflight_hi. */
+static void adapt_lower_bounds(struct tern_cc *cc, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	if (b->bw_lo == NO_BOUND)
+		b->bw_lo = max_bw(b);
+	if (b->inflight_lo == NO_BOUND)
+		b->inflight_lo = cc->cwnd;
+	b->bw_lo = TERN_MAX(b->bw_latest, b->bw_lo * BETA / UNIT);
+	b->inflight_lo = TERN_MAX(b->inflight_latest, b->inflight_lo * BETA / UNIT);
+	/* once per congestion episode: the round's losses were of packets
+	 * sent after the last cut */
+	if (b->prev_round_stamp > b->hi_stamp)
+		cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd),
+		       TERN_MAX(b->round_max_rtt, b->prev_round_max_rtt), now);
+}
+
+/* A probe ran into a congested round: like a probe packet that saw too
+ * much loss, it ends the probe with the multiplicative decrease, so a flow
+ * probing while the others back off does not take all they freed. */
+static void probe_congested(struct tern_cc *cc, tern_time rtt, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	if (b->prev_round_stamp > b->hi_stamp)
+		cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd), rtt, now);
+	b->prev_probe_too_high = true;
+	b->probe_start = TERN_TIME_NEVER;
+	start_down(cc, now);
+}
+
+/* Startup ends on a round with excessive loss, a queue and 8 loss events. */
+static void startup_loss(struct tern_cc *cc, uint64_t ppm)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	if (b->loss_events < FULL_LOSS_EVENTS || b->round_lost < 2 * cc->mss ||
+	    ppm <= b->base_loss_ppm + LOSS_THRESH_PPM)
+		return;
+	b->filled_pipe = true;
+	b->inflight_hi = TERN_MAX(inflight_of(cc, max_bw(b), UNIT), b->inflight_latest);
+}
+
+/* v2's loss_in_round: a round outside probes lost a packet more than random
+ * loss explains (three standard deviations above the base rate). Not a
+ * rate: where flows share a tail-drop queue, an ACK-clocked flow can lose
+ * one packet in a hundred while paced ones lose ten, and both must yield. */
+static bool round_congested(const struct tern_cc *cc, uint64_t total)
+{
+	return excess_loss(cc, cc->u.bbr.round_lost, total, 0, 3, 1);
+}
+
+/* Cruising, a round whose every RTT showed a queue while the flow delivered
+ * less than 7/8 of its bandwidth estimate: the bottleneck gives it less
+ * than the estimate (it shrank, or others joined) and no loss may come to
+ * say so (a deep buffer). Take what it delivered as bw_lo, as v1's 10-round
+ * filter would have; the next probe lifts it again if there is room. */
+static void standing_queue(struct tern_cc *cc)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	if (b->mode != BBR_PROBE_BW || b->phase != PHASE_CRUISE ||
+	    b->round_min_rtt == TERN_TIME_NEVER || b->round_min_rtt <= queue_rtt(b))
+		return;
+	if (b->round_bw && b->round_bw < bw(b) / 8 * 7)
+		b->bw_lo = b->round_bw;
+}
+
 /* Evaluates the round that just ended: its loss rate, whether a queue
- * stood, the base (non-congestive) loss rate, and the loss bounds. */
-static void end_round(struct tern_cc *cc)
+ * stood, the base (non-congestive) loss rate, and the short-term bounds. */
+static void end_round(struct tern_cc *cc, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 	uint64_t total = b->round_delivered + b->round_lost;
@@ -266,25 +437,28 @@ static void end_round(struct tern_cc *cc)
 	bool queued = b->min_rtt != TERN_TIME_NEVER && rtt > queue_rtt(b);
 
 	b->round_loss_ppm = (uint32_t)ppm;
-	b->inflight_latest = b->round_delivered;
+	standing_queue(cc);
+	b->bw_latest = b->round_bw;
+	b->inflight_latest = b->round_inflight;
 	if (!queued && !b->round_has_probe && b->mode == BBR_PROBE_BW && total >= 8 * cc->mss)
 		update_base_loss(b, ppm);
-	if (queued && b->round_lost >= 2 * cc->mss && ppm > b->base_loss_ppm + LOSS_THRESH_PPM) {
-		if (b->mode == BBR_STARTUP && !b->filled_pipe &&
-		    b->loss_events >= FULL_LOSS_EVENTS) {
-			b->filled_pipe = true;
-			b->hi_gain = TERN_MAX(UNIT, to_gain(cc, b->inflight_latest));
-		} else if (b->mode == BBR_PROBE_BW && !b->round_has_probe &&
-		           total >= MIN_JUDGED_PKTS * cc->mss) {
-			uint64_t lo = b->inflight_lo == NO_BOUND ? cc->cwnd : b->inflight_lo;
-			b->inflight_lo = TERN_MAX(b->inflight_latest, lo * BETA / UNIT);
-		}
+	if (queued && b->mode == BBR_STARTUP && !b->filled_pipe)
+		startup_loss(cc, ppm);
+	else if (queued && b->mode == BBR_PROBE_BW && round_congested(cc, total)) {
+		if (!probing_bw(b))
+			adapt_lower_bounds(cc, now);
+		else
+			probe_congested(cc, rtt, now);
 	}
-	b->round_delivered = b->round_lost = 0;
+	b->round_delivered = b->round_lost = b->round_bw = b->round_inflight = 0;
 	b->prev_round_max_rtt = b->round_max_rtt;
 	b->round_max_rtt = 0;
+	b->round_min_rtt = TERN_TIME_NEVER;
+	b->prev_round_stamp = b->round_stamp;
+	b->round_stamp = now;
 	b->loss_events = 0;
 	b->round_has_probe = false;
+	b->rounds_since_probe++;
 }
 
 static bool from_probe(const struct tern_bbr *b, const struct tern_rate_sample *rs)
@@ -293,16 +467,20 @@ static bool from_probe(const struct tern_bbr *b, const struct tern_rate_sample *
 	       rs->sent_time < b->probe_end;
 }
 
-static void account_round(struct tern_cc *cc, const struct tern_rate_sample *rs)
+static void account_round(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
 	if (rs->round_start)
-		end_round(cc);
+		end_round(cc, now);
 	b->round_delivered += rs->newly_acked;
 	b->round_lost += rs->newly_lost;
+	b->round_bw = TERN_MAX(b->round_bw, rs->delivery_rate);
+	b->round_inflight = TERN_MAX(b->round_inflight, rs->delivered);
 	b->loss_events += rs->newly_lost > 0;
 	b->round_max_rtt = TERN_MAX(b->round_max_rtt, rs->rtt);
+	if (rs->rtt)
+		b->round_min_rtt = TERN_MIN(b->round_min_rtt, rs->rtt);
 	b->round_has_probe |= from_probe(b, rs);
 }
 
@@ -313,48 +491,174 @@ static void update_bw(struct tern_cc *cc, const struct tern_rate_sample *rs)
 	if (rs->delivery_rate == 0)
 		return;
 	if (!rs->is_app_limited || rs->delivery_rate >= max_bw(b))
-		tern_winmax_update(&b->bw, BW_ROUNDS, rs->round_count, rs->delivery_rate);
+		b->bw_hi[1] = TERN_MAX(b->bw_hi[1], rs->delivery_rate);
+	/* a probe lifts bw_lo to what it delivers, until it is no bound */
+	if (b->bw_lo != NO_BOUND && probing_bw(b) && b->mode == BBR_PROBE_BW) {
+		b->bw_lo = TERN_MAX(b->bw_lo, rs->delivery_rate);
+		if (b->bw_lo >= max_bw(b))
+			b->bw_lo = NO_BOUND;
+	}
 }
 
-/* v2's IsInflightTooHigh, above the base loss rate: a probe packet saw more
- * than the threshold of what was in flight at its send lost while it flew. */
-static void check_probe_loss(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
+/* v2's IsInflightTooHigh, above the base loss rate: the sampled packet saw
+ * more than the threshold of what was in flight at its send lost. */
+static bool inflight_too_high(const struct tern_cc *cc, const struct tern_rate_sample *rs)
+{
+	return rs->tx_in_flight >= MIN_JUDGED_PKTS * cc->mss &&
+	       excess_loss(cc, rs->lost, rs->tx_in_flight, LOSS_THRESH_PPM, 2, 2);
+}
+
+static void handle_too_high(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
-	u128 limit = (u128)rs->tx_in_flight * (b->base_loss_ppm + LOSS_THRESH_PPM);
 
-	if (b->mode != BBR_PROBE_BW || !from_probe(b, rs) || rs->lost < 2 * cc->mss ||
-	    rs->tx_in_flight < MIN_JUDGED_PKTS * cc->mss || (u128)rs->lost * 1000000 <= limit)
-		return;
-	b->hi_gain = TERN_MAX(to_gain(cc, rs->tx_in_flight), BETA);
-	b->hi_step = HI_STEP_MIN;
-	b->probe_too_high = true;
+	b->prev_probe_too_high = true;
 	b->probe_start = TERN_TIME_NEVER; /* react once per probe */
-	if (b->cycle_idx == 0)
-		set_cycle_phase(cc, 1, now);
+	if (!rs->is_app_limited)
+		cut_hi(cc, rs->tx_in_flight, rs->rtt, now);
+	if (b->mode == BBR_PROBE_BW && b->phase == PHASE_UP)
+		start_down(cc, now);
 }
 
-static bool phase_done(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
+/* UP, while cwnd-limited at inflight_hi: one MSS per up_cnt bytes acked. */
+static void probe_hi_upward(struct tern_cc *cc, const struct tern_rate_sample *rs)
 {
 	struct tern_bbr *b = &cc->u.bbr;
-	bool full = now - b->cycle_stamp > b->min_rtt;
+	bool cwnd_limited = rs->prior_in_flight + cc->mss >= cc->cwnd;
 
-	if (b->pacing_gain == UNIT)
-		return full;
-	if (b->pacing_gain > UNIT)
-		return full &&
-		       (rs->newly_lost ||
-		        rs->prior_in_flight >= TERN_MIN(bdp(cc, b->pacing_gain), bound(cc)));
-	return full || rs->prior_in_flight <= bdp(cc, UNIT);
+	if (!cwnd_limited || cc->cwnd < b->inflight_hi) {
+		b->up_acked = 0;
+		return;
+	}
+	b->up_acked += rs->newly_acked;
+	if (b->up_acked >= b->up_cnt) {
+		uint64_t delta = b->up_acked / b->up_cnt;
+		b->up_acked -= delta * b->up_cnt;
+		b->inflight_hi += delta * cc->mss;
+	}
+	if (rs->round_start)
+		raise_hi_slope(cc);
 }
 
-static void update_cycle(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
+/* The first round after DOWN began: the probe's samples are all in. Time
+ * to age the bandwidth filter, and to probe again if the last one stopped
+ * at inflight_hi without loss. Returns true when a new phase began. */
+static bool end_probe_feedback(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
-	if (b->mode == BBR_PROBE_BW && b->min_rtt != TERN_TIME_NEVER && phase_done(cc, rs, now))
-		set_cycle_phase(cc, (b->cycle_idx + 1u) % CYCLE_LEN, now);
+	if (!b->probe_stopping || rs->prior_delivered < b->phase_mark)
+		return false;
+	b->probe_stopping = false;
+	if (b->mode != BBR_PROBE_BW)
+		return false;
+	if (!rs->is_app_limited && b->bw_hi[1]) {
+		b->bw_hi[0] = b->bw_hi[1];
+		b->bw_hi[1] = 0;
+	}
+	if (b->stopped_risky_probe && !b->prev_probe_too_high) {
+		start_refill(cc, now);
+		return true;
+	}
+	return false;
 }
+
+/* v2's AdaptUpperBounds. Returns true when it chose the next phase. */
+static bool adapt_upper_bounds(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	if (end_probe_feedback(cc, rs, now))
+		return true;
+	if (inflight_too_high(cc, rs)) {
+		if (from_probe(b, rs)) {
+			handle_too_high(cc, rs, now);
+			return b->mode == BBR_PROBE_BW;
+		}
+		return false;
+	}
+	if (b->inflight_hi == NO_BOUND)
+		return false;
+	/* what was in flight without excess loss is safe (random loss) */
+	if (rs->sent_time > b->hi_stamp)
+		b->inflight_hi = TERN_MAX(b->inflight_hi, rs->tx_in_flight);
+	if (b->mode == BBR_PROBE_BW && b->phase == PHASE_UP)
+		probe_hi_upward(cc, rs);
+	return false;
+}
+
+static bool time_to_probe(struct tern_cc *cc, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+	uint64_t rounds = TERN_MIN(target_inflight(cc) / cc->mss, (uint64_t)RENO_ROUNDS_MAX);
+
+	if (now - b->cycle_stamp < b->probe_wait && b->rounds_since_probe < rounds)
+		return false;
+	start_refill(cc, now);
+	return true;
+}
+
+/* DOWN has drained the probe's queue: inflight is down to the BDP and
+ * below inflight_hi's headroom, or three min_rtts at 0.9 have passed (a
+ * queue that other flows keep, or packets lost but not yet declared, would
+ * otherwise hold the flow at 0.9 until the next probe). */
+static bool time_to_cruise(const struct tern_cc *cc, uint64_t inflight, tern_time now)
+{
+	const struct tern_bbr *b = &cc->u.bbr;
+
+	if (now - b->cycle_stamp > 3 * b->min_rtt)
+		return true;
+	return inflight <= hi_with_headroom(cc) && inflight <= target_inflight(cc);
+}
+
+/* UP ends when it has built a queue of a quarter of min_rtt above the RTT
+ * REFILL saw: the same for every flow, whatever its share (a lone flow has
+ * then 1.25 BDP in flight, v3's rule), so flows that already share a
+ * standing queue still probe into it, until loss cuts inflight_hi. */
+static bool up_done(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	if (b->prev_probe_too_high && rs->prior_in_flight >= b->inflight_hi) {
+		b->stopped_risky_probe = true;
+		return true;
+	}
+	return now - b->cycle_stamp > b->min_rtt && rs->rtt &&
+	       rs->rtt >= b->up_base_rtt + b->min_rtt / 4;
+}
+
+static void update_phase(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+	uint64_t inflight = rs->prior_in_flight;
+
+	if (!b->filled_pipe || b->min_rtt == TERN_TIME_NEVER || adapt_upper_bounds(cc, rs, now))
+		return;
+	if (b->mode != BBR_PROBE_BW)
+		return;
+	switch (b->phase) {
+	case PHASE_DOWN:
+		if (!time_to_probe(cc, now) && time_to_cruise(cc, inflight, now))
+			start_cruise(b);
+		break;
+	case PHASE_CRUISE:
+		time_to_probe(cc, now);
+		break;
+	case PHASE_REFILL:
+		if (rs->rtt)
+			b->up_base_rtt = TERN_MIN(b->up_base_rtt, rs->rtt);
+		if (rs->prior_delivered >= b->phase_mark)
+			start_up(cc, now);
+		break;
+	default:
+		if (up_done(cc, rs, now)) {
+			b->prev_probe_too_high = false;
+			start_down(cc, now);
+		}
+	}
+}
+
+/* ---- Startup, Drain, ProbeRTT ---- */
 
 /* Startup ends when three rounds pass without 25% more bandwidth. */
 static void check_full_bw(struct tern_cc *cc, const struct tern_rate_sample *rs)
@@ -381,8 +685,41 @@ static void check_drain(struct tern_cc *cc, tern_time now)
 		b->pacing_gain = DRAIN_GAIN;
 		b->cwnd_gain = HIGH_GAIN;
 	}
-	if (b->mode == BBR_DRAIN && cc->bytes_in_flight <= bdp(cc, UNIT))
+	if (b->mode == BBR_DRAIN && cc->bytes_in_flight <= target_inflight(cc))
 		enter_probe_bw(cc, now);
+}
+
+static uint64_t probe_rtt_cwnd(const struct tern_cc *cc)
+{
+	return TERN_MAX(bdp_of(cc, bw(&cc->u.bbr), PROBE_RTT_GAIN), min_cwnd(cc));
+}
+
+static void enter_probe_rtt(struct tern_cc *cc, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	if (b->probe_start != TERN_TIME_NEVER && b->probe_end == TERN_TIME_NEVER)
+		b->probe_end = now;
+	save_cwnd(cc);
+	b->mode = BBR_PROBE_RTT;
+	b->pacing_gain = UNIT;
+	b->cwnd_gain = UNIT;
+	b->probe_rtt_done = 0;
+}
+
+static void exit_probe_rtt(struct tern_cc *cc, tern_time now)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	b->probe_rtt_min_stamp = now;
+	reset_lower_bounds(b);
+	cc->cwnd = TERN_MAX(cc->cwnd, b->prior_cwnd);
+	if (!b->filled_pipe) {
+		enter_startup(b);
+		return;
+	}
+	enter_probe_bw(cc, now);
+	start_cruise(b);
 }
 
 static void handle_probe_rtt(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
@@ -393,22 +730,17 @@ static void handle_probe_rtt(struct tern_cc *cc, const struct tern_rate_sample *
 	 * them app-limited so the bandwidth filter keeps its maximum (v1). */
 	tern_delivery_on_app_limited(&cc->delivery, cc->bytes_in_flight);
 	if (!b->probe_rtt_done) {
-		if (cc->bytes_in_flight <= min_cwnd(cc)) {
+		if (cc->bytes_in_flight <= probe_rtt_cwnd(cc)) {
 			b->probe_rtt_done = now + PROBE_RTT_TIME;
 			b->probe_rtt_round_done = false;
+			b->phase_mark = cc->delivery.delivered;
 		}
 		return;
 	}
-	if (rs->round_start)
+	if (rs->prior_delivered >= b->phase_mark)
 		b->probe_rtt_round_done = true;
-	if (!b->probe_rtt_round_done || now < b->probe_rtt_done)
-		return;
-	b->probe_rtt_min_stamp = now;
-	cc->cwnd = TERN_MAX(cc->cwnd, b->prior_cwnd);
-	if (b->filled_pipe)
-		enter_probe_bw(cc, now);
-	else
-		enter_startup(b);
+	if (b->probe_rtt_round_done && now >= b->probe_rtt_done)
+		exit_probe_rtt(cc, now);
 }
 
 /* v2's two filters: probe_rtt_min over 5 s decides when to run ProbeRTT;
@@ -445,18 +777,40 @@ static void set_pacing_rate(struct tern_cc *cc, const struct tern_rtt *rtt)
 		b->pacing_rate =
 		        sat64((u128)cc->cwnd * HIGH_GAIN * TERN_SEC / ((u128)rtt->smoothed * UNIT));
 	}
-	if (max_bw(b) == 0)
+	if (bw(b) == 0)
 		return;
-	rate = sat64((u128)max_bw(b) * b->pacing_gain * 1000 / ((u128)UNIT * PACING_MARGIN));
+	rate = sat64((u128)bw(b) * b->pacing_gain * 1000 / ((u128)UNIT * PACING_MARGIN));
+	/* draining or cruising, never faster than cwnd allows: a flow held by
+	 * cwnd would otherwise send on the ACK clock, in step with the
+	 * bottleneck's departures, and in a tail-drop queue shared with others
+	 * lose nothing where paced flows lose a tenth (phase effects); spread
+	 * out, its packets meet the queue as often as anyone's */
+	if (b->mode == BBR_PROBE_BW && (b->phase == PHASE_CRUISE || b->phase == PHASE_DOWN) &&
+	    rtt->smoothed)
+		rate = TERN_MIN(rate, sat64((u128)cc->cwnd * TERN_SEC / rtt->smoothed));
 	if (b->filled_pipe || rate > b->pacing_rate)
 		b->pacing_rate = TERN_MAX(rate, 1);
+}
+
+/* The bounds on cwnd: inflight_hi while probing or draining, less the
+ * headroom while cruising or in ProbeRTT; inflight_lo always. */
+static uint64_t bound(const struct tern_cc *cc)
+{
+	const struct tern_bbr *b = &cc->u.bbr;
+	uint64_t cap = NO_BOUND;
+
+	if (b->mode == BBR_PROBE_BW && b->phase != PHASE_CRUISE)
+		cap = b->inflight_hi;
+	else if (b->mode == BBR_PROBE_RTT || b->mode == BBR_PROBE_BW)
+		cap = hi_with_headroom(cc);
+	return TERN_MAX(TERN_MIN(cap, b->inflight_lo), min_cwnd(cc));
 }
 
 static void set_cwnd(struct tern_cc *cc, const struct tern_rate_sample *rs)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 	uint64_t acked = rs->newly_acked;
-	uint64_t target = bdp(cc, b->cwnd_gain) + QUANTA_PKTS * cc->mss;
+	uint64_t target = inflight_of(cc, bw(b), b->cwnd_gain);
 
 	if (b->loss_recovery && acked) {
 		b->loss_recovery = false;
@@ -468,21 +822,20 @@ static void set_cwnd(struct tern_cc *cc, const struct tern_rate_sample *rs)
 		cc->cwnd += acked;
 	cc->cwnd = TERN_MIN(TERN_MAX(cc->cwnd, min_cwnd(cc)), bound(cc));
 	if (b->mode == BBR_PROBE_RTT)
-		cc->cwnd = TERN_MIN(cc->cwnd, min_cwnd(cc));
+		cc->cwnd = TERN_MIN(cc->cwnd, probe_rtt_cwnd(cc));
 }
 
 static void bbr_on_rate_sample(struct tern_cc *cc, const struct tern_rate_sample *rs,
                                const struct tern_rtt *rtt, tern_time now)
 {
-	account_round(cc, rs);
+	account_round(cc, rs, now);
 	update_bw(cc, rs);
-	check_probe_loss(cc, rs, now);
-	update_cycle(cc, rs, now);
 	check_full_bw(cc, rs);
 	check_drain(cc, now);
+	update_phase(cc, rs, now);
 	update_min_rtt(cc, rs, now);
-	set_pacing_rate(cc, rtt);
 	set_cwnd(cc, rs);
+	set_pacing_rate(cc, rtt);
 }
 
 /* ---- the ops the other controllers use ---- */
@@ -520,7 +873,7 @@ static uint64_t bbr_pacing_rate(const struct tern_cc *cc, const struct tern_rtt 
 
 static uint64_t bbr_bandwidth(const struct tern_cc *cc)
 {
-	return max_bw(&cc->u.bbr);
+	return bw(&cc->u.bbr);
 }
 
 static const char *bbr_state_name(const struct tern_cc *cc)

@@ -142,6 +142,8 @@ static void test_delivery_min_rtt_guard(void)
 
 /* ---- BBR driven by synthetic rate samples ---- */
 
+enum { DOWN, CRUISE, REFILL, UP }; /* ProbeBW phases, as in cc_bbr.c */
+
 struct drive {
 	struct tern_cc cc;
 	struct tern_rtt rtt;
@@ -161,15 +163,20 @@ static void drive_init(struct drive *v)
 	                           .has_sample = true};
 }
 
-/* One ACK's sample, optionally starting a round. */
+/* One ACK's sample, optionally starting a round: acked bytes of a packet
+ * sent rtt ago, when a BDP less had been delivered (so a phase that waits
+ * for "a round" ends once a BDP more is delivered). */
 static void sample(struct drive *v, uint64_t rate, tern_time rtt, uint64_t acked, uint64_t lost,
                    bool round_start)
 {
+	uint64_t delivered = v->cc.delivery.delivered;
 	struct tern_rate_sample rs = {.delivery_rate = rate,
 	                              .newly_acked = acked,
 	                              .newly_lost = lost,
 	                              .rtt = rtt,
 	                              .sent_time = v->now - rtt,
+	                              .delivered = BDP,
+	                              .prior_delivered = delivered > BDP ? delivered - BDP : 0,
 	                              .tx_in_flight = v->cc.bytes_in_flight,
 	                              .prior_in_flight = v->cc.bytes_in_flight,
 	                              .round_start = round_start};
@@ -188,6 +195,11 @@ static const char *state(const struct drive *v)
 
 	tern_cc_get_info(&v->cc, &v->rtt, &ci);
 	return ci.state;
+}
+
+static uint64_t pacing(uint64_t rate, uint32_t gain)
+{
+	return rate * gain * 1000 / (1024 * 1010);
 }
 
 /* Startup: pacing at 2.89 · initial window per ms before any RTT; grows
@@ -211,20 +223,23 @@ static void test_bbr_startup_drain(void)
 	CHECK_EQ(b->full_bw, 8000000);
 	CHECK_EQ(b->full_bw_count, 2);
 	/* a pacing rate only grows in Startup: 2.885 · 8 MB/s · 1/1.01 */
-	CHECK_EQ(b->pacing_rate, 8000000ull * 2955 * 1000 / (1024 * 1010));
+	CHECK_EQ(b->pacing_rate, pacing(8000000, 2955));
 	sample(&v, 8000000, MINRTT, 10 * MSS, 0, true); /* third flat round */
 	CHECK(b->filled_pipe);
 	CHECK(strcmp(state(&v), "drain") == 0);
 	CHECK_EQ(b->pacing_gain, 355);
+	/* inflight down to BDP + 3 packets: ProbeBW, whose DOWN gives way to
+	 * CRUISE on the same ACK since nothing is left to drain */
 	v.cc.bytes_in_flight = BDP;
 	sample(&v, 8000000, MINRTT, MSS, 0, false);
 	CHECK(strcmp(state(&v), "probe_bw") == 0);
-	CHECK(b->cycle_idx != 1); /* never entered at the 0.75 phase */
+	CHECK_EQ(b->phase, CRUISE);
+	CHECK_EQ(b->pacing_gain, 1024);
 	CHECK_EQ(b->cwnd_gain, 2048);
 	CHECK_EQ(b->min_rtt, MINRTT);
 }
 
-/* Puts v in ProbeBW at 8 MB/s x 10 ms with cwnd at its target. */
+/* Puts v in ProbeBW (CRUISE) at 8 MB/s x 10 ms with cwnd at its target. */
 static void to_probe_bw(struct drive *v)
 {
 	drive_init(v);
@@ -235,40 +250,60 @@ static void to_probe_bw(struct drive *v)
 	sample(v, BW, MINRTT, 400 * MSS, 0, false);
 }
 
-/* cwnd = 2 · BDP + 3 packets; pacing = gain · BtlBw · 0.99; the gain cycle
- * goes 1.25, 0.75, then six phases of 1, one min_rtt each. */
-static void test_bbr_probe_bw_control(void)
+/* cwnd = 2 · BDP + 3 packets; pacing = gain · bw · 0.99. The cycle: CRUISE
+ * until the Reno-coexistence round count (min(63, BDP + 3 packets) = 63
+ * rounds, less the 0 or 1 drawn at random) or 2-3 s; REFILL for a round;
+ * UP (1.25) until the queue it built is a quarter of min_rtt; DOWN (0.9)
+ * until drained, here at most three min_rtts. */
+static void test_bbr_probe_bw_cycle(void)
 {
 	struct drive v;
 	const struct tern_bbr *b = &v.cc.u.bbr;
 	struct tern_cc_info ci;
-	unsigned seen[8] = {0};
+	int rounds = 0;
 
 	to_probe_bw(&v);
+	CHECK_EQ(b->phase, CRUISE);
 	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
-	CHECK_EQ(b->pacing_rate, BW * b->pacing_gain * 1000 / (1024 * 1010));
+	CHECK_EQ(b->pacing_rate, pacing(BW, 1024));
 	tern_cc_get_info(&v.cc, &v.rtt, &ci);
 	CHECK(strcmp(ci.algorithm, "bbr") == 0);
 	CHECK_EQ(ci.bandwidth, BW);
 	CHECK_EQ(ci.pacing_rate, b->pacing_rate);
-	CHECK_EQ(ci.cwnd, 2 * BDP + 3 * MSS);
-	/* 0.75 ends early once inflight is at most one BDP; 1.25 once inflight
-	 * reaches 1.25 BDP; keep inflight at 1.25 BDP so every phase is timed */
-	v.cc.bytes_in_flight = BDP * 5 / 4;
-	for (int i = 0; i < 24; i++) {
-		unsigned idx = b->cycle_idx;
-		sample(&v, BW, MINRTT + 1, MSS, 0, true);
-		if (b->cycle_idx != idx) {
-			CHECK_EQ(b->cycle_idx, (idx + 1) % 8);
-			seen[b->cycle_idx]++;
-		}
+	while (b->phase == CRUISE && rounds < 100) {
+		sample(&v, BW, MINRTT, 10 * MSS, 0, true);
+		rounds++;
 	}
+	CHECK(rounds >= 62 && rounds <= 63);
+	CHECK_EQ(b->phase, REFILL);
+	CHECK_EQ(b->pacing_gain, 1024);
+	/* REFILL lasts until a packet sent after it began is acked (a BDP) */
 	for (int i = 0; i < 8; i++)
-		CHECK(seen[i] >= 2);
+		sample(&v, BW, MINRTT, 10 * MSS, 0, false);
+	CHECK_EQ(b->phase, REFILL);
+	sample(&v, BW, MINRTT, 10 * MSS, 0, false);
+	CHECK_EQ(b->phase, UP);
+	CHECK_EQ(b->pacing_gain, 1280);
+	CHECK_EQ(b->cwnd_gain, 2304);
+	CHECK_EQ(b->up_base_rtt, MINRTT);
+	/* a queue below a quarter of min_rtt keeps probing; 2.5 ms ends it */
+	sample(&v, BW, MINRTT + 2400, 10 * MSS, 0, true);
+	sample(&v, BW, MINRTT + 2400, 10 * MSS, 0, true);
+	CHECK_EQ(b->phase, UP);
+	sample(&v, BW, MINRTT + 2500, 10 * MSS, 0, false);
+	CHECK_EQ(b->phase, DOWN);
+	CHECK_EQ(b->pacing_rate, pacing(BW, 922));
+	/* inflight that does not come down: DOWN ends after 3 min_rtts */
+	v.cc.bytes_in_flight = 2 * BDP;
+	for (int i = 0; i < 3; i++)
+		sample(&v, BW, MINRTT, 10 * MSS, 0, true);
+	CHECK_EQ(b->phase, DOWN);
+	sample(&v, BW, MINRTT, 10 * MSS, 0, true);
+	CHECK_EQ(b->phase, CRUISE);
 }
 
 /* Random loss on a path with no queue: the base loss rate learns it, and
- * neither bound moves, nor the bandwidth, nor cwnd. */
+ * neither bound moves, nor the bandwidth. */
 static void test_bbr_random_loss_ignored(void)
 {
 	struct drive v;
@@ -278,38 +313,73 @@ static void test_bbr_random_loss_ignored(void)
 	for (int i = 0; i < 80; i++) /* 5% of each 100-packet round lost */
 		sample(&v, BW, MINRTT, 95 * MSS, 5 * MSS, true);
 	CHECK_EQ(b->inflight_lo, UINT64_MAX);
-	CHECK_EQ(b->hi_gain, 0);
-	CHECK_EQ(tern_winmax_get(&b->bw), BW);
-	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+	CHECK_EQ(b->bw_lo, UINT64_MAX);
+	CHECK_EQ(b->inflight_hi, UINT64_MAX);
+	CHECK_EQ(tern_winmax_get(&v.cc.delivery.bw) == 0, true); /* delivery's own filter unused */
+	CHECK_EQ(b->bw_hi[0] > b->bw_hi[1] ? b->bw_hi[0] : b->bw_hi[1], BW);
+	CHECK(v.cc.cwnd >= 2 * BDP + 3 * MSS);
 	CHECK(b->base_loss_ppm > 40000 && b->base_loss_ppm <= 50000);
 }
 
-/* Excess loss with a queue between probes sets inflight_lo to
- * max(delivered in the round, 0.7 · cwnd); the next probe clears it. */
-static void test_bbr_inflight_lo(void)
+/* A round outside probes that lost packets with a queue standing (RTT up
+ * to 2 · min_rtt): bw_lo = max(bw of the round, 0.7 · max_bw), inflight_lo
+ * = max(delivered in a round trip, 0.7 · cwnd), inflight_hi = max(0.7 ·
+ * cwnd, the part of cwnd in the pipe + 3 packets); cwnd then cruises under
+ * inflight_hi less 15% headroom. The next probe forgets inflight_lo but
+ * keeps bw_lo until it delivers more. */
+static void test_bbr_congestion_between_probes(void)
 {
 	struct drive v;
 	const struct tern_bbr *b = &v.cc.u.bbr;
-	uint64_t cwnd;
+	const uint64_t cwnd = 2 * BDP + 3 * MSS, hi = cwnd * 717 / 1024;
 
 	to_probe_bw(&v);
-	while (b->cycle_idx < 2 || b->cycle_idx > 5) /* well away from a probe */
-		sample(&v, BW, MINRTT + 1, MSS, 0, true);
-	cwnd = v.cc.cwnd;
-	v.cc.bytes_in_flight = BDP;
-	sample(&v, BW, 2 * MINRTT, 90 * MSS, 10 * MSS, true); /* round: 10% lost */
-	sample(&v, BW, 2 * MINRTT, MSS, 0, true);             /* ends it */
-	CHECK_EQ(b->inflight_lo, TERN_MAX(90 * MSS, cwnd * 717 / 1024));
-	CHECK_EQ(v.cc.cwnd, b->inflight_lo);
-	for (int i = 0; i < 16 && b->cycle_idx != 0; i++)
-		sample(&v, BW, MINRTT, MSS, 0, true);
-	CHECK_EQ(b->cycle_idx, 0);
+	sample(&v, BW, MINRTT, MSS, 0, true);                 /* a round at min_rtt */
+	sample(&v, BW / 2, MINRTT, 90 * MSS, 10 * MSS, true); /* the lossy round */
+	sample(&v, BW / 2, 2 * MINRTT, MSS, 0, false);        /* its queue */
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);             /* ends it */
+	CHECK_EQ(b->bw_lo, BW * 717 / 1024);
+	CHECK_EQ(b->inflight_lo, cwnd * 717 / 1024);
+	CHECK_EQ(b->inflight_hi, hi); /* pipe part: cwnd / 2 + 3 packets, less */
+	CHECK_EQ(v.cc.cwnd, hi - hi * 154 / 1024);
+	CHECK_EQ(b->pacing_rate, pacing(BW * 717 / 1024, 1024));
+	/* the same episode's next lossy round cuts the short-term bounds only */
+	sample(&v, BW / 2, 2 * MINRTT, 90 * MSS, 10 * MSS, true);
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	CHECK_EQ(b->inflight_hi, hi);
+	while (b->phase != REFILL)
+		sample(&v, BW / 2, MINRTT, 10 * MSS, 0, true);
 	CHECK_EQ(b->inflight_lo, UINT64_MAX);
+	CHECK(b->bw_lo != UINT64_MAX);
+	sample(&v, BW, MINRTT, 10 * MSS, 0, false); /* the probe delivers max_bw */
+	CHECK_EQ(b->bw_lo, UINT64_MAX);
+}
+
+/* Cruising, a round whose every RTT shows a queue while the flow delivers
+ * half its estimate (the bottleneck shrank; a deep buffer, no loss): bw_lo
+ * takes the delivered rate. Within 7/8 of the estimate it does not. */
+static void test_bbr_standing_queue(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+	struct tern_cc_info ci;
+
+	to_probe_bw(&v);
+	sample(&v, BW, MINRTT, MSS, 0, true);
+	sample(&v, BW / 8 * 7, 2 * MINRTT, 10 * MSS, 0, true);
+	sample(&v, BW / 8 * 7, 2 * MINRTT, 10 * MSS, 0, true);
+	CHECK_EQ(b->bw_lo, UINT64_MAX);
+	sample(&v, BW / 2, 2 * MINRTT, 10 * MSS, 0, true);
+	sample(&v, BW / 2, 2 * MINRTT, 10 * MSS, 0, true);
+	CHECK_EQ(b->bw_lo, BW / 2);
+	tern_cc_get_info(&v.cc, &v.rtt, &ci);
+	CHECK_EQ(ci.bandwidth, BW / 2);
 }
 
 /* A probe packet that saw more than 2% (above the base) of its flight lost
- * sets inflight_hi = max(inflight at its send, 0.7 BDP) and ends the probe;
- * the same loss within the base rate does nothing. */
+ * sets inflight_hi = max(0.7 · inflight at its send, the pipe part + 3
+ * packets) and ends the probe; the same loss within the base rate (9%,
+ * with two standard deviations of noise) does nothing. */
 static void test_bbr_inflight_hi(void)
 {
 	struct drive v;
@@ -318,14 +388,14 @@ static void test_bbr_inflight_hi(void)
 
 	for (int base = 0; base < 2; base++) {
 		to_probe_bw(&v);
-		while (b->cycle_idx != 0)
-			sample(&v, BW, MINRTT + 1, MSS, 0, true);
-		b->base_loss_ppm = base ? 90000 : 0; /* 9% lost with no queue */
+		while (b->phase != UP)
+			sample(&v, BW, MINRTT, 10 * MSS, 0, b->phase == CRUISE);
+		b->base_loss_ppm = base ? 90000 : 0;
 		v.now += 2 * TERN_MS;
 		rs = (struct tern_rate_sample){.delivery_rate = BW,
 		                               .newly_acked = MSS,
 		                               .newly_lost = 10 * MSS,
-		                               .rtt = MINRTT,
+		                               .rtt = 2 * MINRTT,
 		                               .sent_time = v.now - 1000,
 		                               .tx_in_flight = 100 * MSS,
 		                               .lost = 10 * MSS,
@@ -333,19 +403,19 @@ static void test_bbr_inflight_hi(void)
 		                               .round_count = v.round};
 		v.cc.ops->on_rate_sample(&v.cc, &rs, &v.rtt, v.now);
 		if (base) {
-			CHECK_EQ(b->hi_gain, 0);
-			CHECK_EQ(b->cycle_idx, 0);
+			CHECK_EQ(b->inflight_hi, UINT64_MAX);
+			CHECK_EQ(b->phase, UP);
 		} else {
-			CHECK_EQ(b->hi_gain, 100 * MSS * 1024 / BDP); /* 1.25 BDP */
-			CHECK_EQ(b->cycle_idx, 1);
-			CHECK(b->probe_too_high);
-			CHECK_EQ(v.cc.cwnd, 100 * MSS); /* capped by inflight_hi */
+			CHECK_EQ(b->inflight_hi, 100 * MSS * 717 / 1024);
+			CHECK_EQ(b->phase, DOWN);
+			CHECK(b->prev_probe_too_high);
+			CHECK_EQ(v.cc.cwnd, 100 * MSS * 717 / 1024); /* capped by inflight_hi */
 		}
 	}
 }
 
-/* No lower RTT for 5 s: ProbeRTT holds cwnd at 4 packets for 200 ms and a
- * round, then restores cwnd and returns to ProbeBW. */
+/* No lower RTT for 5 s: ProbeRTT holds cwnd at half a BDP for 200 ms and a
+ * round, then restores cwnd and cruises. */
 static void test_bbr_probe_rtt(void)
 {
 	struct drive v;
@@ -356,20 +426,22 @@ static void test_bbr_probe_rtt(void)
 	v.now += 5 * TERN_SEC;
 	sample(&v, BW, MINRTT + 2000, MSS, 0, false);
 	CHECK(strcmp(state(&v), "probe_rtt") == 0);
-	CHECK_EQ(v.cc.cwnd, 4 * MSS);
+	CHECK_EQ(v.cc.cwnd, BDP / 2);
 	CHECK_EQ(b->prior_cwnd, 2 * BDP + 3 * MSS);
 	CHECK(v.cc.delivery.app_limited != 0); /* low samples do not count */
-	v.cc.bytes_in_flight = 4 * MSS;
+	v.cc.bytes_in_flight = BDP / 2;
 	sample(&v, BW / 10, MINRTT, MSS, 0, false);
 	entered = v.now;
 	CHECK_EQ(b->probe_rtt_done, entered + 200 * TERN_MS);
-	sample(&v, BW / 10, MINRTT, MSS, 0, true); /* the round */
+	for (int i = 0; i < 8; i++) /* the round: a BDP delivered */
+		sample(&v, BW / 10, MINRTT, 10 * MSS, 0, false);
 	CHECK(strcmp(state(&v), "probe_rtt") == 0);
 	v.now = entered + 200 * TERN_MS;
 	sample(&v, BW / 10, MINRTT, MSS, 0, false);
 	CHECK(strcmp(state(&v), "probe_bw") == 0);
+	CHECK_EQ(b->phase, CRUISE);
 	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
-	CHECK_EQ(tern_winmax_get(&b->bw), BW);
+	CHECK_EQ(b->bw_hi[0] > b->bw_hi[1] ? b->bw_hi[0] : b->bw_hi[1], BW);
 	CHECK_EQ(b->min_rtt, MINRTT);
 }
 
@@ -420,9 +492,10 @@ int main(void)
 	test_delivery_samples();
 	test_delivery_min_rtt_guard();
 	test_bbr_startup_drain();
-	test_bbr_probe_bw_control();
+	test_bbr_probe_bw_cycle();
 	test_bbr_random_loss_ignored();
-	test_bbr_inflight_lo();
+	test_bbr_congestion_between_probes();
+	test_bbr_standing_queue();
 	test_bbr_inflight_hi();
 	test_bbr_probe_rtt();
 	test_bbr_persistent_congestion();

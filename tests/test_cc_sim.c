@@ -15,7 +15,9 @@
  * large enough that flow control never limits them.
  *
  * usage: test_cc_sim [TEST]   (no argument runs them all; env CC_SIM_SEED
- * replays another seed, CC_SIM_TRACE prints each flow's state every 100 ms) */
+ * replays another seed and delays flow i's start by (seed % 997) · 10 · i µs, so
+ * even clean paths take another history; CC_SIM_TRACE prints each flow's
+ * state every 100 ms) */
 #include <stdlib.h>
 
 #include "io/simnet.h"
@@ -39,6 +41,7 @@ struct flow {
 };
 
 struct world {
+	tern_time skew;     /* env CC_SIM_SEED: flow i starts skew · i µs later */
 	tern_time trace_at; /* next trace line (env CC_SIM_TRACE set); NEVER = off */
 	uint64_t trace_rx[MAX_FLOWS];
 	struct tern_simnet *net;
@@ -96,8 +99,10 @@ static int world_init(struct world *w, const char *fwd, const char *rev, uint64_
 		fprintf(stderr, "bad profile: %s\n", err);
 		return -1;
 	}
-	if (getenv("CC_SIM_SEED")) /* replay another seed */
+	if (getenv("CC_SIM_SEED")) { /* replay another seed; also skews start times */
 		seed = strtoull(getenv("CC_SIM_SEED"), NULL, 10);
+		w->skew = seed % 997 * 10;
+	}
 	w->net = tern_simnet_new(seed);
 	if (!w->net)
 		return -1;
@@ -136,7 +141,7 @@ static int add_flow(struct world *w, const char *cc, tern_time start)
 	cfg.conn_window = 16u << 20;
 	cfg.send_buffer = 4u << 20;
 	f->cc = cc;
-	f->start = start;
+	f->start = start + w->skew * w->n;
 	if (!cfg.cc ||
 	    tern_session_new_psk(&f->tx, &cfg, &cbs, true, cid_tx, cid_rx, secret, sizeof(secret),
 	                         now, &msg) < 0 ||
@@ -168,14 +173,18 @@ static void trace(struct world *w, tern_time now)
 		        (unsigned long long)(cc->cwnd / cc->mss),
 		        (unsigned long long)(cc->bytes_in_flight / cc->mss));
 		if (cc->ops == &tern_cc_bbr)
-			fprintf(stderr, " %c%u bw %5.1f hi %4lld lo %4lld base %.1f%% rtt %.1f",
-			        "SDBR"[b->mode], b -> cycle_idx,
-			        (double)tern_winmax_get(&b->bw) * 8 / 1e6,
-			        b -> hi_gain ? (long long)(b->hi_gain * 100 / 1024) : -1,
-			        b -> inflight_lo == UINT64_MAX
-			                     ? -1
-			                     : (long long)(b->inflight_lo / cc->mss),
-			        b -> base_loss_ppm / 1e4, (double)b -> min_rtt / 1e3);
+			fprintf(stderr,
+			        " %c%c bw %5.1f lo %5.1f hi %4lld ilo %4lld base %.1f%% rtt %.1f",
+			        "SDBR"[b->mode], "dcru"[b->phase],
+			        (double)TERN_MAX(b->bw_hi[0], b->bw_hi[1]) * 8 / 1e6,
+			        b->bw_lo == UINT64_MAX ? -1.0 : (double)b->bw_lo * 8 / 1e6,
+			        b->inflight_hi == UINT64_MAX
+			                ? -1
+			                : (long long)(b->inflight_hi / cc->mss),
+			        b->inflight_lo == UINT64_MAX
+			                ? -1
+			                : (long long)(b->inflight_lo / cc->mss),
+			        b->base_loss_ppm / 1e4, (double)b->min_rtt / 1e3);
 	}
 	fprintf(stderr, "\n");
 	w->trace_at = now + 100 * TERN_MS;
