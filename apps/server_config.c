@@ -555,6 +555,8 @@ int server_config_load(struct server_config *c, int argc, char **argv)
 		take_eal(c, &eal);
 	if ((rc = second_pass(c, nopt, argv, o)) != 0)
 		return rc;
+	if (c->dpdk.backend == TERN_BACKEND_URING && nopt == argc)
+		c->dpdk.neal = 0; /* the file's [dpdk] eal, unused on io_uring */
 	return check_backend(c);
 }
 
