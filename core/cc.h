@@ -56,21 +56,21 @@ struct tern_bbr {
 	uint32_t loss_events;   /* ACKs reporting new loss in this round */
 	uint32_t up_rounds;     /* UP: inflight_hi grows 2^up_rounds packets a round */
 	uint32_t rounds_since_probe;
-	uint64_t full_bw;     /* bandwidth at the last 25% growth */
-	uint64_t bw_hi[2];    /* max bandwidth of the previous and current probe cycles */
-	uint64_t bw_lo;       /* lower bound from congestion between probes */
-	uint64_t inflight_hi; /* upper bound from excess loss while probing */
-	uint64_t inflight_lo; /* lower bound from congestion between probes */
+	uint64_t full_bw;  /* bandwidth at the last 25% growth */
+	uint64_t bw_hi[2]; /* max bandwidth of the previous and current probe cycles */
+	uint64_t bw_lo;    /* short-term cap from congestion or a standing queue; probes lift it */
+	uint64_t inflight_hi; /* long-term cap: 0.7 · inflight at each congestion episode (AIMD) */
+	uint64_t inflight_lo; /* short-term cap from congestion between probes */
 	uint64_t bw_latest, inflight_latest; /* of the last completed round */
-	uint64_t up_cnt, up_acked;        /* UP: inflight_hi grows one MSS per up_cnt bytes acked */
-	uint64_t phase_mark;              /* delivered when the phase began: its first round ends
-	                              when a packet sent after that is acked */
-	tern_time min_rtt, min_rtt_stamp; /* 10 s filter, for the BDP */
+	uint64_t up_cnt, up_acked; /* UP: inflight_hi grows one MSS per up_cnt bytes acked */
+	uint64_t phase_mark;       /* delivered when the phase began: its first round ends when a
+	                        packet sent after that is acked */
+	tern_time min_rtt, min_rtt_stamp;             /* 10 s filter, for the BDP */
 	tern_time probe_rtt_min, probe_rtt_min_stamp; /* 5 s filter, schedules ProbeRTT */
 	tern_time cycle_stamp;            /* when the current probe cycle (DOWN) or UP began */
 	tern_time probe_wait;             /* how long after DOWN began the next probe starts */
 	tern_time probe_rtt_done;         /* when ProbeRTT may end; 0 = not yet timed */
-	tern_time hi_stamp;               /* when a probe's loss last cut inflight_hi */
+	tern_time hi_stamp;               /* when inflight_hi was last cut (one cut per episode) */
 	tern_time up_base_rtt;            /* lowest RTT in REFILL: UP measures its queue from it */
 	tern_time probe_start, probe_end; /* send-time window of the current bandwidth probe */
 	uint64_t pacing_rate;
@@ -80,7 +80,7 @@ struct tern_bbr {
 	tern_time round_stamp, prev_round_stamp; /* when this and the last round began */
 	uint32_t base_loss_ppm;  /* loss rate in rounds with no queue: not congestion */
 	uint32_t round_loss_ppm; /* loss rate of the last completed round */
-	uint64_t rng;            /* probe timing; deterministic from the init time */
+	uint64_t rng;            /* probe timing; deterministic from init and ProbeBW entry times */
 };
 
 struct tern_cc {
