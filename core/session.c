@@ -400,16 +400,19 @@ static void set_close(struct tern_session *s, bool app, uint64_t code, const cha
 	        .app = app, .code = code, .reason = s->close_reason, .reason_len = n};
 }
 
-/* An abrupt close lingers 3 PTO (RFC 9000 §10.2); a graceful one waits for
- * its CLOSE to be acknowledged, re-sending it on PTO, for up to the idle
- * timeout (30 s when none is set). */
+/* An abrupt close lingers 3 PTO (RFC 9000 §10.2). A graceful one waits for
+ * its CLOSE to be acknowledged, re-sending it on each PTO, for up to 16 PTO
+ * (several tries even on a lossy path) and never beyond the idle timeout:
+ * the peer may have acknowledged, drained and forgotten the session while
+ * its ACK was lost, and then nothing would ever answer. */
 static void enter_closing(struct tern_session *s, tern_time now, bool graceful)
 {
-	tern_time linger = tern_session_three_pto(s);
+	tern_time pto = tern_rtt_pto(&s->rec.rtt), linger = 3 * pto;
 
-	if (graceful)
-		linger =
-		        TERN_MAX(linger, s->cfg.idle_timeout ? s->cfg.idle_timeout : 30 * TERN_SEC);
+	if (graceful && s->cfg.idle_timeout)
+		linger = TERN_MAX(linger, TERN_MIN(16 * pto, s->cfg.idle_timeout));
+	else if (graceful)
+		linger = 16 * pto;
 	s->state = TERN_SESSION_CLOSING;
 	s->close_pending = true;
 	s->close_deadline = now + linger;
