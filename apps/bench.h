@@ -89,6 +89,8 @@ const char *bench_mode_name(enum bench_mode m);
 int bench_mode_find(const char *name);
 int bench_write_all(int fd, const void *buf, size_t len);
 int bench_read_line(int fd, char *buf, size_t len);
+void bench_put64(uint8_t *p, uint64_t v);
+uint64_t bench_get64(const uint8_t *p);
 
 /* ---- the receiver's check of the bulk/rate content ---- */
 struct bench_rx {

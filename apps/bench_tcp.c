@@ -21,21 +21,6 @@
 #define RXBUF (256u << 10)
 #define GRACE_NS 20000000000ull
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static socklen_t to_sockaddr(const struct tern_addr *a, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
@@ -127,9 +112,9 @@ static void serve_stream(struct bench_tcp_srv *s, int fd)
 			check_bytes(s, &st, buf, (size_t)n);
 	if (st.pos)
 		s->errors++; /* a truncated last message */
-	put64(res, s->verified);
-	put64(res + 8, s->msgs);
-	put64(res + 16, s->errors);
+	bench_put64(res, s->verified);
+	bench_put64(res + 8, s->msgs);
+	bench_put64(res + 16, s->errors);
 	bench_write_all(fd, res, sizeof(res));
 	free(buf);
 }
@@ -271,7 +256,8 @@ static void cli_stream(struct tcli *k, int fd)
 		return;
 	}
 	k->t_end = bench_now_ns();
-	k->r->bytes = get64(res), k->r->msgs = get64(res + 8), k->r->errors = get64(res + 16);
+	k->r->bytes = bench_get64(res), k->r->msgs = bench_get64(res + 8),
+	k->r->errors = bench_get64(res + 16);
 	k->r->ok = k->r->errors == 0;
 	if (k->r->errors)
 		snprintf(k->r->err, sizeof(k->r->err), "%llu messages failed verification",

@@ -19,21 +19,6 @@
 #define HS_WINDOW 64  /* handshakes in flight */
 #define GRACE_NS 20000000000ull
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void engine_log(void *ctx, enum tern_log_level level, const char *msg)
 {
 	(void)ctx;
@@ -126,11 +111,11 @@ static void srv_fin(void *ctx, struct tern_conn *c, uint16_t stream)
 	if (!sc || ++sc->fins != s->p.streams)
 		return;
 	tern_conn_info(c, &info);
-	put64(res, sc->rx.verified);
-	put64(res + 8, sc->rx.msgs);
-	put64(res + 16, sc->rx.errors);
-	put64(res + 24, info.packets_received);
-	put64(res + 32, info.packets_sent);
+	bench_put64(res, sc->rx.verified);
+	bench_put64(res + 8, sc->rx.msgs);
+	bench_put64(res + 16, sc->rx.errors);
+	bench_put64(res + 24, info.packets_received);
+	bench_put64(res + 32, info.packets_sent);
 	atomic_fetch_add_explicit(&s->verified, sc->rx.verified, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->msgs, sc->rx.msgs, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->errors, sc->rx.errors, memory_order_relaxed);
@@ -287,11 +272,11 @@ static void cli_result(struct cli *k, struct tern_conn *c, const uint8_t *m, siz
 	}
 	k->t_end = bench_now_ns();
 	tern_conn_info(c, &info);
-	k->r->bytes = get64(m);
-	k->r->msgs = get64(m + 8);
-	k->r->errors = get64(m + 16);
-	k->r->srv.packets = get64(m + 24);
-	k->r->srv.packets_out = get64(m + 32);
+	k->r->bytes = bench_get64(m);
+	k->r->msgs = bench_get64(m + 8);
+	k->r->errors = bench_get64(m + 16);
+	k->r->srv.packets = bench_get64(m + 24);
+	k->r->srv.packets_out = bench_get64(m + 32);
 	k->r->cli.packets_in = info.packets_received;
 	k->r->cli.packets = info.packets_sent;
 	k->r->lost = info.packets_lost;

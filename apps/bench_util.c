@@ -339,3 +339,19 @@ int bench_read_line(int fd, char *buf, size_t len)
 	buf[n] = '\0';
 	return (int)n;
 }
+
+/* Result records between the two processes: u64 little-endian. */
+void bench_put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t bench_get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}

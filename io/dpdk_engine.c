@@ -80,17 +80,6 @@ int tern_engine_dpdk_slot(struct tern_engine *e, struct wslot *ws, unsigned i,
 	return wc->be ? 0 : fail(e, TERN_EINVAL, "backend dpdk: no queue for this worker");
 }
 
-static void pin(int core)
-{
-	cpu_set_t set;
-
-	if (core < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(core, &set);
-	sched_setaffinity(0, sizeof(set), &set); /* best effort, as the io_uring workers */
-}
-
 /* Sleeps up to us microseconds or until another thread wakes us. */
 static void nap(int efd, tern_time us)
 {
@@ -110,7 +99,7 @@ void *tern_engine_dpdk_worker_main(void *arg)
 	tern_time nap_us = NAP_MIN_US;
 
 	if (e->cfg.cores && e->cfg.ncores)
-		pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
+		tern_engine_pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
 	tern_dpdk_thread_enter();
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
 		tern_time now = tern_engine_clock(), next;

@@ -40,7 +40,8 @@ void tern_engine_wake(void *ctx, int worker)
 	wake_fd(worker < 0 ? e->ctl_efd : e->ws[worker].efd);
 }
 
-static void pin(int core)
+/* Pins the calling thread to core (best effort: a busy core still works). */
+void tern_engine_pin(int core)
 {
 	cpu_set_t set;
 
@@ -58,7 +59,7 @@ void *tern_engine_worker_main(void *arg)
 	unsigned idle = 0;
 
 	if (e->cfg.cores && e->cfg.ncores)
-		pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
+		tern_engine_pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
 		tern_time now = tern_engine_clock(), next;
 		unsigned work = tern_worker_poll(&ws->w, now);
@@ -272,7 +273,7 @@ void *tern_engine_control_main(void *arg)
 	struct tern_engine *e = arg;
 
 	if (e->cfg.control_core >= 0)
-		pin(e->cfg.control_core);
+		tern_engine_pin(e->cfg.control_core);
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
 		tern_time now = tern_engine_clock();
 		unsigned work = control_connects(e, now);

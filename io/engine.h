@@ -60,6 +60,7 @@ struct tern_engine {
 
 tern_time tern_engine_clock(void);
 void tern_engine_wake(void *ctx, int worker);
+void tern_engine_pin(int core);
 void *tern_engine_worker_main(void *arg);
 void *tern_engine_control_main(void *arg);
 int tern_engine_make_control(struct tern_engine *e);
