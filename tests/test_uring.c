@@ -414,7 +414,7 @@ static void test_enobufs_rearm(void)
 	CHECK(tern_uring_stats(b)->rx_enobufs >= 1);
 	CHECK(nheld <= BUFS);
 	for (unsigned i = 0; i < nheld; i++) {
-		uint32_t seq;
+		uint32_t seq = 0;
 		CHECK(intact(held[i].data, held[i].len, &seq) && seq < N);
 		seen[seq % N]++;
 		tern_uring_backend_ops.buf_free(b, &held[i]);
@@ -423,7 +423,7 @@ static void test_enobufs_rearm(void)
 	while (total < N && mono_us() < deadline) {
 		int n = tern_uring_backend_ops.rx_burst(b, held, N);
 		for (int i = 0; i < n; i++) {
-			uint32_t seq;
+			uint32_t seq = 0;
 			CHECK(intact(held[i].data, held[i].len, &seq) && seq < N);
 			seen[seq % N]++;
 			tern_uring_backend_ops.buf_free(b, &held[i]);
