@@ -12,6 +12,8 @@ void tern_flow_rx_init(struct tern_flow_rx *f, uint64_t window)
 	f->max = window;
 	f->received = 0;
 	f->consumed = 0;
+	f->epoch = 0;
+	f->epoch_consumed = 0;
 }
 
 int tern_flow_rx_on_data(struct tern_flow_rx *f, uint64_t new_bytes)
@@ -36,6 +38,27 @@ bool tern_flow_rx_consume(struct tern_flow_rx *f, uint64_t bytes, uint64_t *new_
 	if (new_max)
 		*new_max = next;
 	return true;
+}
+
+bool tern_flow_rx_consume_at(struct tern_flow_rx *f, uint64_t bytes, tern_time now, tern_time rtt,
+                             uint64_t max_window, uint64_t *new_max)
+{
+	uint64_t done = f->consumed + bytes - f->epoch_consumed;
+	bool due = f->consumed + bytes >= f->max || f->max - (f->consumed + bytes) <= f->window / 2;
+
+	if (due && rtt && now >= f->epoch && f->window < max_window &&
+	    (double)(now - f->epoch) * (double)f->window < 2.0 * (double)rtt * (double)done)
+		f->window = TERN_MIN(f->window * 2, max_window);
+	if (!tern_flow_rx_consume(f, bytes, new_max))
+		return false;
+	f->epoch = now;
+	f->epoch_consumed = f->consumed;
+	return true;
+}
+
+void tern_flow_rx_ensure(struct tern_flow_rx *f, uint64_t window, uint64_t max_window)
+{
+	f->window = TERN_MAX(f->window, TERN_MIN(window, max_window));
 }
 
 void tern_flow_tx_init(struct tern_flow_tx *f, uint64_t peer_max)

@@ -10,6 +10,8 @@ struct tern_flow_rx {
 	uint64_t max;      /* the limit we advertised (MAX_DATA) */
 	uint64_t received; /* sum over streams of highest offsets received */
 	uint64_t consumed; /* bytes that left stream receive windows */
+	tern_time epoch;   /* autotuning: when the last MAX_DATA went out */
+	uint64_t epoch_consumed;
 };
 
 struct tern_flow_tx {
@@ -27,6 +29,15 @@ int tern_flow_rx_on_data(struct tern_flow_rx *f, uint64_t new_bytes);
 /* Records consumed bytes; returns true and sets *new_max when MAX_DATA should
  * be sent (half the window consumed since the last advertisement). */
 bool tern_flow_rx_consume(struct tern_flow_rx *f, uint64_t bytes, uint64_t *new_max);
+/* The same with autotuning (as tern_srecv_window_update_at): when an update
+ * is due and the bytes consumed since the last one took less than 2 RTT per
+ * window, the window doubles first, up to max_window. rtt 0: no growth. */
+bool tern_flow_rx_consume_at(struct tern_flow_rx *f, uint64_t bytes, tern_time now, tern_time rtt,
+                             uint64_t max_window, uint64_t *new_max);
+/* Raises the window to at least `window` (capped by max_window): the
+ * connection keeps 1.5 stream windows so one fast stream is never held back
+ * by the connection limit. Takes effect at the next update. */
+void tern_flow_rx_ensure(struct tern_flow_rx *f, uint64_t window, uint64_t max_window);
 
 void tern_flow_tx_init(struct tern_flow_tx *f, uint64_t peer_max);
 static inline uint64_t tern_flow_tx_credit(const struct tern_flow_tx *f)

@@ -29,6 +29,9 @@ void tern_session_cfg_default(struct tern_session_cfg *cfg)
 	cfg->stream_window = 256 << 10;
 	cfg->conn_window = 1 << 20;
 	cfg->send_buffer = 256 << 10;
+	cfg->stream_window_max = 16 << 20;
+	cfg->conn_window_max = 24 << 20;
+	cfg->send_buffer_max = 16 << 20;
 	cfg->dgram_queue = 64;
 	cfg->max_in_flight_pkts = 65536;
 	cfg->max_ack_delay = TERN_DEFAULT_MAX_ACK_DELAY_US;
@@ -50,6 +53,11 @@ static const char *cfg_check(const struct tern_session_cfg *c)
 		return "conn_window must be at least stream_window";
 	if (c->send_buffer < 4096)
 		return "send_buffer must be at least 4 KiB";
+	if (c->stream_window_max < c->stream_window || c->stream_window_max > (1u << 30) ||
+	    c->conn_window_max < c->conn_window || c->send_buffer_max < c->send_buffer)
+		return "stream_window_max, conn_window_max and send_buffer_max must be at least "
+		       "stream_window, conn_window and send_buffer (and stream_window_max at most "
+		       "1 GiB)";
 	if (c->dgram_queue == 0 || c->max_in_flight_pkts < 64)
 		return "dgram_queue must be positive and max_in_flight_pkts at least 64";
 	if (c->keepalive && c->idle_timeout && c->keepalive >= c->idle_timeout)
@@ -337,7 +345,10 @@ int tern_session_send(struct tern_session *s, uint16_t stream, const void *msg, 
 	st = tern_session_stream(s, stream, true);
 	if (!st)
 		return api_error(s, TERN_ENOMEM, "send: out of memory for stream %u", stream);
+	st->tx.limit = tern_session_send_limit(s, st);
 	rc = tern_ssend_write(&st->tx, msg, len);
+	if (rc == 0)
+		s->tx_buffered += len;
 	if (rc == TERN_EAGAIN)
 		st->want_writable = true;
 	else if (rc == 0)

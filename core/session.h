@@ -73,12 +73,17 @@ struct tern_session_cfg {
 	size_t stream_window;         /* per-stream receive window; default 256 KiB */
 	size_t conn_window;           /* per-session receive window; default 1 MiB */
 	size_t send_buffer;           /* per-stream send buffer; default 256 KiB */
-	size_t dgram_queue;           /* queued outgoing datagrams; default 64 */
-	size_t max_in_flight_pkts;    /* sent-map bound; default 65536 */
-	tern_time max_ack_delay;      /* default 25 ms */
-	tern_time idle_timeout;       /* default 30 s; 0 = none */
-	tern_time handshake_timeout;  /* unconfirmed sessions end after (10 s); 0 = none */
-	tern_time keepalive;          /* default 15 s; 0 = none */
+	/* Autotuning ceilings (see tern_srecv_window_update_at): receive windows
+	 * double while the peer is window-limited, a stream's send buffer
+	 * follows 2 · cwnd. Defaults 16 MiB, 24 MiB, 16 MiB; a ceiling equal to
+	 * its starting size turns autotuning off. */
+	size_t stream_window_max, conn_window_max, send_buffer_max;
+	size_t dgram_queue;          /* queued outgoing datagrams; default 64 */
+	size_t max_in_flight_pkts;   /* sent-map bound; default 65536 */
+	tern_time max_ack_delay;     /* default 25 ms */
+	tern_time idle_timeout;      /* default 30 s; 0 = none */
+	tern_time handshake_timeout; /* unconfirmed sessions end after (10 s); 0 = none */
+	tern_time keepalive;         /* default 15 s; 0 = none */
 	bool no_pacing;
 	/* Packet protection (docs/protocol.md §5.4). A count of 0 means the
 	 * cipher's default, resolved when the session is created:
@@ -162,6 +167,7 @@ struct tern_session {
 	uint16_t nstreams;            /* max(our max_streams, the peer's) */
 	uint16_t streams_hi;          /* 1 + highest stream id in use */
 	uint16_t rr;                  /* round-robin cursor over streams */
+	uint64_t tx_buffered;         /* sum of the streams' tern_ssend_buffered */
 	struct tern_dgram_queue dq;
 	struct tern_dgram_lanes lanes;
 	bool dq_want_writable;
@@ -272,6 +278,19 @@ tern_time tern_session_three_pto(const struct tern_session *s);
 void tern_session_on_acked(void *ctx, const struct tern_sent_pkt *p);
 void tern_session_on_lost(void *ctx, const struct tern_sent_pkt *p);
 tern_time tern_session_send_ready(const struct tern_session *s, tern_time now);
+/* A stream's send buffer limit now. Every stream may buffer send_buffer
+ * bytes; beyond that, streams share a budget of twice the congestion window
+ * (enough to keep the path full while a round trip of data awaits its ACK),
+ * at most send_buffer_max, so memory follows the path, not the stream count. */
+static inline size_t tern_session_send_limit(const struct tern_session *s,
+                                             const struct tern_stream *st)
+{
+	uint64_t budget = TERN_MIN(2 * s->rec.cc.cwnd, (uint64_t)s->cfg.send_buffer_max);
+	uint64_t others = s->tx_buffered - tern_ssend_buffered(&st->tx);
+
+	return (size_t)TERN_MAX(budget > others ? budget - others : 0,
+	                        (uint64_t)s->cfg.send_buffer);
+}
 /* Key lifecycle (session.c): resolves the cfg limits and precomputes the next
  * generation (0, or TERN_E* from tern_keys_next); frees key state; drops the
  * previous rx key once its time is up. */

@@ -30,18 +30,24 @@ static void deliver_msg(void *ctx, const uint8_t *msg, size_t len)
 static void give_credit(struct tern_session *s, struct tern_stream *st)
 {
 	uint64_t in_order, max;
+	tern_time rtt;
 
 	if (s->credit_held)
 		return;
 	in_order = TERN_MAX(tern_ranges_contiguous_end(&st->rx.have, st->rx.read_off),
 	                    st->rx.read_off);
+	rtt = s->rec.rtt.has_sample ? s->rec.rtt.smoothed : 0;
 	if (in_order > st->credited) {
-		if (tern_flow_rx_consume(&s->frx, in_order - st->credited, &max))
+		if (tern_flow_rx_consume_at(&s->frx, in_order - st->credited, s->last_recv, rtt,
+		                            s->cfg.conn_window_max, &max))
 			s->max_data_pending = true;
 		st->credited = in_order;
 	}
-	if (tern_srecv_window_update(&st->rx, &max))
+	if (tern_srecv_window_update_at(&st->rx, s->last_recv, rtt, s->cfg.stream_window_max,
+	                                &max)) {
 		st->max_data_pending = true;
+		tern_flow_rx_ensure(&s->frx, st->rx.cap + st->rx.cap / 2, s->cfg.conn_window_max);
+	}
 }
 
 void tern_session_hold_credit(struct tern_session *s, bool hold)

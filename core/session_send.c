@@ -428,11 +428,15 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 static void stream_acked(struct tern_session *s, const struct tern_frame_meta *m)
 {
 	struct tern_stream *st = tern_session_stream(s, m->id, false);
+	size_t before;
 
 	if (!st)
 		return;
+	before = tern_ssend_buffered(&st->tx);
 	tern_ssend_on_acked(&st->tx, m);
-	if (st->want_writable && tern_ssend_buffered(&st->tx) <= s->cfg.send_buffer / 2) {
+	s->tx_buffered -= before - tern_ssend_buffered(&st->tx);
+	st->tx.limit = tern_session_send_limit(s, st);
+	if (st->want_writable && tern_ssend_buffered(&st->tx) <= st->tx.limit / 2) {
 		st->want_writable = false;
 		if (s->cbs.writable)
 			s->cbs.writable(s->cbs.ctx, s, m->id);

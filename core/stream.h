@@ -80,6 +80,8 @@ struct tern_stream_recv {
 	size_t msg_len, msg_cap;
 	uint64_t msg_start;  /* offset where the current message starts */
 	uint64_t final_size; /* UINT64_MAX until a FIN arrives */
+	tern_time epoch;     /* autotuning: when the current window epoch began */
+	uint64_t epoch_off;  /* read_off then */
 	bool fin_delivered;
 };
 
@@ -106,6 +108,15 @@ static inline bool tern_srecv_finished(const struct tern_stream_recv *r)
 /* If the advertised limit should move (half the window consumed), sets
  * *new_max, records it as advertised, and returns true. */
 bool tern_srecv_window_update(struct tern_stream_recv *r, uint64_t *new_max);
+/* The same, with receive-window autotuning: when the update is due and the
+ * bytes read since the last update took less than 2 RTT per window
+ * (2 · rtt · read / window > elapsed: the window is under twice what arrives
+ * per round trip), the sender is limited by our window, not by the path or
+ * the reader, so the window doubles, up to max_cap. Growing moves the ring
+ * (one allocation per doubling); if that allocation fails the window stays
+ * as it was. rtt 0 = no estimate yet: no growth. */
+bool tern_srecv_window_update_at(struct tern_stream_recv *r, tern_time now, tern_time rtt,
+                                 size_t max_cap, uint64_t *new_max);
 /* Bytes of heap this stream holds. */
 size_t tern_srecv_mem(const struct tern_stream_recv *r);
 

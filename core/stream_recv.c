@@ -299,6 +299,57 @@ uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ct
 	return r->read_off - start;
 }
 
+/* Re-places the bytes of [read_off, max_data) in a ring of ncap bytes. */
+static int grow(struct tern_stream_recv *r, size_t ncap)
+{
+	uint64_t off = r->read_off, end = TERN_MIN(r->max_data, r->read_off + r->cap);
+	uint8_t *nb = NULL;
+
+	if (r->buf) {
+		nb = malloc(ncap);
+		if (!nb)
+			return TERN_ENOMEM;
+	}
+	while (nb && off < end) { /* at most three spans: wraps of either ring */
+		size_t oat = (size_t)(off & (r->cap - 1)), nat = (size_t)(off & (ncap - 1));
+		size_t n =
+		        (size_t)TERN_MIN(end - off, (uint64_t)TERN_MIN(r->cap - oat, ncap - nat));
+
+		memcpy(nb + nat, r->buf + oat, n);
+		off += n;
+	}
+	if (nb) {
+		free(r->buf);
+		r->buf = nb;
+	}
+	r->cap = ncap;
+	r->have.max = ncap / 2 + 2;
+	return 0;
+}
+
+static bool window_limited(const struct tern_stream_recv *r, tern_time now, tern_time rtt)
+{
+	uint64_t read = r->read_off - r->epoch_off;
+	tern_time elapsed = now - r->epoch;
+
+	if (rtt == 0 || now < r->epoch)
+		return false;
+	/* elapsed < 2 · rtt · read / cap (in doubles: no overflow) */
+	return (double)elapsed * (double)r->cap < 2.0 * (double)rtt * (double)read;
+}
+
+bool tern_srecv_window_update_at(struct tern_stream_recv *r, tern_time now, tern_time rtt,
+                                 size_t max_cap, uint64_t *new_max)
+{
+	if (r->max_data - r->read_off > r->cap / 2)
+		return false;
+	if (r->cap < max_cap && window_limited(r, now, rtt))
+		(void)grow(r, r->cap * 2); /* on ENOMEM the window keeps its size */
+	r->epoch = now;
+	r->epoch_off = r->read_off;
+	return tern_srecv_window_update(r, new_max);
+}
+
 bool tern_srecv_window_update(struct tern_stream_recv *r, uint64_t *new_max)
 {
 	if (r->max_data - r->read_off > r->cap / 2)

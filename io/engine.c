@@ -183,6 +183,13 @@ static void session_cfg(const struct tern_engine_cfg *c, struct tern_session_cfg
 	s->stream_window = c->stream_window;
 	s->conn_window = c->conn_window;
 	s->send_buffer = c->send_buffer;
+	s->stream_window_max = c->stream_window_max
+	                               ? c->stream_window_max
+	                               : TERN_MAX(s->stream_window_max, c->stream_window);
+	s->conn_window_max = c->conn_window_max ? c->conn_window_max
+	                                        : TERN_MAX(s->conn_window_max, c->conn_window);
+	s->send_buffer_max = c->send_buffer_max ? c->send_buffer_max
+	                                        : TERN_MAX(s->send_buffer_max, c->send_buffer);
 	s->idle_timeout = c->idle_timeout_us;
 	s->keepalive = c->keepalive_us;
 	s->handshake_timeout = c->handshake_timeout_us;

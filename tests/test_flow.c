@@ -56,6 +56,47 @@ static void test_rx_updates(void)
 	CHECK_EQ(f.max, 0);
 }
 
+/* Autotuning, window 1000, RTT 100 us, ceiling 4000: an update due after
+ * bytes consumed in less than 2 RTT per window doubles the window first. */
+static void test_rx_autotune(void)
+{
+	static const struct {
+		uint64_t consume;
+		tern_time now;
+		tern_time rtt;
+		bool update;
+		uint64_t window_after, max_after;
+	} steps[] = {
+	        {500, 10000, 100, true, 1000, 1500},   /* first epoch began at 0: slow */
+	        {500, 10080, 100, true, 2000, 3000},   /* 500 in 80 us < 2·100·500/1000: grow */
+	        {999, 10100, 100, false, 2000, 3000},  /* not due yet */
+	        {1, 10150, 100, true, 4000, 6000},     /* 1000 in 70 us < 100: grow */
+	        {3000, 10300, 100, true, 4000, 9000},  /* at the ceiling */
+	        {4500, 90000, 100, true, 4000, 13500}, /* slow reader */
+	};
+	struct tern_flow_rx f;
+
+	tern_flow_rx_init(&f, 1000);
+	for (size_t i = 0; i < TERN_ARRAY_LEN(steps); i++) {
+		uint64_t new_max = 0;
+		CHECK_EQ(tern_flow_rx_consume_at(&f, steps[i].consume, steps[i].now, steps[i].rtt,
+		                                 4000, &new_max),
+		         steps[i].update);
+		CHECK_EQ(f.window, steps[i].window_after);
+		CHECK_EQ(f.max, steps[i].max_after);
+	}
+	/* no RTT sample: never grows; ensure() raises the window, capped */
+	tern_flow_rx_init(&f, 1000);
+	CHECK(tern_flow_rx_consume_at(&f, 500, 1, 0, 4000, NULL));
+	CHECK_EQ(f.window, 1000);
+	tern_flow_rx_ensure(&f, 3000, 4000);
+	CHECK_EQ(f.window, 3000);
+	tern_flow_rx_ensure(&f, 9000, 4000);
+	CHECK_EQ(f.window, 4000);
+	tern_flow_rx_ensure(&f, 10, 4000);
+	CHECK_EQ(f.window, 4000);
+}
+
 static void test_tx(void)
 {
 	struct tern_flow_tx f;
@@ -89,6 +130,7 @@ int main(void)
 {
 	test_rx_violation();
 	test_rx_updates();
+	test_rx_autotune();
 	test_tx();
 	return tern_check_result("flow");
 }

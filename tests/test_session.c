@@ -358,6 +358,12 @@ static size_t len_varied(uint32_t seq)
 	return HDR + (seq * 7919u) % 70000u;
 }
 
+static size_t len_16000(uint32_t seq)
+{
+	(void)seq;
+	return 16000;
+}
+
 static size_t len_5000(uint32_t seq)
 {
 	(void)seq;
@@ -511,7 +517,7 @@ static void test_backpressure(void)
 	int rc;
 
 	tern_session_cfg_default(&cfg);
-	cfg.send_buffer = 4096;
+	cfg.send_buffer = cfg.send_buffer_max = 4096; /* fixed: no autotuning */
 	path_delay(&p, 5 * TERN_MS);
 	p.blackhole[0].start = 100 * TERN_MS; /* A's packets vanish for 2 s */
 	p.blackhole[0].end = 2100 * TERN_MS;
@@ -590,8 +596,8 @@ static void flow_control_run(const uint16_t *streams, unsigned n, unsigned per_s
 	uint64_t total = (uint64_t)n * per_stream * len;
 
 	tern_session_cfg_default(&cfg);
-	cfg.stream_window = FC_STREAM_WIN;
-	cfg.conn_window = FC_CONN_WIN;
+	cfg.stream_window = cfg.stream_window_max = FC_STREAM_WIN; /* fixed windows */
+	cfg.conn_window = cfg.conn_window_max = FC_CONN_WIN;
 	setup_clean(&pr, &cfg);
 	CHECK_EQ(pr.b.s->frx.max, FC_CONN_WIN);
 	CHECK_EQ(pr.a.s->ftx.max, FC_CONN_WIN);
@@ -634,6 +640,64 @@ static void test_flow_control_partial_messages(void)
 }
 
 /* ---- unreliable-sequenced datagrams ---- */
+
+/* ---- autotuning: windows and send buffers follow the path ---- */
+
+/* 16 MB on one stream over 100 Mbit/s x 50 ms (BDP 625 KB, more than the
+ * 256 KiB starting windows). Returns the virtual seconds the transfer took. */
+static double long_path_run(bool autotune, size_t *rx_cap, size_t *tx_limit)
+{
+	static const uint16_t one[] = {1};
+	struct tern_session_cfg cfg;
+	struct tern_sim_path_cfg p;
+	struct pair pr;
+	tern_time t0;
+
+	tern_session_cfg_default(&cfg);
+	if (!autotune) {
+		cfg.stream_window_max = cfg.stream_window;
+		cfg.conn_window_max = cfg.conn_window;
+		cfg.send_buffer_max = cfg.send_buffer;
+	}
+	path_delay(&p, 25 * TERN_MS);
+	p.rate_bps = 100000000;
+	setup(&pr, &cfg, &p, &p, 1);
+	establish(&pr);
+	t0 = now(&pr);
+	plan(&pr, one, 1, 1000, len_16000);
+	CHECK_EQ(drive(&pr, 60 * TERN_SEC, delivered), 0);
+	CHECK_EQ(pr.b.msgs, 1000);
+	CHECK_EQ(pr.b.bad_msgs, 0);
+	*rx_cap = pr.b.s->streams[1]->rx.cap;
+	*tx_limit = pr.a.s->streams[1]->tx.limit;
+	t0 = now(&pr) - t0;
+	teardown(&pr);
+	return (double)t0 / TERN_SEC;
+}
+
+static void test_autotune(void)
+{
+	size_t cap_fixed, cap_tuned, lim_fixed, lim_tuned;
+	double fixed = long_path_run(false, &cap_fixed, &lim_fixed);
+	double tuned = long_path_run(true, &cap_tuned, &lim_tuned);
+	double bound = 16e6 * 8 / 100e6; /* the link's own time for 16 MB: 1.28 s */
+
+	/* fixed 256 KiB windows cap the flow at 256 KiB per 50 ms (~42 Mbit/s) */
+	CHECK_EQ(cap_fixed, 256u << 10);
+	CHECK_EQ(lim_fixed, 256u << 10);
+	CHECK(fixed > 16e6 / ((256 << 10) / 0.05));
+	/* tuned: the window grew past the BDP and the transfer ran near the
+	 * link rate: within 1.5x of the link's own time, slow start (~0.3 s
+	 * here), its overshoot's losses and the final round trip included */
+	CHECK(cap_tuned >= 1u << 20 && cap_tuned <= 16u << 20);
+	CHECK(lim_tuned > 256u << 10);
+	CHECK(tuned < bound * 1.5);
+	CHECK(tuned * 3 < fixed);
+	fprintf(stderr,
+	        "autotune: 16 MB over 100 Mbit/s x 50 ms: %.2f s fixed, %.2f s tuned "
+	        "(window %zu KiB, send limit %zu KiB)\n",
+	        fixed, tuned, cap_tuned >> 10, lim_tuned >> 10);
+}
 
 static void test_dgram_sequenced(void)
 {
@@ -1062,6 +1126,7 @@ int main(void)
 	test_backpressure();
 	test_flow_control();
 	test_flow_control_partial_messages();
+	test_autotune();
 	test_dgram_sequenced();
 	test_abrupt_close();
 	test_graceful_close();

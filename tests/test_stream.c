@@ -375,6 +375,56 @@ static void test_recv_wrapping_message(void)
 	tern_srecv_free(&r);
 }
 
+/* Autotuning: a window read in under 2 RTT per window doubles, moving the
+ * bytes already held (here out of order, in the wrapped part of the ring);
+ * a slow reader's window does not grow; max_cap bounds it. */
+static void test_recv_autotune(void)
+{
+	uint8_t d[128];
+	struct tern_stream_recv r;
+	struct capture cp = {0};
+	uint64_t nb, m;
+
+	for (size_t i = 0; i < sizeof(d); i++)
+		d[i] = (uint8_t)(i * 7 + 1);
+	tern_srecv_init(&r, 64);
+	CHECK_EQ(tern_srecv_frame(&r, 0, d, 32, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 32);
+	CHECK(tern_srecv_window_update_at(&r, 10000, 100, 1024, &m)); /* first epoch: no growth */
+	CHECK_EQ(r.cap, 64);
+	CHECK_EQ(m, 96);
+	/* [64, 90) arrives ahead of [32, 64) and sits at ring index 0..25 */
+	CHECK_EQ(tern_srecv_frame(&r, 64, d + 64, 26, false, false, &nb), 0);
+	CHECK_EQ(tern_srecv_frame(&r, 32, d + 32, 32, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 32);
+	/* 32 bytes (half the window) read in 50 us with a 100 us RTT: grow */
+	CHECK(tern_srecv_window_update_at(&r, 10050, 100, 1024, &m));
+	CHECK_EQ(r.cap, 128);
+	CHECK_EQ(m, 64 + 128);
+	CHECK_EQ(r.have.max, 128 / 2 + 2);
+	CHECK_EQ(tern_srecv_frame(&r, 90, d + 90, 10, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 36);
+	CHECK_EQ(cp.n, 3);
+	CHECK(cp.ptr[2] == r.buf + 64); /* in place at its new index */
+	CHECK(memcmp(r.buf + 64, d + 64, 36) == 0);
+	/* slow: the next 64 bytes took 10 ms against a 100 us RTT */
+	CHECK_EQ(tern_srecv_frame(&r, 100, d, 64, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 64);
+	CHECK(tern_srecv_window_update_at(&r, 20050, 100, 1024, &m));
+	CHECK_EQ(r.cap, 128);
+	/* fast again, but max_cap is reached */
+	CHECK_EQ(tern_srecv_frame(&r, 164, d, 64, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 64);
+	CHECK(tern_srecv_window_update_at(&r, 20060, 100, 128, &m));
+	CHECK_EQ(r.cap, 128);
+	/* no RTT estimate yet: no growth */
+	CHECK_EQ(tern_srecv_frame(&r, 228, d, 64, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 64);
+	CHECK(tern_srecv_window_update_at(&r, 20061, 0, 1024, &m));
+	CHECK_EQ(r.cap, 128);
+	tern_srecv_free(&r);
+}
+
 static void test_recv_flow_control(void)
 {
 	uint8_t d[100] = {0};
@@ -725,6 +775,7 @@ int main(void)
 	test_recv_gaps_overlaps();
 	test_recv_wrapping_message();
 	test_recv_flow_control();
+	test_recv_autotune();
 	test_recv_final_size();
 	test_recv_too_big();
 	test_recv_ooo_limit();

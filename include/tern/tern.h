@@ -74,12 +74,17 @@ struct tern_engine_cfg {
 	const uint8_t *ticket_key; /* 32 bytes: tickets verified (tern_ticket_mint below) */
 	bool ticket_required;
 	/* Session defaults */
-	const char *cc;                /* "cubic" (default), "newreno" or "bbr" */
-	bool prefer_chacha;            /* never negotiate AES-256-GCM */
-	uint16_t max_streams;          /* streams per session (default 16) */
-	size_t stream_window;          /* bytes (default 256 KiB) */
-	size_t conn_window;            /* bytes (default 1 MiB) */
-	size_t send_buffer;            /* per stream (default 256 KiB) */
+	const char *cc;       /* "cubic" (default), "newreno" or "bbr" */
+	bool prefer_chacha;   /* never negotiate AES-256-GCM */
+	uint16_t max_streams; /* streams per session (default 16) */
+	size_t stream_window; /* bytes (default 256 KiB) */
+	size_t conn_window;   /* bytes (default 1 MiB) */
+	size_t send_buffer;   /* per stream (default 256 KiB) */
+	/* Autotuning: receive windows double while the peer sends faster than
+	 * they let it (up to these), a stream's send buffer follows twice the
+	 * congestion window. 0 = the defaults 16 MiB, 24 MiB, 16 MiB; set one to
+	 * its starting size above to turn that autotuning off. */
+	size_t stream_window_max, conn_window_max, send_buffer_max;
 	uint64_t idle_timeout_us;      /* default 30 s; 0 = none */
 	uint64_t keepalive_us;         /* default 15 s; 0 = none */
 	uint64_t handshake_timeout_us; /* default 10 s */
