@@ -31,6 +31,16 @@ void tern_pacer_update(struct tern_pacer *p, uint64_t cwnd, tern_time srtt, unsi
 	p->rate = rate > UINT64_MAX ? UINT64_MAX : (uint64_t)rate;
 }
 
+#define PACER_QUANTUM_MAX (64u << 10)
+
+void tern_pacer_set_rate(struct tern_pacer *p, uint64_t rate, uint64_t min_burst)
+{
+	uint64_t q = TERN_MIN(rate / 1000, (uint64_t)PACER_QUANTUM_MAX);
+
+	p->rate = rate;
+	p->burst = TERN_MAX(q, min_burst);
+}
+
 /* Brings tokens forward to now. Unpaced, the bucket is simply full. */
 static void refill(struct tern_pacer *p, tern_time now)
 {

@@ -416,7 +416,8 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 	if (s->amp_budget < TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + 64)
 		return 0;      /* amplification limit: wait for the peer to prove its address */
 	if (!s->cfg.no_pacing) /* the controller's rate (BBR), or 5/4 · cwnd / srtt */
-		s->pacer.rate = tern_cc_pacing_rate(&s->rec.cc, &s->rec.rtt);
+		tern_pacer_set_rate(&s->pacer, tern_cc_pacing_rate(&s->rec.cc, &s->rec.rtt),
+		                    10 * s->cfg.max_packet);
 	build(s, &b, now);
 	if (b.p == buf + b.hdr_len)
 		return 0;

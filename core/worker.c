@@ -46,6 +46,7 @@ int tern_worker_init(struct tern_worker *w, const struct tern_worker_cfg *cfg)
 	w->to_control = cfg->to_control;
 	w->inboxes = cfg->inboxes;
 	w->wake = cfg->wake;
+	w->clock = cfg->clock;
 	w->wake_ctx = cfg->wake_ctx;
 	w->local = cfg->local;
 	w->mac = cfg->mac;
@@ -267,13 +268,15 @@ static void dispatch(struct tern_worker *w, struct tern_pkt *pkt, tern_time now)
 		deliver(w, pkt->data, pkt->len, &pkt->peer, now);
 }
 
-static unsigned receive(struct tern_worker *w, tern_time now)
+static unsigned receive(struct tern_worker *w, tern_time *now)
 {
 	struct tern_pkt pkts[TERN_WORKER_BURST];
 	int n = w->ops->rx_burst(w->be, pkts, TERN_WORKER_BURST);
 
+	if (n > 0 && w->clock)
+		*now = TERN_MAX(*now, w->clock());
 	for (int i = 0; i < n; i++) {
-		dispatch(w, &pkts[i], now);
+		dispatch(w, &pkts[i], *now);
 		w->ops->buf_free(w->be, &pkts[i]);
 	}
 	return n > 0 ? (unsigned)n : 0;
@@ -376,7 +379,7 @@ static unsigned read_inbox(struct tern_worker *w, tern_time now)
 
 unsigned tern_worker_poll(struct tern_worker *w, tern_time now)
 {
-	unsigned work = receive(w, now);
+	unsigned work = receive(w, &now);
 
 	work += read_inbox(w, now);
 	work += tern_wheel_advance(&w->wheel, now);

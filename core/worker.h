@@ -84,7 +84,8 @@ struct tern_worker {
 	struct tern_ring **inboxes;          /* every worker's inbox (handoffs) */
 	void (*wake)(void *ctx, int worker); /* -1: the control plane */
 	void *wake_ctx;
-	struct tern_conn *dirty; /* sessions touched this poll */
+	tern_time (*clock)(void); /* NULL: simulated time */
+	struct tern_conn *dirty;  /* sessions touched this poll */
 	struct tern_pkt tx[TERN_WORKER_BURST];
 	unsigned ntx;
 	bool draining;
@@ -106,6 +107,11 @@ struct tern_worker_cfg {
 	struct tern_addr local;
 	const struct tern_hs_mac_keys *mac; /* outlives the worker */
 	tern_time now;
+	/* Real clocks: re-read after a receive burst, so a poll that was
+	 * descheduled between its clock read and the burst does not date the
+	 * packets (and the RTT samples they carry) too early. NULL (the
+	 * simulator): the poll's `now` is exact. */
+	tern_time (*clock)(void);
 };
 
 /* Returns 0, TERN_EINVAL or TERN_ENOMEM. */

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,7 @@ void *tern_engine_worker_main(void *arg)
 
 	if (e->cfg.cores && e->cfg.ncores)
 		tern_engine_pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
+	prctl(PR_SET_TIMERSLACK, 1UL); /* pacing and timer deadlines are in microseconds */
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
 		tern_time now = tern_engine_clock(), next;
 		unsigned work = tern_worker_poll(&ws->w, now);

@@ -3,6 +3,7 @@
  * connects, and key helpers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ void tern_engine_cfg_default(struct tern_engine_cfg *c)
 	c->workers = 1;
 	c->control_core = -1;
 	c->gso = c->gro = true;
+	c->socket_buffer = 4 << 20;
 	c->cc = "cubic";
 	c->max_streams = 16;
 	c->stream_window = 256 << 10;
@@ -89,6 +91,7 @@ static int open_socket(struct tern_engine *e, struct wslot *ws, unsigned i)
 	uc.gso = e->cfg.gso;
 	uc.gro = e->cfg.gro;
 	uc.sqpoll = e->cfg.sqpoll;
+	uc.rcvbuf = uc.sndbuf = (int)TERN_MIN(e->cfg.socket_buffer, (size_t)INT_MAX / 2);
 	rc = tern_uring_open(&uc, &ws->u, &port, err, sizeof(err));
 	if (rc < 0)
 		return fail(e, rc, "worker %u socket: %s", i, err);
@@ -112,7 +115,8 @@ static int make_worker(struct tern_engine *e, unsigned i)
 	                             .max_sessions = e->cfg.max_sessions,
 	                             .inboxes = e->inboxes,
 	                             .wake = tern_engine_wake,
-	                             .wake_ctx = e};
+	                             .wake_ctx = e,
+	                             .clock = tern_engine_clock};
 	int rc;
 
 	ws->e = e;

@@ -117,6 +117,36 @@ static void test_burst_cap_after_idle(void)
 	CHECK_EQ(p.tokens, 0);
 }
 
+/* The bucket is the send quantum: 1 ms at the rate, within [min, 64 KiB]. */
+static void test_quantum(void)
+{
+	static const struct {
+		uint64_t rate, burst;
+	} cases[] = {
+	        {0, 14520},           /* unpaced: the floor */
+	        {1250000, 14520},     /* 10 Mbit/s: 1.25 KB per ms, the floor */
+	        {25000000, 25000},    /* 200 Mbit/s: 25 KB per ms */
+	        {125000000, 65536},   /* 1 Gbit/s: 125 KB per ms, capped */
+	        {12500000000, 65536}, /* 100 Gbit/s */
+	};
+	struct tern_pacer p;
+
+	for (size_t i = 0; i < TERN_ARRAY_LEN(cases); i++) {
+		tern_pacer_init(&p, 14520);
+		tern_pacer_set_rate(&p, cases[i].rate, 14520);
+		CHECK_EQ(p.rate, cases[i].rate);
+		CHECK_EQ(p.burst, cases[i].burst);
+	}
+	/* at 1 Gbit/s a worker that wakes 400 us late sends the 50 KB it owes
+	 * at once, then is paced again */
+	tern_pacer_init(&p, 14520);
+	tern_pacer_set_rate(&p, 125000000, 14520);
+	tern_pacer_on_sent(&p, 65536, T0);
+	CHECK_EQ(tern_pacer_next(&p, 50000, T0 + 400), T0 + 400);
+	tern_pacer_on_sent(&p, 50000, T0 + 400);
+	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 400), T0 + 412);
+}
+
 int main(void)
 {
 	test_rate_from_cwnd();
@@ -124,5 +154,6 @@ int main(void)
 	test_exact_times();
 	test_no_drift();
 	test_burst_cap_after_idle();
+	test_quantum();
 	return tern_check_result("pacer");
 }

@@ -62,6 +62,11 @@ struct tern_engine_cfg {
 	bool latency_mode; /* busy-poll: never sleep (lowest latency, burns a core) */
 	bool gso, gro;     /* UDP segmentation offloads (default on, fall back if absent) */
 	bool sqpoll;       /* io_uring kernel-side submission polling */
+	/* io_uring: SO_RCVBUF and SO_SNDBUF of each worker's socket (default
+	 * 4 MiB, room for 4 ms at 8 Gbit/s while a worker is descheduled;
+	 * forced past net.core.rmem_max/wmem_max when privileged, otherwise a
+	 * cap is logged as a warning naming the sysctl). 0 = system default. */
+	size_t socket_buffer;
 	/* Identity: the static X25519 key pair. has_identity false: a fresh one
 	 * is generated (fine for clients; servers load theirs, see
 	 * tern_key_load). */
