@@ -38,7 +38,7 @@ static const char usage_text[] =
         "  --workers N          worker threads, 1..64 (default 1)\n"
         "  --cores LIST         pin workers to these cores, e.g. 0,2-3\n"
         "  --latency            busy-poll for the lowest latency (burns the cores)\n"
-        "  --cc NAME            cubic, newreno or bbr (default cubic)\n"
+        "  --cc NAME            bbr, cubic or newreno (default bbr)\n"
         "  --log-level LEVEL    error, warn, info or debug (default info)\n"
         "  --drain-timeout SEC  graceful drain on SIGTERM/SIGINT (default 5)\n"
         "  --idle-timeout SEC   close silent sessions after this (default 30)\n"
@@ -337,7 +337,7 @@ static void defaults(struct server_config *c)
 	memset(c, 0, sizeof(*c));
 	c->port = 4433;
 	c->workers = 1;
-	c->cc = "cubic";
+	c->cc = "bbr";
 	c->log_level = TERN_LOG_INFO;
 	c->drain_us = 5000000;
 	c->idle_us = 30000000;

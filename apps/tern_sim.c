@@ -21,7 +21,7 @@ static void usage(FILE *f)
 	        "  --streams N       streams to spread them over, 1..%d (default 4)\n"
 	        "  --msg MIN[-MAX]   message sizes in bytes (default 1000-100000)\n"
 	        "  --dgrams N        datagrams to send alongside (default 1000)\n"
-	        "  --cc NAME         newreno, cubic or bbr (default cubic)\n"
+	        "  --cc NAME         newreno, cubic or bbr (default bbr)\n"
 	        "  --cipher NAME     chacha20-poly1305 or aes-256-gcm (default chacha20-poly1305)\n"
 	        "  --max-packet N    UDP payload size, 1200..1472 (default 1452)\n"
 	        "  --seed N          random seed (default 1)\n"

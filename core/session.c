@@ -23,7 +23,7 @@ void tern_session_cfg_default(struct tern_session_cfg *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cipher = TERN_CIPHER_CHACHA20_POLY1305;
-	cfg->cc = &tern_cc_cubic;
+	cfg->cc = &tern_cc_bbr;
 	cfg->max_packet = 1452;
 	cfg->max_streams = 16;
 	cfg->stream_window = 256 << 10;
@@ -132,7 +132,7 @@ static int session_alloc(struct tern_session **out, const struct tern_session_cf
 	else
 		tern_session_cfg_default(&s->cfg);
 	if (!s->cfg.cc)
-		s->cfg.cc = &tern_cc_cubic;
+		s->cfg.cc = &tern_cc_bbr;
 	bad = cfg_check(&s->cfg);
 	if (bad) {
 		if (err_msg)

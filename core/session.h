@@ -67,7 +67,7 @@ struct tern_session_cbs {
 
 struct tern_session_cfg {
 	enum tern_cipher cipher;
-	const struct tern_cc_ops *cc; /* NULL = CUBIC */
+	const struct tern_cc_ops *cc; /* NULL = BBR */
 	size_t max_packet;            /* UDP payload bytes; default 1452, min 1200 */
 	uint16_t max_streams;         /* default 16, at most TERN_MAX_STREAMS */
 	size_t stream_window;         /* per-stream receive window; default 256 KiB */

@@ -25,7 +25,7 @@ void tern_engine_cfg_default(struct tern_engine_cfg *c)
 	c->control_core = -1;
 	c->gso = c->gro = true;
 	c->socket_buffer = 4 << 20;
-	c->cc = "cubic";
+	c->cc = "bbr";
 	c->max_streams = 16;
 	c->stream_window = 256 << 10;
 	c->conn_window = 1 << 20;

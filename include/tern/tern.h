@@ -79,7 +79,7 @@ struct tern_engine_cfg {
 	const uint8_t *ticket_key; /* 32 bytes: tickets verified (tern_ticket_mint below) */
 	bool ticket_required;
 	/* Session defaults */
-	const char *cc;       /* "cubic" (default), "newreno" or "bbr" */
+	const char *cc;       /* "bbr" (default), "cubic" or "newreno" */
 	bool prefer_chacha;   /* never negotiate AES-256-GCM */
 	uint16_t max_streams; /* streams per session (default 16) */
 	size_t stream_window; /* bytes (default 256 KiB) */
