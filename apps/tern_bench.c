@@ -432,11 +432,6 @@ static int check_dpdk(struct opts *o)
 	                        "configured it): install libdpdk-dev and reconfigure with "
 	                        "meson -Ddpdk=enabled, or use --backend uring");
 #else
-	if (geteuid() != 0)
-		return bad("--backend",
-		           "DPDK needs root (the EAL maps its memory and the port's device; "
-		           "on loopback both memif processes): run tern-bench as root, or use "
-		           "--backend uring");
 	bench_dpdk.on = true;
 	bench_dpdk.d.backend = TERN_BACKEND_DPDK;
 	if (!o->server && !o->client && !o->role) {
@@ -455,6 +450,10 @@ static int check_dpdk(struct opts *o)
 		                        "(docs/deploying.md)");
 	for (unsigned i = 0; i < bench_dpdk.d.neal; i++)
 		bench_dpdk.memif |= strstr(bench_dpdk.d.eal[i], "net_memif") != NULL;
+	if (geteuid() != 0 && !(eal_has("--no-huge") && eal_has("--no-pci")))
+		return bad("--backend", "not root: the EAL needs root for hugepages and for the "
+		                        "NIC's PCI device (vfio-pci): run tern-bench as root (a "
+		                        "virtual device with --no-huge --no-pci runs as any user)");
 	if (!eal_has("--no-huge") && hugepages() <= 0)
 		return bad("--backend", "no hugepages are reserved (HugePages_Total is 0 in "
 		                        "/proc/meminfo): reserve some (dpdk-hugepages.py --setup "
@@ -463,14 +462,19 @@ static int check_dpdk(struct opts *o)
 #endif
 }
 
-/* Removes the EAL's runtime directory of a file prefix this run used. */
+/* Removes the EAL's runtime directory of a file prefix this run used: under
+ * /var/run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk. */
 static void eal_cleanup(const char *prefix)
 {
-	char path[256];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char path[512];
 	DIR *d;
 	struct dirent *ent;
 
-	snprintf(path, sizeof(path), "/var/run/dpdk/%s", prefix);
+	if (geteuid() == 0)
+		snprintf(path, sizeof(path), "/var/run/dpdk/%s", prefix);
+	else
+		snprintf(path, sizeof(path), "%.300s/dpdk/%s", xdg ? xdg : "/tmp", prefix);
 	if (!(d = opendir(path)))
 		return;
 	while ((ent = readdir(d)))
