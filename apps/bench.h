@@ -12,10 +12,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "apps/app_dpdk.h"
 #include "tern/tern.h"
 
 enum bench_mode { MODE_BULK, MODE_RATE, MODE_PINGPONG, MODE_HANDSHAKE, MODE_SESSIONS, MODE_N };
 enum bench_impl { IMPL_TERN, IMPL_TCP };
+/* tern's backend for a test (TCP is always the kernel's). */
+enum bench_backend { BACKEND_URING, BACKEND_DPDK };
 
 #define BENCH_MAX_STREAMS 15 /* the result comes back on stream `streams` */
 #define BENCH_MAX_SIZE (1u << 20)
@@ -26,6 +29,7 @@ enum bench_impl { IMPL_TERN, IMPL_TCP };
 struct bench_params {
 	enum bench_mode mode;
 	enum bench_impl impl;
+	enum bench_backend backend;
 	uint64_t size;     /* message bytes */
 	uint64_t count;    /* messages, round trips, handshakes */
 	uint64_t bytes;    /* bulk bytes */
@@ -101,6 +105,21 @@ struct bench_rx {
 /* One whole message on stream; counts it verified or an error. */
 void bench_rx_message(struct bench_rx *rx, unsigned stream, const void *m, size_t len);
 
+/* ---- the DPDK backend (tern_bench.c sets it from the flags) ----
+ * This side's DPDK settings: the port's address (the engine binds it, port
+ * 0 = random), the --dpdk-* flags and the EAL arguments. The EAL starts
+ * once per process and a closed port is gone with it (a vdev is released by
+ * rte_eth_dev_close), so every DPDK test runs in a forked child of each
+ * process: its own EAL, its own port, and the parent stays EAL-free. */
+struct bench_dpdk {
+	bool on;    /* this process was given --backend dpdk or both */
+	bool memif; /* loopback: the port is net_memif (tern-bench's own setup) */
+	struct app_dpdk d;
+	struct tern_addr addr;
+};
+extern struct bench_dpdk bench_dpdk;
+const char *bench_backend_name(enum bench_backend b);
+
 /* ---- workloads ---- */
 /* Client halves: run one test against the server at addr (tern: its UDP
  * port and key; TCP: its data port), workers pinned from core. They fill r
@@ -142,8 +161,11 @@ struct bench_out {
 	bool json, tty;
 	double mhz;           /* 0: unknown, cycles not reported */
 	const char *mhz_from; /* where mhz came from */
+	int backends;         /* bits 1 << BACKEND_*: tern's backends in this run */
 };
 extern struct bench_out bench_out;
+/* "tern", "tern-dpdk" or "tcp": the test's name after its mode. */
+const char *bench_impl_name(const struct bench_params *p);
 /* Names the running test for the progress line and resets the counters. */
 void bench_report_start(const struct bench_params *p);
 /* Redraws the progress line (on a TTY, at most every 200 ms). */

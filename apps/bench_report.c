@@ -18,10 +18,16 @@ static struct {
 	enum bench_mode mode;
 } cur;
 
+const char *bench_impl_name(const struct bench_params *p)
+{
+	if (p->impl == IMPL_TCP)
+		return "tcp";
+	return p->backend == BACKEND_DPDK ? "tern-dpdk" : "tern";
+}
+
 void bench_report_start(const struct bench_params *p)
 {
-	snprintf(cur.name, sizeof(cur.name), "%s/%s", bench_mode_name(p->mode),
-	         p->impl == IMPL_TERN ? "tern" : "tcp");
+	snprintf(cur.name, sizeof(cur.name), "%s/%s", bench_mode_name(p->mode), bench_impl_name(p));
 	cur.mode = p->mode;
 	cur.t0 = cur.last = bench_now_ns();
 	atomic_store(&bench_prog.bytes, 0);
@@ -113,8 +119,10 @@ static void json_result(const struct bench_result *r)
 {
 	const struct bench_params *p = &r->p;
 
-	printf("{\"test\":\"%s\",\"impl\":\"%s\",\"ok\":%s,\"error\":", bench_mode_name(p->mode),
-	       p->impl == IMPL_TERN ? "tern" : "tcp", r->ok ? "true" : "false");
+	printf("{\"test\":\"%s\",\"impl\":\"%s\",\"backend\":\"%s\",\"ok\":%s,\"error\":",
+	       bench_mode_name(p->mode), p->impl == IMPL_TERN ? "tern" : "tcp",
+	       p->impl == IMPL_TCP ? "kernel" : bench_backend_name(p->backend),
+	       r->ok ? "true" : "false");
 	if (r->ok)
 		printf("null");
 	else
@@ -189,12 +197,12 @@ void bench_report_result(const struct bench_result *r)
 		json_result(r);
 	if (!r->ok) {
 		fprintf(stderr, "tern-bench: %s/%s FAILED: %s\n", bench_mode_name(r->p.mode),
-		        r->p.impl == IMPL_TERN ? "tern" : "tcp", r->err);
+		        bench_impl_name(&r->p), r->err);
 		return;
 	}
 	headline(r, line, sizeof(line));
 	fprintf(stderr, "tern-bench: %s/%s: %s\n", bench_mode_name(r->p.mode),
-	        r->p.impl == IMPL_TERN ? "tern" : "tcp", line);
+	        bench_impl_name(&r->p), line);
 	if (r->err[0])
 		fprintf(stderr, "tern-bench:   note: %s\n", r->err);
 }
@@ -202,27 +210,82 @@ void bench_report_result(const struct bench_result *r)
 /* ---- the table ---- */
 
 static const struct bench_result *find(const struct bench_result *rs, unsigned n, enum bench_mode m,
-                                       enum bench_impl impl)
+                                       enum bench_impl impl, enum bench_backend be)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (rs[i].p.mode == m && rs[i].p.impl == impl && rs[i].ok)
+		if (rs[i].p.mode == m && rs[i].p.impl == impl && rs[i].ok &&
+		    (impl == IMPL_TCP || rs[i].p.backend == be))
 			return &rs[i];
 	return NULL;
 }
 
-/* One row: label, tern value, TCP value, ratio (a NULL side prints "-"). */
-static void row(const char *label, const char *fmt, const struct bench_result *t,
-                const struct bench_result *c, double (*f)(const struct bench_result *))
-{
-	char a[32] = "-", b[32] = "-", q[32] = "";
+/* The table's columns: tern on each backend of the run, then TCP; the ratio
+ * is tern/TCP with one backend, DPDK/io_uring with both. */
+#define NCOL 3
+static struct {
+	unsigned n, num, den;
+	enum bench_impl impl[NCOL];
+	enum bench_backend be[NCOL];
+	const char *head[NCOL], *ratio;
+} lay;
 
-	if (t)
-		snprintf(a, sizeof(a), fmt, f(t));
-	if (c)
-		snprintf(b, sizeof(b), fmt, f(c));
-	if (t && c && f(c) > 0)
-		snprintf(q, sizeof(q), "%.2fx", f(t) / f(c));
-	printf("  %-30s %14s %14s %10s\n", label, a, b, q);
+static void layout(void)
+{
+	unsigned n = 0;
+
+	if (bench_out.backends & (1 << BACKEND_URING)) {
+		lay.impl[n] = IMPL_TERN, lay.be[n] = BACKEND_URING;
+		lay.head[n++] = bench_out.backends == (1 << BACKEND_URING) ? "tern" : "io_uring";
+	}
+	if (bench_out.backends & (1 << BACKEND_DPDK)) {
+		lay.impl[n] = IMPL_TERN, lay.be[n] = BACKEND_DPDK;
+		lay.head[n] = n == 0 ? "tern DPDK" : "DPDK";
+		n++;
+	}
+	lay.impl[n] = IMPL_TCP, lay.be[n] = BACKEND_URING, lay.head[n++] = "TCP";
+	lay.n = n;
+	lay.num = n == 3 ? 1 : 0;
+	lay.den = n == 3 ? 0 : 1;
+	lay.ratio = n == 3 ? "DPDK/uring" : "tern/TCP";
+}
+
+/* The results of mode m, one per column (NULL: not run or failed). */
+static bool pick(const struct bench_result *rs, unsigned n, enum bench_mode m,
+                 const struct bench_result *v[NCOL])
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < lay.n; i++)
+		any |= (v[i] = find(rs, n, m, lay.impl[i], lay.be[i])) != NULL;
+	return any;
+}
+
+/* The primary tern result for the targets: io_uring's when it ran. */
+static const struct bench_result *tern_of(const struct bench_result *rs, unsigned n,
+                                          enum bench_mode m)
+{
+	enum bench_backend be =
+	        bench_out.backends & (1 << BACKEND_URING) ? BACKEND_URING : BACKEND_DPDK;
+	return find(rs, n, m, IMPL_TERN, be);
+}
+
+/* One row: label, a value per column ("-" where absent), the ratio. */
+static void row(const char *label, const char *fmt, const struct bench_result *const v[NCOL],
+                double (*f)(const struct bench_result *))
+{
+	char cell[32], q[32] = "";
+	const struct bench_result *a = v[lay.num], *b = v[lay.den];
+
+	printf("  %-30s", label);
+	for (unsigned i = 0; i < lay.n; i++) {
+		snprintf(cell, sizeof(cell), "-");
+		if (v[i])
+			snprintf(cell, sizeof(cell), fmt, f(v[i]));
+		printf(" %14s", cell);
+	}
+	if (a && b && f(b) > 0)
+		snprintf(q, sizeof(q), "%.2fx", f(a) / f(b));
+	printf(" %10s\n", q);
 }
 
 static double f_gbps(const struct bench_result *r)
@@ -296,46 +359,46 @@ static double f_ckib(const struct bench_result *r)
 
 static void table_rows(const struct bench_result *rs, unsigned n)
 {
-	const struct bench_result *t, *c;
+	const struct bench_result *v[NCOL];
 	bool cyc = bench_out.mhz > 0;
 
-	printf("  %-30s %14s %14s %10s\n", "", "tern", "TCP", "tern/TCP");
-	if ((t = find(rs, n, MODE_BULK, IMPL_TERN)) || find(rs, n, MODE_BULK, IMPL_TCP)) {
-		c = find(rs, n, MODE_BULK, IMPL_TCP);
-		row("bulk goodput, Gbit/s", "%.2f", t, c, f_gbps);
-		row("  CPU s per GiB, both sides", "%.2f", t, c, f_cpugib);
+	printf("  %-30s", "");
+	for (unsigned i = 0; i < lay.n; i++)
+		printf(" %14s", lay.head[i]);
+	printf(" %10s\n", lay.ratio);
+	if (pick(rs, n, MODE_BULK, v)) {
+		row("bulk goodput, Gbit/s", "%.2f", v, f_gbps);
+		row("  CPU s per GiB, both sides", "%.2f", v, f_cpugib);
 		if (cyc) {
-			row("  client cycles/packet", "%.0f", t, c, f_cpp);
-			row("  client cycles/byte", "%.2f", t, c, f_cpb);
-			row("  server cycles/packet", "%.0f", t, c, f_spp);
-			row("  server cycles/byte", "%.2f", t, c, f_spb);
+			row("  client cycles/packet", "%.0f", v, f_cpp);
+			row("  client cycles/byte", "%.2f", v, f_cpb);
+			row("  server cycles/packet", "%.0f", v, f_spp);
+			row("  server cycles/byte", "%.2f", v, f_spb);
 		}
 	}
-	if ((t = find(rs, n, MODE_RATE, IMPL_TERN)) || find(rs, n, MODE_RATE, IMPL_TCP)) {
-		c = find(rs, n, MODE_RATE, IMPL_TCP);
-		row("small messages, M msgs/s", "%.3f", t, c, f_mps);
+	if (pick(rs, n, MODE_RATE, v)) {
+		row("small messages, M msgs/s", "%.3f", v, f_mps);
 		if (cyc) {
-			row("  client cycles/msg", "%.0f", t, c, f_cpm);
-			row("  server cycles/msg", "%.0f", t, c, f_spm);
+			row("  client cycles/msg", "%.0f", v, f_cpm);
+			row("  server cycles/msg", "%.0f", v, f_spm);
 		}
 	}
-	if ((t = find(rs, n, MODE_PINGPONG, IMPL_TERN)) || find(rs, n, MODE_PINGPONG, IMPL_TCP)) {
-		c = find(rs, n, MODE_PINGPONG, IMPL_TCP);
-		row("ping-pong round trip, us: p50", "%.1f", t, c, f_p50);
-		row("  p90", "%.1f", t, c, f_p90);
-		row("  p99", "%.1f", t, c, f_p99);
-		row("  p99.9", "%.1f", t, c, f_p999);
-		row("  max", "%.1f", t, c, f_max);
+	if (pick(rs, n, MODE_PINGPONG, v)) {
+		row("ping-pong round trip, us: p50", "%.1f", v, f_p50);
+		row("  p90", "%.1f", v, f_p90);
+		row("  p99", "%.1f", v, f_p99);
+		row("  p99.9", "%.1f", v, f_p999);
+		row("  max", "%.1f", v, f_max);
 	}
-	if ((t = find(rs, n, MODE_HANDSHAKE, IMPL_TERN))) {
-		row("handshakes/s", "%.0f", t, NULL, f_rate);
+	if (pick(rs, n, MODE_HANDSHAKE, v)) {
+		row("handshakes/s", "%.0f", v, f_rate);
 		if (cyc)
-			row("  server cycles/handshake", "%.0f", t, NULL, f_spm);
+			row("  server cycles/handshake", "%.0f", v, f_spm);
 	}
-	if ((t = find(rs, n, MODE_SESSIONS, IMPL_TERN))) {
-		row("sessions: handshakes/s", "%.0f", t, NULL, f_rate);
-		row("  server RSS KiB/session", "%.2f", t, NULL, f_skib);
-		row("  client RSS KiB/session", "%.2f", t, NULL, f_ckib);
+	if (pick(rs, n, MODE_SESSIONS, v)) {
+		row("sessions: handshakes/s", "%.0f", v, f_rate);
+		row("  server RSS KiB/session", "%.2f", v, f_skib);
+		row("  client RSS KiB/session", "%.2f", v, f_ckib);
 	}
 }
 
@@ -346,13 +409,13 @@ static void target(const char *what, const char *measured, const char *goal, boo
 
 static void targets(const struct bench_result *rs, unsigned n, const struct bench_ref *ref)
 {
-	const struct bench_result *b = find(rs, n, MODE_BULK, IMPL_TERN);
-	const struct bench_result *m = find(rs, n, MODE_RATE, IMPL_TERN);
-	const struct bench_result *mt = find(rs, n, MODE_RATE, IMPL_TCP);
-	const struct bench_result *p = find(rs, n, MODE_PINGPONG, IMPL_TERN);
-	const struct bench_result *pt = find(rs, n, MODE_PINGPONG, IMPL_TCP);
-	const struct bench_result *h = find(rs, n, MODE_HANDSHAKE, IMPL_TERN);
-	const struct bench_result *s = find(rs, n, MODE_SESSIONS, IMPL_TERN);
+	const struct bench_result *b = tern_of(rs, n, MODE_BULK);
+	const struct bench_result *m = tern_of(rs, n, MODE_RATE);
+	const struct bench_result *mt = find(rs, n, MODE_RATE, IMPL_TCP, BACKEND_URING);
+	const struct bench_result *p = tern_of(rs, n, MODE_PINGPONG);
+	const struct bench_result *pt = find(rs, n, MODE_PINGPONG, IMPL_TCP, BACKEND_URING);
+	const struct bench_result *h = tern_of(rs, n, MODE_HANDSHAKE);
+	const struct bench_result *s = tern_of(rs, n, MODE_SESSIONS);
 	double bound = 4.0 / ref->x25519_per_s + 1.0 / ref->x25519_base_per_s;
 	char v[64];
 
@@ -361,7 +424,13 @@ static void targets(const struct bench_result *rs, unsigned n, const struct benc
 	       "responder's handshake = 4 DH + 1 key generation, so one core allows %.0f/s\n",
 	       ref->cipher ? ref->cipher : "AEAD", ref->open_gbps, ref->open_pps, ref->x25519_per_s,
 	       ref->x25519_base_per_s, bound > 0 ? 1 / bound : 0);
-	printf("\nissue 5 targets                            %18s %12s\n", "measured", "target");
+	if (bench_out.backends == (1 << BACKEND_URING))
+		printf("\nissue 5 targets                            %18s %12s\n", "measured",
+		       "target");
+	else
+		printf("\nissue 5 targets, tern on %-17s %18s %12s\n",
+		       bench_out.backends & (1 << BACKEND_URING) ? "io_uring" : "DPDK", "measured",
+		       "target");
 	if (b && ref->open_gbps > 0) {
 		snprintf(v, sizeof(v), "%.0f%% (%.2f/%.2f)", 100 * gbps(b) / ref->open_gbps,
 		         gbps(b), ref->open_gbps);
@@ -429,13 +498,13 @@ void bench_report_table(const struct bench_result *rs, unsigned n, const struct 
 	else
 		printf("cycles: no clock rate found (no perf counters, no 'cpu MHz' in "
 		       "/proc/cpuinfo); CPU seconds only\n\n");
+	layout();
 	table_rows(rs, n);
 	targets(rs, n, ref);
 	for (unsigned i = 0; i < n; i++)
 		if (rs[i].err[0])
 			printf("\n%s/%s %s: %s", bench_mode_name(rs[i].p.mode),
-			       rs[i].p.impl == IMPL_TERN ? "tern" : "tcp",
-			       rs[i].ok ? "note" : "FAILED", rs[i].err);
+			       bench_impl_name(&rs[i].p), rs[i].ok ? "note" : "FAILED", rs[i].err);
 	printf("\n");
 }
 
@@ -465,8 +534,9 @@ static void cdf(FILE *f, const struct bench_result *r)
 
 int bench_report_plot(const char *path, const struct bench_result *rs, unsigned n)
 {
-	const struct bench_result *t = find(rs, n, MODE_PINGPONG, IMPL_TERN);
-	const struct bench_result *c = find(rs, n, MODE_PINGPONG, IMPL_TCP);
+	const struct bench_result *t = find(rs, n, MODE_PINGPONG, IMPL_TERN, BACKEND_URING);
+	const struct bench_result *d = find(rs, n, MODE_PINGPONG, IMPL_TERN, BACKEND_DPDK);
+	const struct bench_result *c = find(rs, n, MODE_PINGPONG, IMPL_TCP, BACKEND_URING);
 	FILE *g;
 
 	if (!have_program("gnuplot")) {
@@ -474,7 +544,7 @@ int bench_report_plot(const char *path, const struct bench_result *rs, unsigned 
 		                "gnuplot-nox); no plot written\n");
 		return -1;
 	}
-	if (!t && !c) {
+	if (!t && !d && !c) {
 		fprintf(stderr, "tern-bench: --plot: the plot shows ping-pong latency; run the "
 		                "pingpong mode too\n");
 		return -1;
@@ -489,11 +559,15 @@ int bench_report_plot(const char *path, const struct bench_result *rs, unsigned 
 	        "set key bottom right\nset grid\nplot ",
 	        path);
 	if (t)
-		fprintf(g, "'-' with lines lw 2 title 'tern'%s", c ? ", " : "\n");
+		fprintf(g, "'-' with lines lw 2 title 'tern'%s", c || d ? ", " : "\n");
+	if (d)
+		fprintf(g, "'-' with lines lw 2 title 'tern on DPDK'%s", c ? ", " : "\n");
 	if (c)
 		fprintf(g, "'-' with lines lw 2 title 'TCP'\n");
 	if (t)
 		cdf(g, t);
+	if (d)
+		cdf(g, d);
 	if (c)
 		cdf(g, c);
 	if (pclose(g) != 0) {

@@ -4,13 +4,17 @@
  * gets a fresh engine or TCP listener on an ephemeral port, so its CPU time
  * and RSS growth are the test's alone; RSS is read before the engine stops,
  * while the sessions mode's sessions are still open. The control channel is
- * plain TCP and unauthenticated: it is a benchmark, run it on a lab network. */
+ * plain TCP and unauthenticated: it is a benchmark, run it on a lab network.
+ * A DPDK test runs in a forked child (bench.h says why) that answers its
+ * BEGIN and END on the control connection itself; the parent waits, and
+ * answers for a child that died midway, so requests and answers stay paired. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -83,13 +87,88 @@ static void begin_test(struct test *t, char *args, const struct tern_addr *bind,
 	reply(fd, rc < 0 ? "ERR %s%s\n" : "OK %s%s\n", out, "");
 }
 
+/* The child: one test, marks on st ('B' BEGIN answered, 'R' END read, 'E'
+ * all answered). */
+static void dpdk_child(char *args, const struct tern_addr *bind, int core, int fd, int st)
+{
+	struct test t = {0};
+	char line[1024];
+	int got;
+
+	begin_test(&t, args, bind, core, fd);
+	bench_write_all(st, "B", 1);
+	if (t.tern) {
+		while ((got = bench_read_line(fd, line, sizeof(line))) >= 0 && strcmp(line, "END"))
+			;
+		if (got >= 0)
+			bench_write_all(st, "R", 1);
+		end_test(&t, got >= 0 ? fd : -1);
+	}
+	bench_write_all(st, "E", 1);
+	_exit(0);
+}
+
+/* Runs one DPDK test in a child. Returns -1 if the client quit meanwhile. */
+static int dpdk_test(char *args, const struct tern_addr *bind, int core, int fd)
+{
+	char marks[4] = "", line[1024], why[64];
+	int st[2], status = 0;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (!bench_dpdk.on) {
+		reply(fd,
+		      "ERR this server has no DPDK settings: start it with --backend dpdk "
+		      "--dpdk-addr ADDR -- EAL-ARGS (docs/tern-bench.md)%s%s\n",
+		      "", "");
+		return 0;
+	}
+	if (pipe(st) < 0 || (pid = fork()) < 0) {
+		reply(fd, "ERR cannot fork the DPDK test process: %s%s\n", strerror(errno), "");
+		return 0;
+	}
+	if (pid == 0) {
+		close(st[0]);
+		dpdk_child(args, bind, core, fd, st[1]);
+	}
+	close(st[1]);
+	while ((n = read(st[0], marks + got, sizeof(marks) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(st[0]);
+	waitpid(pid, &status, 0);
+	if (strchr(marks, 'E'))
+		return 0;
+	snprintf(why, sizeof(why), WIFSIGNALED(status) ? "signal %d" : "exit status %d",
+	         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (!strchr(marks, 'B') || strchr(marks, 'R')) {
+		reply(fd, "ERR the DPDK test process ended with %s%s\n", why, "");
+		return 0;
+	}
+	if (bench_read_line(fd, line, sizeof(line)) < 0 || strcmp(line, "END"))
+		return -1;
+	reply(fd, "ERR the DPDK test process ended with %s%s\n", why, "");
+	return 0;
+}
+
+static bool is_dpdk(const char *args)
+{
+	const char *b = strstr(args, " backend=");
+
+	return b && atoi(b + 9) == BACKEND_DPDK;
+}
+
 static void serve(int fd, const struct tern_addr *bind, int core)
 {
 	struct test t = {0};
 	char line[1024];
 
 	while (bench_read_line(fd, line, sizeof(line)) >= 0) {
-		if (strncmp(line, "BEGIN ", 6) == 0)
+		if (strncmp(line, "BEGIN ", 6) == 0 && is_dpdk(line + 5)) {
+			if (t.tern || t.tcp)
+				end_test(&t, -1);
+			if (dpdk_test(line + 6, bind, core, fd) < 0)
+				break;
+		} else if (strncmp(line, "BEGIN ", 6) == 0)
 			begin_test(&t, line + 6, bind, core, fd);
 		else if (strcmp(line, "END") == 0)
 			end_test(&t, fd);

@@ -16,6 +16,7 @@
 
 uint8_t *bench_pat;
 struct bench_progress bench_prog;
+struct bench_dpdk bench_dpdk;
 
 static uint64_t mix(uint64_t x)
 {
@@ -247,14 +248,19 @@ int bench_mode_find(const char *name)
 	return -1;
 }
 
+const char *bench_backend_name(enum bench_backend b)
+{
+	return b == BACKEND_DPDK ? "dpdk" : "io_uring";
+}
+
 void bench_params_format(const struct bench_params *p, char *buf, size_t len)
 {
 	snprintf(buf, len,
 	         "mode=%d impl=%d size=%llu count=%llu bytes=%llu seconds=%g streams=%u "
-	         "sessions=%u workers=%u chacha=%d latency=%d cc=%s seed=%llu",
+	         "sessions=%u workers=%u chacha=%d latency=%d cc=%s seed=%llu backend=%d",
 	         p->mode, p->impl, (unsigned long long)p->size, (unsigned long long)p->count,
 	         (unsigned long long)p->bytes, p->seconds, p->streams, p->sessions, p->workers,
-	         p->chacha, p->latency, p->cc, (unsigned long long)p->seed);
+	         p->chacha, p->latency, p->cc, (unsigned long long)p->seed, p->backend);
 }
 
 /* Parses what bench_params_format wrote (the server trusts its client only
@@ -295,10 +301,13 @@ int bench_params_parse(char *line, struct bench_params *p)
 			snprintf(p->cc, sizeof(p->cc), "%s", v);
 		else if (!strcmp(t, "seed"))
 			p->seed = strtoull(v, NULL, 10);
+		else if (!strcmp(t, "backend"))
+			p->backend = (enum bench_backend)atoi(v);
 	}
 	if (p->mode >= MODE_N || (p->impl != IMPL_TERN && p->impl != IMPL_TCP) || !p->size ||
 	    p->size > BENCH_MAX_SIZE || !p->streams || p->streams > BENCH_MAX_STREAMS ||
-	    !p->workers || p->workers > 64)
+	    !p->workers || p->workers > 64 ||
+	    (p->backend != BACKEND_URING && p->backend != BACKEND_DPDK))
 		return -1;
 	return 0;
 }

@@ -8,6 +8,7 @@
  * The processes talk over a TCP control connection (bench_server.c), so the
  * same code runs across two hosts with --server and --client. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -20,26 +21,27 @@
 #include "bench.h"
 #include "crypto/encode.h"
 
-/* What --backend dpdk answers: the library's DPDK backend needs a NIC port,
- * EAL arguments and addresses on both hosts, which tern-bench does not take. */
-#ifdef TERN_HAVE_DPDK
-#define DPDK_FIX                                                                                   \
-	"this libtern has the DPDK backend, but tern-bench does not drive it yet (it needs a NIC " \
-	"port, EAL arguments and addresses on both hosts: docs/deploying.md); use --backend uring"
-#else
-#define DPDK_FIX                                                                                   \
-	"the DPDK backend is not built in this libtern (libdpdk was not found when meson "         \
-	"configured it; install libdpdk-dev and reconfigure); use --backend uring"
-#endif
+/* --backend dpdk on loopback: two DPDK processes joined by net_memif, no
+ * hugepages, these addresses on the link (docs/tern-bench.md). */
+#define MEMIF_SRV_ADDR "10.79.0.1"
+#define MEMIF_CLI_ADDR "10.79.0.2"
+#define MAX_EAL_STR 2048
+
+enum { BK_URING = 1, BK_DPDK = 2, BK_BOTH = 3 }; /* bits: BACKEND_URING, BACKEND_DPDK */
 
 struct opts {
 	struct bench_params p;
 	bool modes[MODE_N], any_mode;
 	bool set_size, set_count, set_seconds, no_tcp, latency_off;
-	const char *server, *client, *role, *plot, *impair, *backend;
+	const char *server, *client, *role, *plot, *impair;
+	int backends; /* BK_* */
+	bool dpdk_addr_set;
+	unsigned neal_user; /* loopback: the operator's EAL arguments, last in bench_dpdk.d */
 	int argc;
 	char **argv;
 	int srv_core, cli_core;
+	char memif_dir[64]; /* loopback DPDK: the temp dir naming the memif socket */
+	char eal_srv[MAX_EAL_STR], eal_cli[MAX_EAL_STR];
 };
 
 enum {
@@ -63,6 +65,13 @@ enum {
 	O_LATENCY,
 	O_SEED,
 	O_ROLE,
+	O_DPDK_ADDR,
+	O_DPDK_PORT,
+	O_DPDK_VLAN,
+	O_DPDK_PREFIX4,
+	O_DPDK_PREFIX6,
+	O_DPDK_GW4,
+	O_DPDK_GW6,
 	O_HELP
 };
 
@@ -87,6 +96,13 @@ static const struct option options[] = {
         {"latency-mode", required_argument, NULL, O_LATENCY},
         {"seed", required_argument, NULL, O_SEED},
         {"role", required_argument, NULL, O_ROLE},
+        {"dpdk-addr", required_argument, NULL, O_DPDK_ADDR},
+        {"dpdk-port", required_argument, NULL, O_DPDK_PORT},
+        {"dpdk-vlan", required_argument, NULL, O_DPDK_VLAN},
+        {"dpdk-prefix4", required_argument, NULL, O_DPDK_PREFIX4},
+        {"dpdk-prefix6", required_argument, NULL, O_DPDK_PREFIX6},
+        {"dpdk-gw4", required_argument, NULL, O_DPDK_GW4},
+        {"dpdk-gw6", required_argument, NULL, O_DPDK_GW6},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
 };
@@ -94,7 +110,7 @@ static const struct option options[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: tern-bench [MODE...] [options]\n"
+	        "usage: tern-bench [MODE...] [options] [-- EAL-ARGS]\n"
 	        "  MODE              bulk, rate, pingpong, handshake, sessions, or all\n"
 	        "                    (default: bulk rate pingpong, each over tern and TCP)\n"
 	        "  --seconds S       cap on each test's duration (default 4; sessions 60)\n"
@@ -110,7 +126,18 @@ static void usage(FILE *f)
 	        "chacha20-poly1305\n"
 	        "  --cc NAME         cubic (default), newreno or bbr\n"
 	        "  --workers N       worker threads per side (default 1)\n"
-	        "  --backend NAME    uring (default) or dpdk\n"
+	        "  --backend NAME    uring (default), dpdk, or both (io_uring and DPDK side by "
+	        "side);\n"
+	        "                    on loopback DPDK is two processes joined by net_memif "
+	        "(root)\n"
+	        "  --dpdk-addr ADDR  with --server/--client: this host's DPDK port address\n"
+	        "  --dpdk-port N, --dpdk-vlan ID, --dpdk-prefix4/6 LEN, --dpdk-gw4/6 ADDR\n"
+	        "                    the port's settings as in tern-server "
+	        "(docs/deploying.md)\n"
+	        "  -- EAL-ARGS       DPDK EAL arguments: with --server/--client the port's "
+	        "(e.g.\n"
+	        "                    -a 0000:3b:00.0 -l 2-3); on loopback added to memif's "
+	        "own\n"
 	        "  --latency-mode on|off  busy-polling workers for pingpong (default on; TCP\n"
 	        "                    then spins on non-blocking reads too)\n"
 	        "  --no-tcp          skip the TCP baseline\n"
@@ -254,10 +281,14 @@ static int opt_name(struct opts *o, int opt, const char *arg, const char *flag)
 		return 0;
 	case O_BACKEND:
 		if (strcmp(arg, "uring") == 0)
-			return 0;
-		if (strcmp(arg, "dpdk") == 0)
-			return bad(flag, DPDK_FIX);
-		return bad(flag, "use uring or dpdk");
+			o->backends = BK_URING;
+		else if (strcmp(arg, "dpdk") == 0)
+			o->backends = BK_DPDK;
+		else if (strcmp(arg, "both") == 0)
+			o->backends = BK_BOTH;
+		else
+			return bad(flag, "use uring, dpdk or both");
+		return 0;
 	case O_LATENCY:
 		if (strcmp(arg, "on") && strcmp(arg, "off"))
 			return bad(flag, "use on or off");
@@ -269,6 +300,17 @@ static int opt_name(struct opts *o, int opt, const char *arg, const char *flag)
 		if (strcmp(arg, "server"))
 			return bad(flag, "internal flag; only 'server' exists");
 		o->role = arg;
+		return 0;
+	case O_DPDK_ADDR:
+		if (app_dpdk_parse_addr(arg, &bench_dpdk.addr) < 0)
+			return bad(flag, "use the port's IPv4 or IPv6 address, e.g. 10.0.0.1");
+		o->dpdk_addr_set = true;
+		return 0;
+	}
+	if (opt >= O_DPDK_PORT && opt <= O_DPDK_GW6) {
+		char err[160];
+		if (app_dpdk_set(&bench_dpdk.d, flag + 2, arg, err, sizeof(err)) < 0)
+			return bad(flag, err);
 		return 0;
 	}
 	return opt_value(o, opt, arg, flag);
@@ -316,6 +358,145 @@ static int parse_opt(struct opts *o, int opt, const char *arg, char **argv)
 	return opt_name(o, opt, arg, flag);
 }
 
+/* ---- the DPDK backend's settings ---- */
+
+static bool eal_has(const char *arg)
+{
+	for (unsigned i = 0; i < bench_dpdk.d.neal; i++)
+		if (strcmp(bench_dpdk.d.eal[i], arg) == 0)
+			return true;
+	return false;
+}
+
+/* HugePages_Total from /proc/meminfo (0 when absent). */
+static long hugepages(void)
+{
+	char line[128];
+	long n = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Total: %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Loopback: this process is memif's client, the server process its server;
+ * the operator's EAL arguments follow memif's own on both. */
+static int memif_setup(struct opts *o)
+{
+	static char defaults[MAX_EAL_STR];
+	static const char *user[APP_DPDK_MAX_EAL];
+	unsigned nuser = bench_dpdk.d.neal;
+	char err[80];
+	int last = bench_ncpu() > 1 ? 1 : 0;
+
+	memcpy(user, bench_dpdk.d.eal, nuser * sizeof(user[0]));
+	snprintf(o->memif_dir, sizeof(o->memif_dir), "/tmp/tern-bench.XXXXXX");
+	if (!mkdtemp(o->memif_dir))
+		return bad("--backend", "cannot create a temporary directory for memif's socket");
+	snprintf(o->eal_srv, sizeof(o->eal_srv),
+	         "--no-huge -m 256 --no-pci --no-telemetry --file-prefix=tern-bench-%d-srv -l 0 "
+	         "--log-level=lib.eal:error --vdev=net_memif0,role=server,socket=%s/memif.sock",
+	         (int)getpid(), o->memif_dir);
+	snprintf(defaults, sizeof(defaults),
+	         "--no-huge -m 256 --no-pci --no-telemetry --file-prefix=tern-bench-%d-cli -l %d "
+	         "--log-level=lib.eal:error --vdev=net_memif0,role=client,socket=%s/memif.sock",
+	         (int)getpid(), last, o->memif_dir);
+	if (app_dpdk_split_eal(&bench_dpdk.d, defaults, err, sizeof(err)) < 0 ||
+	    bench_dpdk.d.neal + nuser > APP_DPDK_MAX_EAL)
+		return bad("--", "too many EAL arguments");
+	memcpy(bench_dpdk.d.eal + bench_dpdk.d.neal, user, nuser * sizeof(user[0]));
+	bench_dpdk.d.neal += nuser;
+	o->neal_user = nuser;
+	app_dpdk_parse_addr(MEMIF_CLI_ADDR, &bench_dpdk.addr);
+	bench_dpdk.memif = true;
+	return 0;
+}
+
+/* Refuses what cannot work, with the reason and the fix; sets bench_dpdk. */
+static int check_dpdk(struct opts *o)
+{
+	if (!(o->backends & BK_DPDK)) {
+		if (bench_dpdk.d.neal)
+			return bad("--", "EAL arguments after '--' apply only with --backend dpdk "
+			                 "or both");
+		if (o->dpdk_addr_set)
+			return bad("--dpdk-addr", "applies only with --backend dpdk or both");
+		return 0;
+	}
+#ifndef TERN_HAVE_DPDK
+	return bad("--backend", "this build has no DPDK (libdpdk was not found when meson "
+	                        "configured it): install libdpdk-dev and reconfigure with "
+	                        "meson -Ddpdk=enabled, or use --backend uring");
+#else
+	bench_dpdk.on = true;
+	bench_dpdk.d.backend = TERN_BACKEND_DPDK;
+	if (!o->server && !o->client && !o->role) {
+		if (o->dpdk_addr_set)
+			return bad("--dpdk-addr",
+			           "applies with --server/--client; on loopback the "
+			           "memif link uses " MEMIF_SRV_ADDR " and " MEMIF_CLI_ADDR);
+		return 0; /* main() sets memif up once nothing else can be refused */
+	}
+	if (!o->dpdk_addr_set)
+		return bad("--backend", "DPDK with --server/--client needs this host's DPDK port "
+		                        "address: add --dpdk-addr, e.g. --dpdk-addr 10.0.0.1");
+	if (!bench_dpdk.d.neal)
+		return bad("--backend", "DPDK with --server/--client needs the port's EAL "
+		                        "arguments after '--', e.g. -- -a 0000:3b:00.0 -l 2-3 "
+		                        "(docs/deploying.md)");
+	for (unsigned i = 0; i < bench_dpdk.d.neal; i++)
+		bench_dpdk.memif |= strstr(bench_dpdk.d.eal[i], "net_memif") != NULL;
+	if (geteuid() != 0 && !(eal_has("--no-huge") && eal_has("--no-pci")))
+		return bad("--backend", "not root: the EAL needs root for hugepages and for the "
+		                        "NIC's PCI device (vfio-pci): run tern-bench as root (a "
+		                        "virtual device with --no-huge --no-pci runs as any user)");
+	if (!eal_has("--no-huge") && hugepages() <= 0)
+		return bad("--backend", "no hugepages are reserved (HugePages_Total is 0 in "
+		                        "/proc/meminfo): reserve some (dpdk-hugepages.py --setup "
+		                        "2G), or add --no-huge -m 512 to the EAL arguments");
+	return 0;
+#endif
+}
+
+/* Removes the EAL's runtime directory of a file prefix this run used: under
+ * /var/run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk. */
+static void eal_cleanup(const char *prefix)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char path[512];
+	DIR *d;
+	struct dirent *ent;
+
+	if (geteuid() == 0)
+		snprintf(path, sizeof(path), "/var/run/dpdk/%s", prefix);
+	else
+		snprintf(path, sizeof(path), "%.300s/dpdk/%s", xdg ? xdg : "/tmp", prefix);
+	if (!(d = opendir(path)))
+		return;
+	while ((ent = readdir(d)))
+		if (ent->d_name[0] != '.')
+			unlinkat(dirfd(d), ent->d_name, 0);
+	closedir(d);
+	rmdir(path);
+}
+
+static void memif_cleanup(const struct opts *o)
+{
+	char prefix[64];
+
+	if (!o->memif_dir[0])
+		return;
+	snprintf(prefix, sizeof(prefix), "tern-bench-%d-srv", (int)getpid());
+	eal_cleanup(prefix);
+	snprintf(prefix, sizeof(prefix), "tern-bench-%d-cli", (int)getpid());
+	eal_cleanup(prefix);
+	rmdir(o->memif_dir); /* memif's socket is abstract: no file in it */
+}
+
 static int parse_args(struct opts *o, int argc, char **argv)
 {
 	int opt, rc;
@@ -323,6 +504,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	o->p = (struct bench_params){
 	        .streams = 1, .sessions = 10000, .workers = 1, .seconds = 4, .seed = 1};
 	o->p.bytes = 2ull << 30;
+	o->backends = BK_URING;
+	if (app_dpdk_take_eal(&bench_dpdk.d, argc, argv, &argc) < 0)
+		return bad("--", "more than 64 EAL arguments");
 	o->argc = argc;
 	o->argv = argv;
 	opterr = 0;
@@ -338,7 +522,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		return bad("--server", "a process is a server or a client, not both");
 	if (o->plot && (!strstr(o->plot, ".svg") || bench_out.json))
 		return bad("--plot", "name an .svg file, and do not combine it with --json");
-	return 0;
+	return check_dpdk(o);
 }
 
 /* ---- the client's side of the control connection ---- */
@@ -349,19 +533,46 @@ struct ctl {
 	struct tern_addr addr;
 };
 
+/* The server process's arguments: with DPDK, memif's server side and the
+ * operator's EAL arguments. */
+static void server_argv(const struct opts *o, char **av, char *buf, size_t len)
+{
+	unsigned n = 0;
+	char *save = NULL;
+
+	av[n++] = (char *)"tern-bench";
+	av[n++] = (char *)"--role";
+	av[n++] = (char *)"server";
+	if (o->backends & BK_DPDK) {
+		av[n++] = (char *)"--backend";
+		av[n++] = (char *)"dpdk";
+		av[n++] = (char *)"--dpdk-addr";
+		av[n++] = (char *)MEMIF_SRV_ADDR;
+		av[n++] = (char *)"--";
+		snprintf(buf, len, "%s", o->eal_srv);
+		for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+			av[n++] = t;
+		for (unsigned i = bench_dpdk.d.neal - o->neal_user; i < bench_dpdk.d.neal; i++)
+			av[n++] = (char *)bench_dpdk.d.eal[i];
+	}
+	av[n] = NULL;
+}
+
 static int spawn_server(struct ctl *c, const struct opts *o)
 {
+	static char *av[APP_DPDK_MAX_EAL + 16];
+	static char buf[MAX_EAL_STR];
 	int fds[2];
 	char line[64];
 
 	if (pipe(fds) < 0)
 		return -1;
+	server_argv(o, av, buf, sizeof(buf));
 	c->child = fork();
-	(void)o;
 	if (c->child == 0) {
 		dup2(fds[1], 1);
 		close(fds[0]);
-		execl("/proc/self/exe", "tern-bench", "--role", "server", NULL);
+		execv("/proc/self/exe", av);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -510,6 +721,14 @@ static int tern_side(struct ctl *c, const struct opts *o, const char *ans, struc
 	a.port = (uint16_t)field(ans, "port=");
 	if (k)
 		sscanf(k + 4, "%63s", key);
+	if (p->backend == BACKEND_DPDK) { /* the server's DPDK port, not its control address */
+		char ip[64] = "";
+		const char *at = strstr(ans, "addr=");
+		if (!at || sscanf(at + 5, "%63s", ip) != 1 || app_dpdk_parse_addr(ip, &a) < 0)
+			return snprintf(r->err, sizeof(r->err), "the server sent no DPDK address"),
+			       -1;
+		a.port = (uint16_t)field(ans, "port=");
+	}
 	if (tern_key_parse(key, pub) < 0)
 		return snprintf(r->err, sizeof(r->err), "the server sent no key"), -1;
 	if (o->impair) {
@@ -559,14 +778,76 @@ static int run_test(struct ctl *c, const struct opts *o, const struct bench_para
 	return 0;
 }
 
+static int read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Runs a DPDK test in a forked child (bench.h says why): the child drives
+ * the control connection and its engine, and sends the result back whole
+ * (the cipher name is a static string of libtern, the same in both). */
+static int run_dpdk_test(struct ctl *c, const struct opts *o, const struct bench_params *p,
+                         struct bench_result *r)
+{
+	int fds[2], lost = 1, status = 0;
+	struct bench_hist *hist;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	memset(r, 0, sizeof(*r));
+	r->p = *p;
+	if (pipe(fds) < 0 || (pid = fork()) < 0)
+		return snprintf(r->err, sizeof(r->err), "cannot fork the DPDK client process"), 0;
+	if (pid == 0) {
+		close(fds[0]);
+		lost = run_test(c, o, p, r);
+		if (bench_write_all(fds[1], &lost, sizeof(lost)) == 0 &&
+		    bench_write_all(fds[1], r, sizeof(*r)) == 0 && r->hist)
+			bench_write_all(fds[1], r->hist, sizeof(*r->hist));
+		_exit(0);
+	}
+	close(fds[1]);
+	if (read_all(fds[0], &lost, sizeof(lost)) == 0 && read_all(fds[0], r, sizeof(*r)) == 0) {
+		hist = r->hist ? calloc(1, sizeof(*hist)) : NULL;
+		if (hist && read_all(fds[0], hist, sizeof(*hist)) < 0)
+			memset(hist, 0, sizeof(*hist));
+		r->hist = hist;
+	} else {
+		lost = 1;
+		memset(r, 0, sizeof(*r));
+		r->p = *p;
+	}
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	if (lost && !r->err[0])
+		snprintf(r->err, sizeof(r->err), "the DPDK client process ended (%s %d) early",
+		         WIFSIGNALED(status) ? "signal" : "exit status",
+		         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	return lost;
+}
+
 /* The parameters of mode m from the options' defaults. */
-static struct bench_params mode_params(const struct opts *o, enum bench_mode m, enum bench_impl i)
+static struct bench_params mode_params(const struct opts *o, enum bench_mode m, enum bench_impl i,
+                                       enum bench_backend b)
 {
 	struct bench_params p = o->p;
 	static const uint64_t counts[MODE_N] = {0, 20000000, 100000, 20000, 0};
 
 	p.mode = m;
 	p.impl = i;
+	p.backend = b;
 	if (!o->set_size)
 		p.size = m == MODE_BULK ? 65536 : 64;
 	if (!o->set_count)
@@ -584,14 +865,23 @@ static void setup_line(const struct opts *o, char *buf, size_t len)
 {
 	char where[96];
 
+	static const char *const backends[] = {
+	        "", "io_uring",
+	        "DPDK (net_memif between the processes, --no-huge, checksums in software)",
+	        "io_uring and DPDK (net_memif between the processes, --no-huge, checksums in "
+	        "software)"};
+	const char *b = backends[o->backends];
+
 	if (o->client)
 		snprintf(where, sizeof(where), "client of %s", o->client);
 	else
 		snprintf(where, sizeof(where), "loopback, two processes");
+	if (o->client && o->backends != BK_URING)
+		b = o->backends == BK_DPDK ? "DPDK" : "io_uring and DPDK";
 	snprintf(buf, len,
-	         "%s, io_uring, %u worker(s) per side (server from core %d, client from core %d), "
+	         "%s, %s, %u worker(s) per side (server from core %d, client from core %d), "
 	         "cc %s, %s%s%s",
-	         where, o->p.workers, o->srv_core, o->cli_core, o->p.cc[0] ? o->p.cc : "cubic",
+	         where, b, o->p.workers, o->srv_core, o->cli_core, o->p.cc[0] ? o->p.cc : "cubic",
 	         o->p.chacha ? "chacha20-poly1305" : "aes-256-gcm where the CPU has AES",
 	         o->impair ? ", impaired: " : "", o->impair ? o->impair : "");
 }
@@ -600,14 +890,26 @@ static int run_all(struct opts *o, struct ctl *c, struct bench_result *rs, unsig
 {
 	int failed = 0;
 
+	/* per mode: tern on each backend asked for (io_uring first), then TCP */
+	static const struct {
+		enum bench_impl i;
+		enum bench_backend b;
+	} runs[] = {
+	        {IMPL_TERN, BACKEND_URING}, {IMPL_TERN, BACKEND_DPDK}, {IMPL_TCP, BACKEND_URING}};
+
 	for (int m = 0; m < MODE_N; m++) {
-		for (int i = IMPL_TERN; o->modes[m] && i <= IMPL_TCP; i++) {
-			struct bench_params p =
-			        mode_params(o, (enum bench_mode)m, (enum bench_impl)i);
+		for (unsigned k = 0; o->modes[m] && k < sizeof(runs) / sizeof(runs[0]); k++) {
+			enum bench_impl i = runs[k].i;
+			struct bench_params p = mode_params(o, (enum bench_mode)m, i, runs[k].b);
 			int lost;
 			if (i == IMPL_TCP && (m >= MODE_HANDSHAKE || o->no_tcp || o->impair))
 				continue;
-			lost = run_test(c, o, &p, &rs[*n]);
+			if (i == IMPL_TERN && !(o->backends & (1 << runs[k].b)))
+				continue;
+			if (p.backend == BACKEND_DPDK)
+				lost = run_dpdk_test(c, o, &p, &rs[*n]);
+			else
+				lost = run_test(c, o, &p, &rs[*n]);
 			bench_report_result(&rs[*n]);
 			failed |= !rs[(*n)++].ok;
 			if (lost)
@@ -620,7 +922,7 @@ static int run_all(struct opts *o, struct ctl *c, struct bench_result *rs, unsig
 int main(int argc, char **argv)
 {
 	static struct opts o;
-	struct bench_result rs[2 * MODE_N];
+	struct bench_result rs[3 * MODE_N];
 	struct bench_ref ref;
 	struct ctl c;
 	char setup[300];
@@ -640,20 +942,29 @@ int main(int argc, char **argv)
 		return bench_server_main(o.server, false, -1, o.srv_core);
 	if (o.modes[MODE_PINGPONG] && o.p.size > 65536)
 		return bad("--size", "ping-pong messages are at most 64K");
+	if (o.impair && (o.backends & BK_DPDK))
+		return bad("--impair", "tern-impair is a UDP proxy on the kernel's sockets; it "
+		                       "cannot sit in a DPDK path: use --backend uring");
+	bench_out.backends = o.backends;
+	if ((o.backends & BK_DPDK) && !o.client && (rc = memif_setup(&o)) != 0)
+		return rc;
 	bench_out.tty = isatty(2);
 	bench_out.mhz = bench_cpu_mhz();
 	bench_out.mhz_from = "nominal, from /proc/cpuinfo 'cpu MHz'";
 	if (bench_pattern_init(o.p.seed) < 0)
 		return 1;
 	bench_reference(o.p.chacha, &ref);
-	if ((rc = ctl_open(&c, &o)) != 0)
+	if ((rc = ctl_open(&c, &o)) != 0) {
+		memif_cleanup(&o);
 		return rc;
+	}
 	rc = run_all(&o, &c, rs, &n);
 	setup_line(&o, setup, sizeof(setup));
 	bench_report_table(rs, n, &ref, setup);
 	if (o.plot && bench_report_plot(o.plot, rs, n) < 0)
 		rc = 1;
 	ctl_close(&c);
+	memif_cleanup(&o);
 	for (unsigned i = 0; i < n; i++)
 		free(rs[i].hist);
 	return rc;

@@ -3,6 +3,10 @@
 # (each result must be ok, every bulk byte verified), --json lines that
 # parse, the table, two hosts (--server/--client on loopback), --impair,
 # --plot, and bad flags named with their fix. Usage: test_bench.sh TERN_BENCH
+# With a second argument "dpdk" it checks the DPDK backend instead (the
+# bench-dpdk test): --backend both over net_memif, two hosts played with
+# memif, and DPDK's refusals; exit 77 (skip, with the reason) when this
+# tern-bench has no DPDK.
 set -u
 BENCH=$1
 DIR=$(mktemp -d /tmp/test_bench.XXXXXX)
@@ -32,6 +36,76 @@ for r in res:
 print("json ok:", ", ".join(r["test"] + "/" + r["impl"] for r in res))
 EOF
 }
+
+bad() { # expected text, args...
+	want=$1; shift
+	"$BENCH" "$@" >/dev/null 2>"$DIR/bad.err"; rc=$?
+	[ "$rc" -eq 2 ] || fail "'$*' exited $rc, not 2"
+	grep -q -- "$want" "$DIR/bad.err" || fail "'$*' said '$(cat "$DIR/bad.err")', not '$want'"
+}
+
+# Each (test, backend) pair of the JSON results, sorted: "bulk/dpdk bulk/io_uring ...".
+pairs() { python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(" ".join(sorted(r["test"] + "/" + r["backend"] for r in rows if r["test"] != "reference")))' "$1"; }
+
+dpdk_main() {
+	"$BENCH" --backend dpdk --client 127.0.0.1 >/dev/null 2>"$DIR/probe.err"
+	if grep -q "this build has no DPDK" "$DIR/probe.err"; then
+		echo "SKIP: this tern-bench was built without DPDK: $(cat "$DIR/probe.err")"; exit 77
+	fi
+	before=$(ls /var/run/dpdk 2>/dev/null | grep -c '^tern-bench-')
+	# 1. io_uring and DPDK side by side in one run, every result verified.
+	if "$BENCH" --backend both bulk rate pingpong handshake $TINY --json >"$DIR/both.json" \
+		2>"$DIR/both.err"; then
+		check_json "$DIR/both.json" 11
+		want="bulk/dpdk bulk/io_uring bulk/kernel handshake/dpdk handshake/io_uring"
+		want="$want pingpong/dpdk pingpong/io_uring pingpong/kernel rate/dpdk rate/io_uring rate/kernel"
+		[ "$(pairs "$DIR/both.json")" = "$want" ] || fail "--backend both ran $(pairs "$DIR/both.json")"
+	else
+		cat "$DIR/both.err"; fail "--backend both exited $?"
+	fi
+	# 2. The table: a column per backend and their ratio.
+	"$BENCH" --backend both bulk pingpong --seconds 0.3 --bytes 1M --count 200 --no-tcp \
+		>"$DIR/both.out" 2>"$DIR/both.err" || fail "table run: $(cat "$DIR/both.err")"
+	grep -q "io_uring *DPDK *TCP *DPDK/uring" "$DIR/both.out" || fail "no side-by-side header"
+	grep -q "net_memif" "$DIR/both.out" || fail "the setup line does not name memif"
+	[ "$(ls /var/run/dpdk 2>/dev/null | grep -c '^tern-bench-')" = "$before" ] ||
+		fail "EAL runtime directories left in /var/run/dpdk"
+	# 3. Two hosts played with memif: the operator's own EAL arguments after --.
+	eal="--no-huge -m 256 --no-pci --no-telemetry --log-level=lib.eal:error"
+	sock="$DIR/memif.sock"
+	"$BENCH" --server 127.0.0.1:0 --backend dpdk --dpdk-addr 10.81.0.1 -- $eal \
+		--file-prefix=tb$$-s --vdev=net_memif0,role=server,socket="$sock" 2>"$DIR/srv.err" &
+	SRV=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q "port" "$DIR/srv.err" 2>/dev/null && break; sleep 0.2; done
+	PORT=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$DIR/srv.err")
+	if [ -n "$PORT" ]; then
+		"$BENCH" --client "127.0.0.1:$PORT" --backend dpdk --dpdk-addr 10.81.0.2 bulk pingpong \
+			--seconds 0.3 --bytes 1M --count 200 --json -- $eal --file-prefix=tb$$-c \
+			--vdev=net_memif0,role=client,socket="$sock" >"$DIR/remote.json" 2>"$DIR/remote.err" ||
+			fail "client run: $(cat "$DIR/remote.err")"
+		check_json "$DIR/remote.json" 4
+		[ "$(pairs "$DIR/remote.json")" = "bulk/dpdk bulk/kernel pingpong/dpdk pingpong/kernel" ] ||
+			fail "two-host DPDK ran $(pairs "$DIR/remote.json")"
+	else
+		fail "--server --backend dpdk printed no port: $(cat "$DIR/srv.err")"
+	fi
+	kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=
+	rm -rf /var/run/dpdk/tb$$-s /var/run/dpdk/tb$$-c
+	# 4. Refusals name the reason and the fix.
+	bad "needs this host's DPDK port address" --backend dpdk --client 127.0.0.1
+	bad "needs the port's EAL arguments" --backend dpdk --client 127.0.0.1 --dpdk-addr 10.0.0.2
+	if [ "$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)" = 0 ]; then
+		bad "no hugepages are reserved.*dpdk-hugepages.py" --backend dpdk --client 127.0.0.1 \
+			--dpdk-addr 10.0.0.2 -- -a 0000:00:1f.0
+	fi
+	bad "--dpdk-addr: applies with --server/--client" --backend dpdk --dpdk-addr 10.0.0.1
+	bad "--impair: tern-impair .* cannot sit in a DPDK path" --backend both --impair delay=1ms
+	[ "$FAILS" -eq 0 ] && echo "bench-dpdk: all checks passed"
+	exit $((FAILS > 0))
+}
+[ "${2:-}" = dpdk ] && dpdk_main
 
 # 1. All five modes, tern and TCP where TCP applies: 3 x 2 + 2 results.
 if "$BENCH" all $TINY --json >"$DIR/all.json" 2>"$DIR/all.err"; then
@@ -82,18 +156,12 @@ else
 fi
 
 # 6. Bad flags: exit 2, and the message names the flag and the fix.
-bad() { # expected text, args...
-	want=$1; shift
-	"$BENCH" "$@" >/dev/null 2>"$DIR/bad.err"; rc=$?
-	[ "$rc" -eq 2 ] || fail "'$*' exited $rc, not 2"
-	grep -q -- "$want" "$DIR/bad.err" || fail "'$*' said '$(cat "$DIR/bad.err")', not '$want'"
-}
 bad "--size: use 1 byte to 1M" --size 0
 bad "--size: use 1 byte to 1M" --size 2G
 bad "--size: needs a value" --size
 bad "--bogus: unknown flag" --bogus
-bad "--backend: .*DPDK backend.*use --backend uring" --backend dpdk
-bad "--backend: use uring or dpdk" --backend xdp
+bad "--backend: use uring, dpdk or both" --backend xdp
+bad "--: EAL arguments after '--' apply only with --backend dpdk" bulk -- --no-huge
 bad "--cipher: use aes-256-gcm or chacha20-poly1305" --cipher rot13
 bad "--cc: use cubic, newreno or bbr" --cc vegas
 bad "--streams: use 1 to 15" --streams 16
