@@ -133,7 +133,7 @@ static void json_result(const struct bench_result *r)
 	}
 	printf(",\"params\":{\"size\":%llu,\"streams\":%u,\"workers\":%u,\"cc\":",
 	       (unsigned long long)p->size, p->streams, p->workers);
-	json_str(p->cc[0] ? p->cc : "cubic");
+	json_str(p->cc[0] ? p->cc : "bbr");
 	printf(",\"latency_mode\":%s},\"cipher\":", p->latency ? "true" : "false");
 	json_str(r->cipher ? r->cipher : (p->impl == IMPL_TCP ? "none" : "?"));
 	printf(",\"seconds\":%.6f,\"bytes\":%llu,\"msgs\":%llu,\"errors\":%llu,\"failed\":%llu,"

@@ -124,7 +124,7 @@ static void usage(FILE *f)
 	        "  --sessions N      sessions to hold open in the sessions mode (default 10000)\n"
 	        "  --cipher NAME     aes-256-gcm (default where the CPU has AES) or "
 	        "chacha20-poly1305\n"
-	        "  --cc NAME         cubic (default), newreno or bbr\n"
+	        "  --cc NAME         bbr (default), cubic or newreno\n"
 	        "  --workers N       worker threads per side (default 1)\n"
 	        "  --backend NAME    uring (default), dpdk, or both (io_uring and DPDK side by "
 	        "side);\n"
@@ -881,7 +881,7 @@ static void setup_line(const struct opts *o, char *buf, size_t len)
 	snprintf(buf, len,
 	         "%s, %s, %u worker(s) per side (server from core %d, client from core %d), "
 	         "cc %s, %s%s%s",
-	         where, b, o->p.workers, o->srv_core, o->cli_core, o->p.cc[0] ? o->p.cc : "cubic",
+	         where, b, o->p.workers, o->srv_core, o->cli_core, o->p.cc[0] ? o->p.cc : "bbr",
 	         o->p.chacha ? "chacha20-poly1305" : "aes-256-gcm where the CPU has AES",
 	         o->impair ? ", impaired: " : "", o->impair ? o->impair : "");
 }
