@@ -201,11 +201,21 @@ scenario_client() {
 	stop_server srv-uring
 }
 
+# The NUMA node of a CPU as sysfs tells it (-1: unknown), independently of
+# io/dpdk_numa.c.
+cpu_node() {
+	n=$(ls -d /sys/devices/system/cpu/cpu"$1"/node* 2>/dev/null | head -1)
+	[ -n "$n" ] && echo "${n##*node}" || echo -1
+}
+
 # ---- 3. two workers on two queue pairs (net_af_packet qpairs=2, no RSS) ----
+# Workers pinned to CPUs 0 and $LAST_CPU: each queue's mbuf pool must be on
+# its worker's NUMA node, one pool per node in use.
 scenario_queues() {
 	echo "== DPDK server with 2 workers on 2 queue pairs <- kernel"
-	start_server srv-mq "$ND" --backend dpdk --workers 2 --bind 10.77.0.1:4433 \
-		--addr2 fd00:77::1 --eal $(eal srv-mq "net_af_packet0,iface=$VD,qpairs=2") || {
+	start_server srv-mq "$ND" --backend dpdk --workers 2 --cores "0,$LAST_CPU" \
+		--bind 10.77.0.1:4433 --addr2 fd00:77::1 \
+		--eal $(eal srv-mq "net_af_packet0,iface=$VD,qpairs=2") || {
 		fail "2-queue server did not start"
 		return 1
 	}
@@ -213,6 +223,13 @@ scenario_queues() {
 	client cli6-mq "$NK" --connect "[fd00:77::1]:$PORT" --key "$KEY" --bytes 4000000
 	stop_server srv-mq
 	expect_eq "$TMP/srv-mq.stats" port.queues 2
+	n0=$(cpu_node 0) n1=$(cpu_node "$LAST_CPU") ps=$(counter "$TMP/srv-mq.stats" port.socket)
+	[ "$n0" = -1 ] && n0=$ps # unknown: the port's node (or -1, any)
+	[ "$n1" = -1 ] && n1=$ps
+	expect_eq "$TMP/srv-mq.stats" q0.socket "$n0"
+	expect_eq "$TMP/srv-mq.stats" q1.socket "$n1"
+	expect_eq "$TMP/srv-mq.stats" port.mbuf_pools "$([ "$n0" = "$n1" ] && echo 1 || echo 2)"
+	expect_eq "$TMP/srv-mq.stats" pool0.socket "$n0"
 	total=$(($(counter "$TMP/srv-mq.stats" q0.rx_udp) + $(counter "$TMP/srv-mq.stats" q1.rx_udp)))
 	[ "$total" -ge 2000 ] && ok "both queues together took $total datagrams" ||
 		fail "queues took $total datagrams"
