@@ -189,10 +189,14 @@ static void offloads(struct tern_dpdk_port *p, const struct rte_eth_dev_info *in
 	conf->txmode.offloads = (p->tx_ip_csum ? tx4 : 0) | (p->tx_udp_csum ? txu : 0);
 	p->rx_csum = (info->rx_offload_capa & rxc) == rxc;
 	conf->rxmode.offloads = p->rx_csum ? rxc : 0;
-	if (!p->tx_udp_csum || !p->rx_csum)
+	if (!p->tx_udp_csum)
 		warn_add(warn, warnlen,
-		         "dpdk: the port has no UDP checksum offload: checksums are computed in "
-		         "software");
+		         "dpdk: the port has no TX UDP checksum offload: tern computes checksums "
+		         "in software (CPU per byte sent; a NIC with the offload saves it)");
+	if (!p->rx_csum)
+		warn_add(warn, warnlen,
+		         "dpdk: the port has no RX checksum offload: tern verifies checksums in "
+		         "software (CPU per byte received)");
 }
 
 static void rss(struct tern_dpdk_port *p, const struct rte_eth_dev_info *info,
@@ -241,7 +245,7 @@ static int make_pool(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg, 
 		return say(err, errlen, TERN_ENOMEM,
 		           "dpdk: cannot allocate %u mbufs on NUMA socket %d (%s): too little "
 		           "hugepage memory on that socket; reserve more there (dpdk-hugepages.py "
-		           "--node %d --setup 2G) or raise its share of --socket-mem",
+		           "--node %d --setup 2G) or raise -m / its share of --socket-mem",
 		           n, socket, rte_strerror(rte_errno), socket);
 	return 0;
 }
