@@ -1,5 +1,6 @@
 /* The DPDK backend's setup (see io/dpdk.h): the EAL once per process, then
- * one port: queue pairs, the mbuf pool on the port's NUMA socket, RSS with a
+ * one port: queue pairs, one mbuf pool per NUMA socket with a worker on it
+ * (each queue's rings and pool on its worker's socket), RSS with a
  * symmetric key, checksum offloads when the port has them, the multicast
  * groups IPv6 neighbour discovery needs; and the counters as text. Every
  * failure an operator can meet has its own message naming the cause and
@@ -24,6 +25,8 @@
 #define DEFAULT_DESC 1024
 #define MBUF_CACHE 256
 #define MAX_EAL_ARGS 64
+
+_Static_assert(TERN_DPDK_SOCKET_ANY == SOCKET_ID_ANY, "io/dpdk_numa.h follows DPDK");
 
 static pthread_mutex_t eal_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool eal_up;
@@ -140,7 +143,7 @@ static void fill_nif(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg)
 
 static int check_cfg(const struct tern_dpdk_cfg *cfg, char *err, size_t errlen)
 {
-	if (cfg->queues == 0 || cfg->queues > 64)
+	if (cfg->queues == 0 || cfg->queues > TERN_DPDK_MAX_QUEUES)
 		return say(err, errlen, TERN_EINVAL,
 		           "dpdk: %u queues; use 1 to 64 (one per worker)", cfg->queues);
 	if (cfg->addr4.family != 4 && cfg->addr6.family != 6)
@@ -186,10 +189,14 @@ static void offloads(struct tern_dpdk_port *p, const struct rte_eth_dev_info *in
 	conf->txmode.offloads = (p->tx_ip_csum ? tx4 : 0) | (p->tx_udp_csum ? txu : 0);
 	p->rx_csum = (info->rx_offload_capa & rxc) == rxc;
 	conf->rxmode.offloads = p->rx_csum ? rxc : 0;
-	if (!p->tx_udp_csum || !p->rx_csum)
+	if (!p->tx_udp_csum)
 		warn_add(warn, warnlen,
-		         "dpdk: the port has no UDP checksum offload: checksums are computed in "
-		         "software");
+		         "dpdk: the port has no TX UDP checksum offload: tern computes checksums "
+		         "in software (CPU per byte sent; a NIC with the offload saves it)");
+	if (!p->rx_csum)
+		warn_add(warn, warnlen,
+		         "dpdk: the port has no RX checksum offload: tern verifies checksums in "
+		         "software (CPU per byte received)");
 }
 
 static void rss(struct tern_dpdk_port *p, const struct rte_eth_dev_info *info,
@@ -217,23 +224,55 @@ static void rss(struct tern_dpdk_port *p, const struct rte_eth_dev_info *info,
 	p->rss = true;
 }
 
-static int make_pool(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg, unsigned rxd,
-                     unsigned txd, char *err, size_t errlen)
+static int make_pool(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg, unsigned k,
+                     unsigned nq, unsigned rxd, unsigned txd, char *err, size_t errlen)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
+	int socket = p->pool_socket[k];
 	unsigned n = cfg->mbufs;
 
 	if (!n)
-		n = p->nq * (rxd + txd + 2 * TERN_DPDK_CTL_MAX + MBUF_CACHE) + 2048;
-	snprintf(name, sizeof(name), "tern_p%u_s%d", p->port_id, p->socket);
-	p->pool = rte_pktmbuf_pool_create(name, n, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-	                                  p->socket);
-	if (!p->pool)
+		n = nq * (rxd + txd + 2 * TERN_DPDK_CTL_MAX + MBUF_CACHE) + 2048;
+	snprintf(name, sizeof(name), "tern_p%u_%u", p->port_id, k);
+	p->pools[k] =
+	        rte_pktmbuf_pool_create(name, n, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (!p->pools[k] && socket < 0)
+		return say(err, errlen, TERN_ENOMEM,
+		           "dpdk: cannot allocate %u mbufs (%s): too little hugepage memory; "
+		           "reserve more (dpdk-hugepages.py --setup 2G) or raise -m",
+		           n, rte_strerror(rte_errno));
+	if (!p->pools[k])
 		return say(err, errlen, TERN_ENOMEM,
 		           "dpdk: cannot allocate %u mbufs on NUMA socket %d (%s): too little "
-		           "hugepage memory on that socket; reserve more, or raise -m / "
-		           "--socket-mem",
-		           n, p->socket, rte_strerror(rte_errno));
+		           "hugepage memory on that socket; reserve more there (dpdk-hugepages.py "
+		           "--node %d --setup 2G) or raise -m / its share of --socket-mem",
+		           n, socket, rte_strerror(rte_errno), socket);
+	return 0;
+}
+
+/* One pool per NUMA socket that has a queue's worker on it (io/dpdk_numa.h). */
+static int make_pools(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg, unsigned rxd,
+                      unsigned txd, char *err, size_t errlen)
+{
+	struct tern_dpdk_pool_plan plan;
+	int rc;
+
+	tern_dpdk_plan_pools(p->nq, cfg->cores, cfg->ncores, p->socket, tern_dpdk_cpu_socket, NULL,
+	                     &plan);
+	for (unsigned k = 0; k < plan.npools; k++) {
+		p->pool_socket[k] = plan.socket[k];
+		rc = make_pool(p, cfg, k, plan.queues[k], rxd, txd, err, errlen);
+		if (rc < 0)
+			return rc;
+		p->npools = k + 1;
+	}
+	for (unsigned i = 0; i < p->nq; i++) {
+		p->q[i] = (struct tern_dpdk_queue){.p = p,
+		                                   .port_id = p->port_id,
+		                                   .qid = (uint16_t)i,
+		                                   .socket = plan.socket[plan.pool_of[i]],
+		                                   .pool = p->pools[plan.pool_of[i]]};
+	}
 	return 0;
 }
 
@@ -243,17 +282,16 @@ static int setup_queues(struct tern_dpdk_port *p, uint16_t rxd, uint16_t txd, ch
 	int rc;
 
 	for (unsigned i = 0; i < p->nq; i++) {
-		rc = rte_eth_rx_queue_setup(p->port_id, (uint16_t)i, rxd, (unsigned)p->socket, NULL,
-		                            p->pool);
+		struct tern_dpdk_queue *q = &p->q[i];
+		rc = rte_eth_rx_queue_setup(p->port_id, (uint16_t)i, rxd, (unsigned)q->socket, NULL,
+		                            q->pool);
 		if (rc == 0)
 			rc = rte_eth_tx_queue_setup(p->port_id, (uint16_t)i, txd,
-			                            (unsigned)p->socket, NULL);
+			                            (unsigned)q->socket, NULL);
 		if (rc < 0)
 			return say(err, errlen, TERN_ESTATE,
 			           "dpdk: port %u queue %u setup failed (%s)", p->port_id, i,
 			           rte_strerror(-rc));
-		p->q[i] =
-		        (struct tern_dpdk_queue){.p = p, .port_id = p->port_id, .qid = (uint16_t)i};
 	}
 	return 0;
 }
@@ -293,7 +331,7 @@ static int configure(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg,
 		           "dpdk: port %u (%s) refused its configuration (%s)", p->port_id,
 		           p->driver, rte_strerror(-rc));
 	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &rxd, &txd);
-	rc = make_pool(p, cfg, rxd, txd, err, errlen);
+	rc = make_pools(p, cfg, rxd, txd, err, errlen);
 	if (rc == 0)
 		rc = setup_queues(p, rxd, txd, err, errlen);
 	if (rc < 0)
@@ -323,11 +361,9 @@ static int open_port(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg, 
 		        "pair each: use at most %u workers (with net_af_packet, raise its qpairs=)",
 		        cfg->port_id, p->driver, info.max_rx_queues, info.max_tx_queues,
 		        cfg->queues, TERN_MIN(info.max_rx_queues, info.max_tx_queues));
-	p->socket = rte_eth_dev_socket_id(cfg->port_id);
+	p->socket = rte_eth_dev_socket_id(cfg->port_id); /* -1 (SOCKET_ID_ANY): unknown */
 	if (p->socket < 0)
-		p->socket = (int)rte_socket_id();
-	if (p->socket < 0 || p->socket == (int)SOCKET_ID_ANY)
-		p->socket = 0;
+		p->socket = TERN_DPDK_SOCKET_ANY;
 	fill_nif(p, cfg);
 	return configure(p, cfg, &info, warn, warnlen, err, errlen);
 }
@@ -385,7 +421,8 @@ void tern_dpdk_close(struct tern_dpdk_port *p)
 	}
 	for (unsigned i = 0; p->q && i < p->nq; i++)
 		rte_pktmbuf_free_bulk(p->q[i].ctl, p->q[i].nctl);
-	rte_mempool_free(p->pool);
+	for (unsigned k = 0; k < p->npools; k++)
+		rte_mempool_free(p->pools[k]);
 	rte_free(p->q);
 	free(p);
 }

@@ -1,8 +1,8 @@
 /* The DPDK backend: tern's packets go straight between a NIC queue and the
  * workers, with the kernel out of the data path. One ethdev port per
  * engine, one RX/TX queue pair per worker (RSS with a symmetric Toeplitz key
- * keeps both directions of a flow on one queue when the port has it), mbuf
- * pools on the port's NUMA socket. Receive is zero-copy: a tern_pkt points
+ * keeps both directions of a flow on one queue when the port has it), one
+ * mbuf pool per NUMA socket with a worker on it (io/dpdk_numa.h). Receive is zero-copy: a tern_pkt points
  * into its mbuf and buf_free frees the mbuf. Transmit prepends Ethernet, IP
  * and UDP headers in the mbuf's headroom and sends whole bursts, retrying
  * what the PMD did not take a bounded number of times, then freeing and
@@ -25,6 +25,11 @@ struct tern_dpdk_cfg {
 	unsigned neal_args;
 	uint16_t port_id; /* ethdev port index */
 	unsigned queues;  /* RX/TX queue pairs, 1..64: one per worker */
+	/* Where queue i's worker runs: cores[i % ncores] (the engine's pinning
+	 * rule); its mbuf pool and rings go on that CPU's NUMA socket. NULL:
+	 * workers float, everything goes on the port's socket. */
+	const int *cores;
+	unsigned ncores;
 	/* Our addresses: at least one of addr4 / addr6 (family 4 / 6), each
 	 * with its on-link prefix and an optional gateway (family 0: none). */
 	struct tern_addr addr4, addr6, gw4, gw6;
@@ -32,7 +37,7 @@ struct tern_dpdk_cfg {
 	uint16_t udp_port;         /* host order; 0: a random port in 49152..65535 */
 	uint16_t vlan;             /* 802.1Q VLAN ID to tag and require; 0: untagged */
 	unsigned rx_desc, tx_desc; /* ring sizes per queue; 0: 1024 (the PMD may adjust) */
-	unsigned mbufs;            /* pool size; 0: enough for every ring plus bursts */
+	unsigned mbufs;            /* each pool's size; 0: enough for its queues' rings */
 };
 
 struct tern_dpdk_port;

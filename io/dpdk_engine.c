@@ -29,6 +29,8 @@ static void to_dpdk_cfg(const struct tern_engine_cfg *c, unsigned n, struct tern
 	d->neal_args = c->neal_args;
 	d->port_id = c->dpdk_port;
 	d->queues = n;
+	d->cores = c->cores;
+	d->ncores = c->ncores;
 	if (c->bind.family == 4)
 		d->addr4 = c->bind;
 	if (c->bind.family == 6)

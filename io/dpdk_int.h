@@ -9,6 +9,7 @@
 #include "io/dpdk.h"
 #include "io/dpdk_neigh.h"
 #include "io/dpdk_net.h"
+#include "io/dpdk_numa.h"
 
 #define TERN_DPDK_BURST 64
 #define TERN_DPDK_CTL_MAX (TERN_DPDK_BURST + TERN_NEIGH_PENDING_MAX) /* replies, probes, released */
@@ -31,6 +32,8 @@ struct tern_dpdk_qstats {
 struct tern_dpdk_queue {
 	struct tern_dpdk_port *p;
 	uint16_t port_id, qid;
+	int socket;               /* NUMA socket of its rings and pool; -1: any */
+	struct rte_mempool *pool; /* its socket's pool: buf_alloc, probes */
 	tern_time next_tick;
 	unsigned nctl;
 	struct rte_mbuf *ctl[TERN_DPDK_CTL_MAX]; /* frames to send at the end of this call */
@@ -40,14 +43,16 @@ struct tern_dpdk_queue {
 struct tern_dpdk_port {
 	uint16_t port_id;
 	unsigned nq;
-	int socket;
+	int socket; /* the port's NUMA socket; -1: unknown */
 	struct tern_net_if nif;
 	bool tx_ip_csum, tx_udp_csum; /* offloads in use */
 	bool rx_csum;                 /* the NIC reports checksum verdicts */
 	bool rss;
 	bool started;
 	char driver[64];
-	struct rte_mempool *pool;
+	unsigned npools;
+	struct rte_mempool *pools[TERN_DPDK_MAX_QUEUES]; /* one per socket in use */
+	int pool_socket[TERN_DPDK_MAX_QUEUES];
 	rte_spinlock_t nlock; /* guards neigh: every queue resolves and learns */
 	struct tern_neigh neigh;
 	struct tern_dpdk_queue *q; /* nq of them */

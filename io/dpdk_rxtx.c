@@ -86,7 +86,7 @@ static void nb_drop(void *ctx, void *pkt)
 static void nb_probe(void *ctx, const struct tern_addr *ip, const uint8_t *mac)
 {
 	struct tern_dpdk_queue *q = ctx;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(q->p->pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(q->pool);
 	uint8_t *f;
 	size_t len;
 
@@ -248,7 +248,7 @@ static int rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 static int buf_alloc(void *be, struct tern_pkt *pkt)
 {
 	struct tern_dpdk_queue *q = be;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(q->p->pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(q->pool);
 
 	if (!m) {
 		q->st.tx_alloc_fail++;

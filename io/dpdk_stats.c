@@ -43,6 +43,12 @@ static void link_and_port(struct out *o, struct tern_dpdk_port *p)
 	    p->nq, p->rss, p->tx_udp_csum);
 	put(o, "port.rx_csum_offload %u\nport.udp_port %u\nport.vlan %u\n", p->rx_csum, p->nif.port,
 	    p->nif.vlan);
+	put(o, "port.socket %d\nport.mbuf_pools %u\n", p->socket, p->npools);
+	for (unsigned k = 0; k < p->npools; k++)
+		put(o, "pool%u.socket %d\npool%u.size %u\npool%u.free %u\n", k, p->pool_socket[k],
+		    k, p->pools[k]->size, k, rte_mempool_avail_count(p->pools[k]));
+	for (unsigned i = 0; i < p->nq; i++)
+		put(o, "q%u.socket %d\n", i, p->q[i].socket);
 	if (rte_eth_stats_get(p->port_id, &s) != 0)
 		return;
 	put(o,

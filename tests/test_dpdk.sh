@@ -8,15 +8,22 @@
 # kernel (our ARP requests and neighbour solicitations); bad frames are
 # injected and must be dropped and counted exactly. Then two workers on two
 # queue pairs, the same over net_af_xdp where the kernel allows it, and a
-# memif transfer between two DPDK processes. (The VLAN tag is covered by
-# tests/test_dpdk_net.c only: this kernel has no 8021q for the other end.)
-# Last, the apps: tern-server --backend dpdk serves a file that tern-cat, on
-# io_uring in the kernel's namespace, fetches with --get, checked by hash.
+# memif transfer between two DPDK processes. Then net_tap, whose kernel side
+# is the tap interface itself: ping and transfers through it, with the
+# port's TX checksum offload in use (tern's hardware-checksum path; the
+# cases above cover the software one). Then an 802.1Q VLAN on a second veth:
+# the kernel's side is a VLAN sub-interface (`type vlan`), or, where the
+# kernel has no 802.1Q, a tap that tests/test_dpdk_vlan relays with the tag;
+# ARP, ping and a transfer go through the tag, and untagged and other-VLAN
+# frames are dropped and counted. Last, the apps: tern-server --backend dpdk
+# serves a file that tern-cat, on io_uring, fetches with --get, checked by
+# hash: on the veth, on the VLAN (--dpdk-vlan) and on net_tap.
 #
-#   test_dpdk.sh PEER INJECT [SERVER CAT]
-#     (tests/test_dpdk_peer, tests/test_dpdk_inject, apps/tern-server and
-#     apps/tern-cat; the last two default to PEER's ../apps/ and their case
-#     is skipped, with a note, where they were not built)
+#   test_dpdk.sh PEER INJECT VLAN [SERVER CAT]
+#     (tests/test_dpdk_peer, tests/test_dpdk_inject, tests/test_dpdk_vlan,
+#     apps/tern-server and apps/tern-cat; the last two default to PEER's
+#     ../apps/ and their cases are skipped, with a note, where they were not
+#     built)
 #
 # Exit 77 (skip, with the reason) only when not root or without network
 # namespaces. Everything runs inside namespaces this script creates (or over
@@ -24,14 +31,20 @@
 set -u
 PEER=$1
 INJECT=$2
+RELAY=$3
 APPS=$(dirname "$PEER")/../apps
-SERVER=${3:-$APPS/tern-server}
-CAT=${4:-$APPS/tern-cat}
+SERVER=${4:-$APPS/tern-server}
+CAT=${5:-$APPS/tern-cat}
 TAG=t$$
 ND=tern-dpdk-$TAG     # the DPDK side
 NK=tern-kern-$TAG     # the kernel side
+NT=tern-tap-$TAG      # net_tap: DPDK and the kernel on the tap
 VD=vd$TAG
 VK=vk$TAG
+VD2=vdv$TAG           # the VLAN case's veth pair
+VK2=vkv$TAG
+TT=tt$TAG             # net_tap's interface
+TV=tv$TAG             # the relay's tap (kernel without 802.1Q)
 TMP=$(mktemp -d /tmp/tern-dpdk.XXXXXX)
 PIDS=""
 FAILS=0
@@ -46,6 +59,7 @@ cleanup() {
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	ip netns del "$ND" 2>/dev/null
 	ip netns del "$NK" 2>/dev/null
+	ip netns del "$NT" 2>/dev/null
 	rm -rf /var/run/dpdk/"$TAG"-*
 	[ -n "${TERN_TEST_KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
@@ -201,11 +215,21 @@ scenario_client() {
 	stop_server srv-uring
 }
 
+# The NUMA node of a CPU as sysfs tells it (-1: unknown), independently of
+# io/dpdk_numa.c.
+cpu_node() {
+	n=$(ls -d /sys/devices/system/cpu/cpu"$1"/node* 2>/dev/null | head -1)
+	[ -n "$n" ] && echo "${n##*node}" || echo -1
+}
+
 # ---- 3. two workers on two queue pairs (net_af_packet qpairs=2, no RSS) ----
+# Workers pinned to CPUs 0 and $LAST_CPU: each queue's mbuf pool must be on
+# its worker's NUMA node, one pool per node in use.
 scenario_queues() {
 	echo "== DPDK server with 2 workers on 2 queue pairs <- kernel"
-	start_server srv-mq "$ND" --backend dpdk --workers 2 --bind 10.77.0.1:4433 \
-		--addr2 fd00:77::1 --eal $(eal srv-mq "net_af_packet0,iface=$VD,qpairs=2") || {
+	start_server srv-mq "$ND" --backend dpdk --workers 2 --cores "0,$LAST_CPU" \
+		--bind 10.77.0.1:4433 --addr2 fd00:77::1 \
+		--eal $(eal srv-mq "net_af_packet0,iface=$VD,qpairs=2") || {
 		fail "2-queue server did not start"
 		return 1
 	}
@@ -213,6 +237,13 @@ scenario_queues() {
 	client cli6-mq "$NK" --connect "[fd00:77::1]:$PORT" --key "$KEY" --bytes 4000000
 	stop_server srv-mq
 	expect_eq "$TMP/srv-mq.stats" port.queues 2
+	n0=$(cpu_node 0) n1=$(cpu_node "$LAST_CPU") ps=$(counter "$TMP/srv-mq.stats" port.socket)
+	[ "$n0" = -1 ] && n0=$ps # unknown: the port's node (or -1, any)
+	[ "$n1" = -1 ] && n1=$ps
+	expect_eq "$TMP/srv-mq.stats" q0.socket "$n0"
+	expect_eq "$TMP/srv-mq.stats" q1.socket "$n1"
+	expect_eq "$TMP/srv-mq.stats" port.mbuf_pools "$([ "$n0" = "$n1" ] && echo 1 || echo 2)"
+	expect_eq "$TMP/srv-mq.stats" pool0.socket "$n0"
 	total=$(($(counter "$TMP/srv-mq.stats" q0.rx_udp) + $(counter "$TMP/srv-mq.stats" q1.rx_udp)))
 	[ "$total" -ge 2000 ] && ok "both queues together took $total datagrams" ||
 		fail "queues took $total datagrams"
@@ -250,18 +281,132 @@ if [ -z "${ONLY_SERVER:-}" ] && ip netns exec "$ND" true && ip -n "$ND" link sho
 fi
 [ -n "${ONLY_SERVER:-}" ] || scenario_memif
 
-# ---- 5. the apps: tern-server on DPDK, tern-cat on io_uring fetches a file ----
-scenario_apps() {
-	echo "== tern-server --backend dpdk <- tern-cat --get (io_uring)"
-	mkdir -p "$TMP/root" && head -c 3000000 /dev/urandom >"$TMP/root/blob" || {
-		fail "apps: test file"
+# ---- 5. net_tap: the tap's kernel side is the peer; TX checksum offload ----
+# The DPDK process creates the tap in its own namespace NT; the kernel's end
+# of it gets the addresses. net_tap offers IPv4 and UDP TX checksum offload:
+# every datagram tern sends must take the hardware-checksum path, and the
+# kernel (which verifies them) must accept every one.
+scenario_tap() {
+	echo "== DPDK server on net_tap <- the tap's kernel side, tern on io_uring"
+	ip netns add "$NT" && ip -n "$NT" link set lo up || {
+		fail "tap namespace"
 		return 1
 	}
-	log=$TMP/app-srv.log
+	start_server srv-tap "$NT" --backend dpdk --bind 10.80.0.1:4433 --addr2 fd00:80::1 \
+		--eal $(eal srv-tap "net_tap0,iface=$TT") || {
+		fail "net_tap server did not start"
+		return 1
+	}
+	ip -n "$NT" addr add 10.80.0.2/24 dev "$TT" && ip -n "$NT" addr add fd00:80::2/64 dev "$TT" nodad &&
+		ip -n "$NT" link set "$TT" up || fail "tap addresses"
+	ip netns exec "$NT" ping -c 3 -i 0.2 -W 2 10.80.0.1 >/dev/null &&
+		ok "ping 10.80.0.1 over net_tap answered" || fail "ping 10.80.0.1 over net_tap"
+	ip netns exec "$NT" ping -6 -c 3 -i 0.2 -W 2 fd00:80::1 >/dev/null &&
+		ok "ping fd00:80::1 over net_tap answered" || fail "ping fd00:80::1 over net_tap"
+	client cli4-tap "$NT" --connect "10.80.0.1:$PORT" --key "$KEY" --bytes 8000000
+	client cli6-tap "$NT" --connect "[fd00:80::1]:$PORT" --key "$KEY" --bytes 2000000
+	stop_server srv-tap
+	S=$TMP/srv-tap.stats
+	expect_eq "$S" port.tx_udp_csum_offload 1
+	expect_ge "$S" q0.tx_hw_csum 100
+	expect_eq "$S" q0.tx_sw_csum 0
+	expect_ge "$S" q0.echo4 3
+	expect_ge "$S" q0.echo6 3
+	expect_eq "$S" q0.drop_udp_csum 0
+}
+
+# ---- 6. an 802.1Q VLAN on a second veth pair ----
+# The kernel's side: VK2.100 (`type vlan`) where the kernel has 802.1Q, else
+# a tap ($TV) that tests/test_dpdk_vlan relays onto VK2 with tag 100. VK2
+# itself has no address and no IPv6, so every untagged frame on the wire is
+# one the test injected.
+VLAN_KIF=""
+setup_vlan() {
+	ip link add "$VD2" type veth peer name "$VK2" &&
+		ip link set "$VD2" netns "$ND" && ip link set "$VK2" netns "$NK" &&
+		ip netns exec "$ND" sysctl -qw net.ipv6.conf."$VD2".disable_ipv6=1 &&
+		ip -n "$ND" link set "$VD2" arp off && ip -n "$ND" link set "$VD2" up &&
+		ip netns exec "$NK" sysctl -qw net.ipv6.conf."$VK2".disable_ipv6=1 &&
+		ip -n "$NK" link set "$VK2" arp off && ip -n "$NK" link set "$VK2" up || return 1
+	ip netns exec "$NK" ethtool -K "$VK2" tx off >/dev/null 2>&1
+	if ip -n "$NK" link add link "$VK2" name "$VK2.100" type vlan id 100 2>/dev/null; then
+		VLAN_KIF=$VK2.100
+		echo "note: the kernel's 802.1Q tags (ip link add ... type vlan)"
+	else
+		rm -f "$TMP/relay.ready"
+		ip netns exec "$NK" "$RELAY" "$TV" "$VK2" 100 "$TMP/relay.ready" >"$TMP/relay.out" 2>&1 &
+		RELAYPID=$!
+		PIDS="$PIDS $RELAYPID"
+		i=0
+		while [ ! -e "$TMP/relay.ready" ] && [ $i -lt 50 ] && kill -0 "$RELAYPID" 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		[ -e "$TMP/relay.ready" ] || { sed 's/^/  | /' "$TMP/relay.out"; return 1; }
+		VLAN_KIF=$TV
+		echo "note: no 802.1Q in this kernel (CONFIG_VLAN_8021Q): tests/test_dpdk_vlan tags for it"
+	fi
+	ip netns exec "$NK" sysctl -qw net.ipv6.conf."$VLAN_KIF".disable_ipv6=1
+	ip netns exec "$NK" ethtool -K "$VLAN_KIF" tx off >/dev/null 2>&1
+	ip -n "$NK" addr add 10.79.0.2/24 dev "$VLAN_KIF" && ip -n "$NK" link set "$VLAN_KIF" up
+}
+
+scenario_vlan() {
+	echo "== DPDK server on VLAN 100 <- kernel on VLAN 100, tern on io_uring"
+	setup_vlan || {
+		fail "VLAN setup"
+		return 1
+	}
+	start_server srv-vlan "$ND" --backend dpdk --vlan 100 --bind 10.79.0.1:4433 \
+		--eal $(eal srv-vlan "net_af_packet0,iface=$VD2") || {
+		fail "VLAN server did not start"
+		return 1
+	}
+	DMAC=$(mac_of "$ND" "$VD2")
+	ip netns exec "$NK" ping -c 3 -i 0.2 -W 2 10.79.0.1 >/dev/null &&
+		ok "ping 10.79.0.1 through VLAN 100 answered" || fail "ping 10.79.0.1 through VLAN 100"
+	ip -n "$NK" neigh show 10.79.0.1 dev "$VLAN_KIF" | grep -qi "lladdr $DMAC" &&
+		ok "kernel resolved 10.79.0.1 to $DMAC through the tag (ARP)" || fail "ARP through VLAN 100"
+	client cli4-vlan "$NK" --connect "10.79.0.1:$PORT" --key "$KEY" --bytes 4000000
+	I=$TMP/inject-vlan.txt
+	ip netns exec "$NK" "$INJECT" "$VK2" "$DMAC" 10.79.0.2 10.79.0.1 fd00:79::2 fd00:79::1 \
+		"$PORT" 5 100 >"$I" || fail "inject"
+	sleep 0.5
+	stop_server srv-vlan
+	S=$TMP/srv-vlan.stats
+	expect_eq "$S" port.vlan 100
+	expect_ge "$S" q0.echo4 3
+	expect_ge "$S" q0.arp_requests_in 1
+	expect_ge "$S" q0.rx_udp 500
+	expect_eq "$S" q0.drop_vlan $(($(counter "$I" vlan_untagged) + $(counter "$I" vlan_wrong)))
+	[ "$(counter "$I" vlan_untagged)" = 5 ] && [ "$(counter "$I" vlan_wrong)" = 5 ] ||
+		fail "injector sent $(tr '\n' ' ' <"$I")"
+}
+
+# The relay's view, when it ran: tern never sent an untagged or other-VLAN frame.
+check_relay() {
+	[ -n "${RELAYPID:-}" ] || return 0
+	kill -TERM "$RELAYPID" 2>/dev/null
+	wait "$RELAYPID" 2>/dev/null
+	PIDS=$(echo "$PIDS" | sed "s/ $RELAYPID\b//")
+	RELAYPID=""
+	expect_ge "$TMP/relay.out" relayed_in 500
+	expect_eq "$TMP/relay.out" refused 0
+}
+
+[ -n "${ONLY_SERVER:-}" ] || scenario_tap
+[ -n "${ONLY_SERVER:-}" ] || scenario_vlan
+
+# ---- 7. the apps: tern-server on DPDK, tern-cat on io_uring fetches a file ----
+# app_fetch NAME NETNS_SERVER NETNS_CLIENT VDEV "SERVER FLAGS" DST...
+app_fetch() {
+	name=$1 nss=$2 nsc=$3 vdev=$4 flags=$5
+	shift 5
+	echo "== tern-server --backend dpdk $flags ($vdev) <- tern-cat --get (io_uring)"
+	log=$TMP/app-$name.log
 	: >"$log"
-	ip netns exec "$ND" "$SERVER" --backend dpdk --bind 10.77.0.1 --port 4433 \
-		--dpdk-addr2 fd00:77::1 --root "$TMP/root" -- $(eal app-srv "net_af_packet0,iface=$VD") \
-		2>"$log" &
+	ip netns exec "$nss" "$SERVER" --backend dpdk $flags --port 4433 --root "$TMP/root" \
+		-- $(eal "app-$name" "$vdev") 2>"$log" &
 	APPSRV=$!
 	PIDS="$PIDS $APPSRV"
 	i=0
@@ -270,16 +415,17 @@ scenario_apps() {
 		i=$((i + 1))
 	done
 	grep -q "event=listening" "$log" || {
-		fail "tern-server --backend dpdk did not start"
+		fail "tern-server --backend dpdk ($name) did not start"
 		sed 's/^/  | /' "$log" | tail -15
 		return 1
 	}
 	ok "tern-server --backend dpdk: $(grep -o 'event=listening.*addr=[^ ]*' "$log")"
+	[ -z "${APP_SETUP:-}" ] || eval "$APP_SETUP"
 	skey=$(sed -n 's/.*event=listening port=[0-9]* key=\([^ ]*\) .*/\1/p' "$log")
 	want=$(sha256sum <"$TMP/root/blob" | cut -d' ' -f1)
-	for dst in 10.77.0.1 fd00:77::1; do
+	for dst in "$@"; do
 		rm -f "$TMP/got"
-		timeout 120 ip netns exec "$NK" "$CAT" "$dst" 4433 --server-key "$skey" --get blob \
+		timeout 120 ip netns exec "$nsc" "$CAT" "$dst" 4433 --server-key "$skey" --get blob \
 			--output "$TMP/got" 2>"$TMP/app-cat.log"
 		rc=$?
 		got=$(sha256sum <"$TMP/got" 2>/dev/null | cut -d' ' -f1)
@@ -293,11 +439,28 @@ scenario_apps() {
 	[ $rc = 0 ] && ok "tern-server drained and exited 0" || fail "tern-server exit $rc"
 }
 
+scenario_apps() {
+	mkdir -p "$TMP/root" && head -c 3000000 /dev/urandom >"$TMP/root/blob" || {
+		fail "apps: test file"
+		return 1
+	}
+	app_fetch veth "$ND" "$NK" "net_af_packet0,iface=$VD" \
+		"--bind 10.77.0.1 --dpdk-addr2 fd00:77::1" 10.77.0.1 fd00:77::1
+	[ -n "$VLAN_KIF" ] && app_fetch vlan "$ND" "$NK" "net_af_packet0,iface=$VD2" \
+		"--bind 10.79.0.1 --dpdk-vlan 100" 10.79.0.1
+	# net_tap's interface appears with the server: address it once it is up.
+	ip netns exec "$NT" true 2>/dev/null || return 0
+	APP_SETUP='ip -n "$NT" addr add 10.80.0.2/24 dev "$TT" && ip -n "$NT" link set "$TT" up'
+	app_fetch tap "$NT" "$NT" "net_tap0,iface=$TT" "--bind 10.80.0.1" 10.80.0.1
+	APP_SETUP=""
+}
+
 if [ -x "$SERVER" ] && [ -x "$CAT" ]; then
 	[ -n "${ONLY_SERVER:-}" ] || scenario_apps
 else
-	echo "note: tern-server or tern-cat not built ($SERVER, $CAT): their DPDK case is skipped"
+	echo "note: tern-server or tern-cat not built ($SERVER, $CAT): their DPDK cases are skipped"
 fi
+check_relay
 
 [ $FAILS = 0 ] && echo "PASS" || echo "$FAILS check(s) failed"
 [ $FAILS = 0 ]

@@ -3,9 +3,11 @@
  * a foreign destination MAC, a bad IPv4 header checksum, a bad UDP
  * checksum, IPv4 options, an IPv4 fragment, an IPv6 fragment) through an
  * AF_PACKET socket, and prints "<counter> <frames>" for each so the script
- * can compare with the server's q0.drop_<counter>. Needs root.
+ * can compare with the server's q0.drop_<counter>. With VID (a server on
+ * VLAN VID), it sends instead good IPv4 datagrams untagged and tagged with
+ * VID + 1, which must both count as drop_vlan. Needs root.
  *
- *   test_dpdk_inject IFACE DST_MAC SRC_IP4 DST_IP4 SRC_IP6 DST_IP6 DST_PORT COUNT */
+ *   test_dpdk_inject IFACE DST_MAC SRC_IP4 DST_IP4 SRC_IP6 DST_IP6 DST_PORT COUNT [VID] */
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -85,6 +87,20 @@ static void inject(struct ctx *c)
 	send_n(c, "ip_fragment6", f, len, 1);
 }
 
+/* Good datagrams but for the tag: none, then another VLAN's. */
+static void inject_vlan(struct ctx *c, unsigned vid)
+{
+	uint8_t f[256];
+	size_t len;
+
+	c->snd.vlan = 0;
+	len = good(c, f, 4);
+	send_n(c, "vlan_untagged", f, len, 1);
+	c->snd.vlan = (uint16_t)(vid % 4094 + 1);
+	len = good(c, f, 4);
+	send_n(c, "vlan_wrong", f, len, 1);
+}
+
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
@@ -126,12 +142,15 @@ int main(int argc, char **argv)
 {
 	struct ctx c;
 
-	if (argc != 9 || setup(&c, argv) < 0) {
+	if ((argc != 9 && argc != 10) || setup(&c, argv) < 0) {
 		fprintf(stderr, "usage: test_dpdk_inject IFACE DST_MAC SRC_IP4 DST_IP4 SRC_IP6 "
-		                "DST_IP6 DST_PORT COUNT (as root)\n");
+		                "DST_IP6 DST_PORT COUNT [VID] (as root)\n");
 		return 2;
 	}
-	inject(&c);
+	if (argc == 10)
+		inject_vlan(&c, (unsigned)atoi(argv[9]));
+	else
+		inject(&c);
 	close(c.fd);
 	return 0;
 }

@@ -2,13 +2,16 @@
  * dpdk_icmp.c, dpdk_neigh.c): checksums against published values, frames
  * built by one side and classified by the other, every drop reason from a
  * table of mutations of one good frame, ARP and ND exchanges answered in
- * place, and the neighbour table's states, queue bound and timers. */
+ * place, and the neighbour table's states, queue bound and timers; and the
+ * mbuf pool plan, one pool per NUMA socket in use (io/dpdk_numa.c). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "io/dpdk_neigh.h"
 #include "io/dpdk_net.h"
+#include "io/dpdk_numa.h"
 
 static struct tern_net_if a, b; /* a: 10.9.0.1 / fd00:9::1, b: 10.9.0.2 / fd00:9::2 */
 
@@ -493,6 +496,71 @@ static void test_neigh(void)
 	}
 }
 
+/* A two-socket machine: CPUs 0-3 on socket 0, 4-7 on socket 1, others unknown. */
+static int fake_socket(void *ctx, int cpu)
+{
+	(void)ctx;
+	return cpu < 4 ? 0 : cpu < 8 ? 1 : TERN_DPDK_SOCKET_ANY;
+}
+
+static void test_pool_plan(void)
+{
+	struct tern_dpdk_pool_plan pl;
+	const int spread[] = {0, 4, 1, 5}, across[] = {5, 0}, unknown[] = {2, 9};
+	char path[96];
+	int s;
+
+	/* workers not pinned: one pool on the port's socket, or on any */
+	tern_dpdk_plan_pools(4, NULL, 0, 1, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.npools, 1);
+	CHECK_EQ(pl.socket[0], 1);
+	CHECK_EQ(pl.queues[0], 4);
+	CHECK_EQ(pl.pool_of[3], 0);
+	tern_dpdk_plan_pools(2, NULL, 0, TERN_DPDK_SOCKET_ANY, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.npools, 1);
+	CHECK_EQ(pl.socket[0], TERN_DPDK_SOCKET_ANY);
+	/* four workers across two sockets: two pools, each queue on its own */
+	tern_dpdk_plan_pools(4, spread, 4, 0, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.npools, 2);
+	CHECK_EQ(pl.socket[0], 0);
+	CHECK_EQ(pl.socket[1], 1);
+	CHECK_EQ(pl.queues[0], 2);
+	CHECK_EQ(pl.queues[1], 2);
+	CHECK_EQ(pl.pool_of[0], 0);
+	CHECK_EQ(pl.pool_of[1], 1);
+	CHECK_EQ(pl.pool_of[2], 0);
+	CHECK_EQ(pl.pool_of[3], 1);
+	/* fewer cores than workers: queue i on cores[i % ncores]; the port's
+	 * socket (0) does not get a pool no worker uses... */
+	tern_dpdk_plan_pools(3, across, 2, 0, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.npools, 2);
+	CHECK_EQ(pl.socket[0], 1);
+	CHECK_EQ(pl.socket[1], 0);
+	CHECK_EQ(pl.queues[0], 2);
+	CHECK_EQ(pl.pool_of[2], 0);
+	/* ...and one pinned to both on the same socket gets one pool */
+	tern_dpdk_plan_pools(2, spread, 1, 1, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.npools, 1);
+	CHECK_EQ(pl.socket[0], 0);
+	/* a CPU of unknown socket: the port's socket, else any */
+	tern_dpdk_plan_pools(2, unknown, 2, 1, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.npools, 2);
+	CHECK_EQ(pl.socket[0], 0);
+	CHECK_EQ(pl.socket[1], 1);
+	tern_dpdk_plan_pools(2, unknown, 2, TERN_DPDK_SOCKET_ANY, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.socket[1], TERN_DPDK_SOCKET_ANY);
+	/* the queue count is capped at what the plan holds */
+	tern_dpdk_plan_pools(1000, NULL, 0, 0, fake_socket, NULL, &pl);
+	CHECK_EQ(pl.queues[0], TERN_DPDK_MAX_QUEUES);
+
+	/* sysfs: no such CPU is unknown; CPU 0's node, if any, exists */
+	CHECK_EQ(tern_dpdk_cpu_socket(NULL, -1), TERN_DPDK_SOCKET_ANY);
+	CHECK_EQ(tern_dpdk_cpu_socket(NULL, 1 << 20), TERN_DPDK_SOCKET_ANY);
+	s = tern_dpdk_cpu_socket(NULL, 0);
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu0/node%d", s);
+	CHECK(s == TERN_DPDK_SOCKET_ANY || access(path, F_OK) == 0);
+}
+
 int main(void)
 {
 	test_checksum();
@@ -508,5 +576,6 @@ int main(void)
 	test_echo6();
 	test_next_hop();
 	test_neigh();
+	test_pool_plan();
 	return tern_check_result("dpdk_net");
 }

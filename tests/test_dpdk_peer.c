@@ -8,7 +8,9 @@
  *                  --ready FILE [--stats FILE] --eal <EAL args...>
  *   test_dpdk_peer client --backend uring --connect 10.77.0.1:4433 --key HEX
  *                  --bytes N [--bind ADDR:PORT] [--stats FILE] [--eal <EAL args...>]
- * Either takes --workers N and, on DPDK, --vlan ID.
+ * Either takes --workers N, --cores CPU[,CPU...] (worker i pinned to
+ * cores[i % n]: its queue's mbuf pool goes on that CPU's NUMA socket) and,
+ * on DPDK, --vlan ID.
  *
  * The server writes "<port> <public key hex>" to FILE when it is up and runs
  * until SIGTERM. The client exits 0 only when the server saw every byte
@@ -196,10 +198,20 @@ static void cli_closed(void *ctx, struct tern_conn *c, const struct tern_close_r
 struct opts {
 	const char *mode, *backend, *bind, *addr2, *connect, *key, *ready, *stats;
 	unsigned long long bytes;
-	unsigned workers, vlan;
+	unsigned workers, vlan, ncores;
+	int cores[16];
 	const char *const *eal;
 	unsigned neal;
 };
+
+static unsigned parse_cores(const char *v, int *cores, unsigned max)
+{
+	unsigned n = 0;
+
+	for (char *end; *v && n < max; v = *end ? end + 1 : end)
+		cores[n++] = (int)strtol(v, &end, 10);
+	return n;
+}
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -237,6 +249,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->workers = (unsigned)atoi(v);
 		else if (!strcmp(a, "--vlan"))
 			o->vlan = (unsigned)atoi(v);
+		else if (!strcmp(a, "--cores"))
+			o->ncores = parse_cores(v, o->cores, 16);
 		else
 			return -1;
 	}
@@ -263,6 +277,8 @@ static int make_engine(const struct opts *o, struct tern_engine **e)
 	if (o->addr2 && parse_addr(o->addr2, &cfg.dpdk_addr2) < 0)
 		return fprintf(stderr, "bad --addr2 %s\n", o->addr2), -1;
 	cfg.workers = o->workers ? o->workers : 1;
+	cfg.cores = o->ncores ? o->cores : NULL;
+	cfg.ncores = o->ncores;
 	if (!strcmp(o->backend, "dpdk")) {
 		cfg.backend = TERN_BACKEND_DPDK;
 		cfg.dpdk_vlan = (uint16_t)o->vlan;
