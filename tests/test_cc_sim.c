@@ -161,23 +161,35 @@ static int add_flow(struct world *w, const char *cc, tern_time start)
  * last line, and its controller's state. */
 static void events(struct world *w, tern_time now)
 {
-	static uint64_t hi[MAX_FLOWS]; static int ph[MAX_FLOWS], md[MAX_FLOWS];
+	static uint64_t hi[MAX_FLOWS];
+	static int ph[MAX_FLOWS], md[MAX_FLOWS];
 	for (unsigned i = 0; i < w->n; i++) {
 		const struct tern_cc *cc = &w->f[i].tx->rec.cc;
 		const struct tern_bbr *b = &cc->u.bbr;
 		if (b->inflight_hi != hi[i] || b->phase != ph[i] || b->mode != md[i])
-			fprintf(stderr, "EV %7.3f f%u %c%c hi %lld -> %lld cwnd %llu inflight %llu bw %.1f lo %.1f lost %llu\n", (double)now/1e6, i,
-			  "SDBR"[b->mode], "dcru"[b->phase], hi[i]==UINT64_MAX?-1:(long long)(hi[i]/cc->mss), b->inflight_hi==UINT64_MAX?-1:(long long)(b->inflight_hi/cc->mss),
-			  (unsigned long long)(cc->cwnd/cc->mss), (unsigned long long)(cc->bytes_in_flight/cc->mss),
-			  (double)TERN_MAX(b->bw_hi[0], b->bw_hi[1]) * 8 / 1e6, b->bw_lo == UINT64_MAX ? -1.0 : (double)b->bw_lo * 8 / 1e6,
-			  (unsigned long long)(cc->delivery.lost/cc->mss));
-		hi[i] = b->inflight_hi; ph[i] = b->phase; md[i] = b->mode;
+			fprintf(stderr,
+			        "EV %7.3f f%u %c%c hi %lld -> %lld cwnd %llu inflight %llu bw %.1f "
+			        "lo %.1f lost %llu\n",
+			        (double)now / 1e6, i, "SDBR"[b->mode], "dcru"[b->phase],
+			        hi[i] == UINT64_MAX ? -1 : (long long)(hi[i] / cc->mss),
+			        b->inflight_hi == UINT64_MAX
+			                ? -1
+			                : (long long)(b->inflight_hi / cc->mss),
+			        (unsigned long long)(cc->cwnd / cc->mss),
+			        (unsigned long long)(cc->bytes_in_flight / cc->mss),
+			        (double)TERN_MAX(b->bw_hi[0], b->bw_hi[1]) * 8 / 1e6,
+			        b->bw_lo == UINT64_MAX ? -1.0 : (double)b->bw_lo * 8 / 1e6,
+			        (unsigned long long)(cc->delivery.lost / cc->mss));
+		hi[i] = b->inflight_hi;
+		ph[i] = b->phase;
+		md[i] = b->mode;
 	}
 }
 
 static void trace(struct world *w, tern_time now)
 {
-	if (getenv("CC_SIM_EV")) events(w, now);
+	if (getenv("CC_SIM_EV"))
+		events(w, now);
 	if (now < w->trace_at)
 		return;
 	fprintf(stderr, "%7.2f s", (double)now / 1e6);
