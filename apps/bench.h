@@ -69,6 +69,9 @@ struct bench_result {
 	uint64_t errors;             /* content mismatches seen by the receiver */
 	uint64_t failed;             /* failed connects */
 	uint64_t lost, rtt_us, cwnd; /* the sender's view at the end (tern bulk/rate) */
+	/* the sender's controller at the end: smoothed RTT, bandwidth estimate
+	 * and pacing rate (bytes/s), bytes in flight (tern_conn_info) */
+	uint64_t srtt_us, bw, pacing_rate, inflight;
 	struct bench_side cli, srv;
 	struct bench_hist *hist; /* ping-pong round trips, or NULL */
 	const char *cipher;      /* negotiated (tern), static string */

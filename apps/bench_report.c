@@ -138,11 +138,14 @@ static void json_result(const struct bench_result *r)
 	json_str(r->cipher ? r->cipher : (p->impl == IMPL_TCP ? "none" : "?"));
 	printf(",\"seconds\":%.6f,\"bytes\":%llu,\"msgs\":%llu,\"errors\":%llu,\"failed\":%llu,"
 	       "\"gbps\":%.4f,\"per_s\":%.1f,\"cpu_s_per_gib\":%.4f,\"lost\":%llu,"
-	       "\"min_rtt_us\":%llu,\"cwnd\":%llu",
+	       "\"min_rtt_us\":%llu,\"cwnd\":%llu,\"srtt_us\":%llu,\"bandwidth_bps\":%llu,"
+	       "\"pacing_rate_bps\":%llu,\"bytes_in_flight\":%llu",
 	       r->secs, (unsigned long long)r->bytes, (unsigned long long)r->msgs,
 	       (unsigned long long)r->errors, (unsigned long long)r->failed, gbps(r), per_s(r),
 	       cpu_per_gib(r), (unsigned long long)r->lost, (unsigned long long)r->rtt_us,
-	       (unsigned long long)r->cwnd);
+	       (unsigned long long)r->cwnd, (unsigned long long)r->srtt_us,
+	       (unsigned long long)r->bw * 8, (unsigned long long)r->pacing_rate * 8,
+	       (unsigned long long)r->inflight);
 	json_side("client", &r->cli, r);
 	json_side("server", &r->srv, r);
 	if (r->hist && r->hist->n)

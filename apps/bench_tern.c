@@ -313,6 +313,10 @@ static void cli_result(struct cli *k, struct tern_conn *c, const uint8_t *m, siz
 	k->r->lost = info.packets_lost;
 	k->r->rtt_us = info.min_rtt_us;
 	k->r->cwnd = info.cwnd;
+	k->r->srtt_us = info.rtt_us;
+	k->r->bw = info.bandwidth;
+	k->r->pacing_rate = info.pacing_rate;
+	k->r->inflight = info.bytes_in_flight;
 	k->r->cipher = info.cipher;
 	tern_close_graceful(c);
 	atomic_store_explicit(&k->done, 1, memory_order_release);

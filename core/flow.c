@@ -47,7 +47,7 @@ bool tern_flow_rx_consume_at(struct tern_flow_rx *f, uint64_t bytes, tern_time n
 	bool due = f->consumed + bytes >= f->max || f->max - (f->consumed + bytes) <= f->window / 2;
 
 	if (due && rtt && now >= f->epoch && f->window < max_window &&
-	    (double)(now - f->epoch) * (double)f->window < 2.0 * (double)rtt * (double)done)
+	    (double)(now - f->epoch) * (double)f->window < 4.0 * (double)rtt * (double)done)
 		f->window = TERN_MIN(f->window * 2, max_window);
 	if (!tern_flow_rx_consume(f, bytes, new_max))
 		return false;

@@ -30,7 +30,7 @@ int tern_flow_rx_on_data(struct tern_flow_rx *f, uint64_t new_bytes);
  * be sent (half the window consumed since the last advertisement). */
 bool tern_flow_rx_consume(struct tern_flow_rx *f, uint64_t bytes, uint64_t *new_max);
 /* The same with autotuning (as tern_srecv_window_update_at): when an update
- * is due and the bytes consumed since the last one took less than 2 RTT per
+ * is due and the bytes consumed since the last one took less than 4 RTT per
  * window, the window doubles first, up to max_window. rtt 0: no growth. */
 bool tern_flow_rx_consume_at(struct tern_flow_rx *f, uint64_t bytes, tern_time now, tern_time rtt,
                              uint64_t max_window, uint64_t *new_max);

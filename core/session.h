@@ -75,7 +75,7 @@ struct tern_session_cfg {
 	size_t send_buffer;           /* per-stream send buffer; default 256 KiB */
 	/* Autotuning ceilings (see tern_srecv_window_update_at): receive windows
 	 * double while the peer is window-limited, a stream's send buffer
-	 * follows 2 · cwnd. Defaults 16 MiB, 24 MiB, 16 MiB; a ceiling equal to
+	 * follows 4 · cwnd. Defaults 16 MiB, 24 MiB, 16 MiB; a ceiling equal to
 	 * its starting size turns autotuning off. */
 	size_t stream_window_max, conn_window_max, send_buffer_max;
 	size_t dgram_queue;          /* queued outgoing datagrams; default 64 */
@@ -279,13 +279,13 @@ void tern_session_on_acked(void *ctx, const struct tern_sent_pkt *p);
 void tern_session_on_lost(void *ctx, const struct tern_sent_pkt *p);
 tern_time tern_session_send_ready(const struct tern_session *s, tern_time now);
 /* A stream's send buffer limit now. Every stream may buffer send_buffer
- * bytes; beyond that, streams share a budget of twice the congestion window
- * (enough to keep the path full while a round trip of data awaits its ACK),
- * at most send_buffer_max, so memory follows the path, not the stream count. */
+ * bytes; beyond that, streams share a budget of four congestion windows
+ * (the flight, the bytes pinned behind a lost packet until its retransmission
+ * is acknowledged, and the next round's data), at most send_buffer_max, so memory follows the path, not the stream count. */
 static inline size_t tern_session_send_limit(const struct tern_session *s,
                                              const struct tern_stream *st)
 {
-	uint64_t budget = TERN_MIN(2 * s->rec.cc.cwnd, (uint64_t)s->cfg.send_buffer_max);
+	uint64_t budget = TERN_MIN(4 * s->rec.cc.cwnd, (uint64_t)s->cfg.send_buffer_max);
 	uint64_t others = s->tx_buffered - tern_ssend_buffered(&st->tx);
 
 	return (size_t)TERN_MAX(budget > others ? budget - others : 0,

@@ -109,12 +109,14 @@ static inline bool tern_srecv_finished(const struct tern_stream_recv *r)
  * *new_max, records it as advertised, and returns true. */
 bool tern_srecv_window_update(struct tern_stream_recv *r, uint64_t *new_max);
 /* The same, with receive-window autotuning: when the update is due and the
- * bytes read since the last update took less than 2 RTT per window
- * (2 · rtt · read / window > elapsed: the window is under twice what arrives
- * per round trip), the sender is limited by our window, not by the path or
- * the reader, so the window doubles, up to max_cap. Growing moves the ring
- * (one allocation per doubling); if that allocation fails the window stays
- * as it was. rtt 0 = no estimate yet: no growth. */
+ * bytes read since the last update took less than 4 RTT per window
+ * (4 · rtt · read / window > elapsed: the window is under four times what
+ * arrives per round trip, which covers the flight, the data held behind a
+ * loss until its retransmission lands, and growth), the sender is limited by
+ * our window, not by the path or the reader, so the window doubles, up to
+ * max_cap. Growing moves the ring (one allocation per doubling); if that
+ * allocation fails the window stays as it was. rtt 0 = no estimate yet: no
+ * growth. */
 bool tern_srecv_window_update_at(struct tern_stream_recv *r, tern_time now, tern_time rtt,
                                  size_t max_cap, uint64_t *new_max);
 /* Bytes of heap this stream holds. */

@@ -334,8 +334,8 @@ static bool window_limited(const struct tern_stream_recv *r, tern_time now, tern
 
 	if (rtt == 0 || now < r->epoch)
 		return false;
-	/* elapsed < 2 · rtt · read / cap (in doubles: no overflow) */
-	return (double)elapsed * (double)r->cap < 2.0 * (double)rtt * (double)read;
+	/* elapsed < 4 · rtt · read / cap (in doubles: no overflow) */
+	return (double)elapsed * (double)r->cap < 4.0 * (double)rtt * (double)read;
 }
 
 bool tern_srecv_window_update_at(struct tern_stream_recv *r, tern_time now, tern_time rtt,

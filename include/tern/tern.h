@@ -86,8 +86,8 @@ struct tern_engine_cfg {
 	size_t conn_window;   /* bytes (default 1 MiB) */
 	size_t send_buffer;   /* per stream (default 256 KiB) */
 	/* Autotuning: receive windows double while the peer sends faster than
-	 * they let it (up to these), a stream's send buffer follows twice the
-	 * congestion window. 0 = the defaults 16 MiB, 24 MiB, 16 MiB; set one to
+	 * they let it (up to these), the streams' send buffers follow four
+	 * congestion windows. 0 = the defaults 16 MiB, 24 MiB, 16 MiB; set one to
 	 * its starting size above to turn that autotuning off. */
 	size_t stream_window_max, conn_window_max, send_buffer_max;
 	uint64_t idle_timeout_us;      /* default 30 s; 0 = none */
