@@ -112,6 +112,11 @@ static void transfer(struct run *r, const struct simrun_cfg *cfg, struct simrun_
 	res->rc = tern_simnet_run(r->net, start + cfg->limit, watch, r);
 	if (res->rc == 0 && !r->done_at)
 		res->rc = TERN_ECLOSED; /* a session closed before the transfer ended */
+	res->delivered = r->x.delivered;
+	if (res->rc == TERN_ETIMEDOUT) {
+		res->elapsed = cfg->limit;
+		res->goodput_bps = (double)r->x.delivered * 8e6 / (double)cfg->limit;
+	}
 	if (r->done_at) {
 		res->elapsed = r->done_at - start;
 		res->goodput_bps =

@@ -20,6 +20,8 @@ struct simrun_result {
 	int rc;             /* 0, or TERN_ETIMEDOUT / TERN_EAGAIN if the transfer stalled */
 	tern_time elapsed;  /* virtual µs from start to the last byte delivered */
 	double goodput_bps; /* verified stream bytes · 8 / elapsed */
+	uint64_t delivered; /* verified stream bytes delivered; on a time-out, elapsed is
+	                     * the limit and goodput what arrived within it */
 	bool closed_clean;  /* graceful close completed on both sides */
 	struct tern_session_stats tx, rx;
 	tern_time srtt, min_rtt;

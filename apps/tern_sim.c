@@ -231,9 +231,9 @@ static void print_result(const struct simrun_cfg *c, const struct simrun_result 
 {
 	double rate = (double)c->fwd.rate_bps;
 
-	printf("transfer     %llu bytes on %u streams, %u/%u datagrams delivered, %s\n",
-	       (unsigned long long)c->xfer.bytes, c->xfer.streams, r->dgrams_recv, r->dgrams_sent,
-	       r->errors ? "VERIFY FAILED" : "every byte verified");
+	printf("transfer     %llu of %llu bytes on %u streams, %u/%u datagrams delivered, %s\n",
+	       (unsigned long long)r->delivered, (unsigned long long)c->xfer.bytes, c->xfer.streams,
+	       r->dgrams_recv, r->dgrams_sent, r->errors ? "VERIFY FAILED" : "every byte verified");
 	printf("virtual time %.3f s (simulated in %.2f s of wall time)\n", (double)r->elapsed / 1e6,
 	       wall);
 	printf("goodput      %.2f Mbit/s", r->goodput_bps / 1e6);
