@@ -66,7 +66,8 @@ struct server_counters {
 	atomic_ullong file_requests, file_served, file_refused, file_bytes;
 };
 extern struct server_counters server_counters;
-void server_counters_log(void);
+/* SIGUSR1: the server's counters, then the backend's (e may be NULL). */
+void server_counters_log(struct tern_engine *e);
 
 /* ---- services ---- */
 

@@ -149,7 +149,26 @@ void server_log_addr(char *out, size_t cap, const struct tern_addr *a)
 
 #define C(name) atomic_load_explicit(&server_counters.name, memory_order_relaxed)
 
-void server_counters_log(void)
+/* The backend's "name value" lines (tern_engine_backend_stats: DPDK link,
+ * port, per-queue and drop counters; io_uring socket counters) as one
+ * key=value line, so operators read them as they read the others. */
+static void backend_log(struct tern_engine *e)
+{
+	static char buf[32768];
+	size_t n = tern_engine_backend_stats(e, buf, sizeof(buf));
+
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n')
+			buf[i] = ' ';
+		else if (buf[i] == ' ' && (i == 0 || buf[i - 1] != ' '))
+			buf[i] = '=';
+	}
+	while (n && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+	log_always("backend", "%s", buf);
+}
+
+void server_counters_log(struct tern_engine *e)
 {
 	log_always("counters",
 	           "sessions_total=%llu sessions_live=%llu bytes_in=%llu bytes_out=%llu "
@@ -160,4 +179,6 @@ void server_counters_log(void)
 	           C(echo_bytes), C(echo_dgrams), C(discard_msgs), C(discard_bytes),
 	           C(discard_dgrams), C(file_requests), C(file_served), C(file_refused),
 	           C(file_bytes));
+	if (e)
+		backend_log(e);
 }

@@ -274,7 +274,7 @@ static int serve(struct server *s)
 		if (!(p[0].revents & POLLIN) || read(s->sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGUSR1) {
-			server_counters_log();
+			server_counters_log(s->e);
 		} else if (draining) {
 			server_log(TERN_LOG_WARN, "abort",
 			           "signal=%s msg=\"second signal: exit now\"",

@@ -167,6 +167,8 @@ kill -USR1 "$SPID"
 wait_for srv.log "event=counters" || true
 contains "SIGUSR1 logs the counters" srv.log "file_served=2 file_refused=6"
 contains "counters count sessions" srv.log "sessions_total=11 sessions_live=0"
+wait_for srv.log "event=backend" || true
+contains "SIGUSR1 logs the backend's counters" srv.log "w0.rx_packets="
 
 # ---- SIGTERM: a graceful drain with a client connected, exit 0 ----
 mkfifo hold
