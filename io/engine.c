@@ -14,7 +14,7 @@
 
 #include "engine.h"
 
-#define SPIN_POLLS 200              /* idle polls before sleeping */
+#define SPIN_US 20                  /* idle time spent polling before sleeping */
 #define MAX_SLEEP_US (50 * TERN_MS) /* wake at least this often */
 
 tern_time tern_engine_clock(void)
@@ -57,7 +57,7 @@ void *tern_engine_worker_main(void *arg)
 {
 	struct wslot *ws = arg;
 	struct tern_engine *e = ws->e;
-	unsigned idle = 0;
+	tern_time busy = 0;
 
 	if (e->cfg.cores && e->cfg.ncores)
 		tern_engine_pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
@@ -68,15 +68,14 @@ void *tern_engine_worker_main(void *arg)
 		/* relaxed: stop() only polls this count until it reaches 0 */
 		atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
 		                      memory_order_relaxed);
-		if (work) {
-			idle = 0;
-			continue;
-		}
-		if (e->cfg.latency_mode || ++idle < SPIN_POLLS)
+		if (work)
+			busy = now;
+		if (work || e->cfg.latency_mode || now - busy < SPIN_US)
 			continue;
 		next = tern_worker_deadline(&ws->w);
 		next = next > now ? next - now : 0;
-		tern_uring_wait(ws->u, TERN_MIN(next, MAX_SLEEP_US));
+		if (next >= SPIN_US) /* a nearer deadline is met by polling */
+			tern_uring_wait(ws->u, TERN_MIN(next, MAX_SLEEP_US));
 	}
 	return NULL;
 }
