@@ -868,8 +868,8 @@ static void setup_line(const struct opts *o, char *buf, size_t len)
 	static const char *const backends[] = {
 	        "", "io_uring",
 	        "DPDK (net_memif between the processes, --no-huge, checksums in software)",
-	        "io_uring and DPDK (net_memif between the processes, --no-huge, checksums in "
-	        "software)"};
+	        ("io_uring and DPDK (net_memif between the processes, --no-huge, checksums in "
+	         "software)")};
 	const char *b = backends[o->backends];
 
 	if (o->client)
