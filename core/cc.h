@@ -72,6 +72,7 @@ struct tern_bbr {
 	tern_time probe_rtt_done;         /* when ProbeRTT may end; 0 = not yet timed */
 	tern_time hi_stamp;               /* when inflight_hi was last cut (one cut per episode) */
 	tern_time up_base_rtt;            /* lowest RTT in REFILL: UP measures its queue from it */
+	uint64_t probe_base;              /* min(cwnd, inflight_hi) when the probe began */
 	tern_time probe_start, probe_end; /* send-time window of the current bandwidth probe */
 	uint64_t pacing_rate;
 	uint64_t prior_cwnd; /* cwnd before ProbeRTT or persistent congestion */

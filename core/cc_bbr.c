@@ -39,8 +39,14 @@
  *   The same rounds cut bw_lo and inflight_lo to max(what the round
  *   delivered, 0.7 · the bound), v2's short-term response, which is also
  *   what yields to CUBIC.
- * - additive increase: UP grows inflight_hi by the same packet counts and
- *   the same queue (min_rtt / 4) for every flow, whatever its rate.
+ * - additive increase: every cruising round adds one MSS to inflight_hi
+ *   (when cwnd-limited) and inflight_lo and one MSS per min_rtt to bw_lo,
+ *   the same for every flow, so the room an episode frees is shared out
+ *   evenly; and an episode restarts the wait for the next probe. UP grows
+ *   inflight_hi by the same packet counts and the same queue (min_rtt / 4)
+ *   for every flow, keeps only the inflight that built that queue (not
+ *   the round of doubling sent while the news was on its way), and a probe
+ *   that meets congestion cuts from where it began, so it gains nothing.
  * Any loss counts, not a rate: in a shared tail-drop queue an ACK-clocked
  * flow can lose one packet in a hundred where paced flows lose ten, and
  * both must yield. For the same reason cwnd-limited flows pace at cwnd/srtt
@@ -263,6 +269,7 @@ static void start_refill(struct tern_cc *cc, tern_time now)
 	b->probe_start = now;
 	b->probe_end = TERN_TIME_NEVER;
 	b->up_base_rtt = TERN_TIME_NEVER;
+	b->probe_base = TERN_MIN(cc->cwnd, b->inflight_hi);
 	set_phase(b, PHASE_REFILL, UNIT, CWND_GAIN);
 }
 
@@ -352,6 +359,11 @@ static void cut_hi(struct tern_cc *cc, uint64_t inflight, tern_time rtt, tern_ti
 		pipe = sat64((u128)inflight * b->min_rtt / rtt);
 	b->inflight_hi = TERN_MAX(inflight * BETA / UNIT, pipe + QUANTA_PKTS * cc->mss);
 	b->hi_stamp = now;
+	/* the next probe waits a full cycle from here: probing into the room
+	 * this episode freed would hand it to whoever probes first, while
+	 * cruising every flow regains it at the same additive rate */
+	b->cycle_stamp = now;
+	pick_probe_wait(b);
 }
 
 /* A congested round outside probes: v2's short-term response (bw_lo and
@@ -381,8 +393,9 @@ static void probe_congested(struct tern_cc *cc, tern_time rtt, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
-	if (b->prev_round_stamp > b->hi_stamp)
-		cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd), rtt, now);
+	if (b->prev_round_stamp > b->hi_stamp) {
+		cut_hi(cc, b->probe_base, TERN_MAX(rtt, b->up_base_rtt), now);
+	}
 	b->prev_probe_too_high = true;
 	b->probe_start = TERN_TIME_NEVER;
 	start_down(cc, now);
@@ -515,7 +528,7 @@ static void handle_too_high(struct tern_cc *cc, const struct tern_rate_sample *r
 	b->prev_probe_too_high = true;
 	b->probe_start = TERN_TIME_NEVER; /* react once per probe */
 	if (!rs->is_app_limited)
-		cut_hi(cc, rs->tx_in_flight, rs->rtt, now);
+		cut_hi(cc, TERN_MIN(rs->tx_in_flight, b->probe_base), rs->rtt, now);
 	if (b->mode == BBR_PROBE_BW && b->phase == PHASE_UP)
 		start_down(cc, now);
 }
@@ -538,6 +551,32 @@ static void probe_hi_upward(struct tern_cc *cc, const struct tern_rate_sample *r
 	}
 	if (rs->round_start)
 		raise_hi_slope(cc);
+}
+
+/* CRUISE: the additive increase, once a round, the same for every flow:
+ * inflight_hi one MSS (if cwnd limited the flow in that round), inflight_lo
+ * one MSS, bw_lo one MSS per min_rtt. Without it the bounds only fall
+ * between probes, and the room a congestion episode frees goes to the flow
+ * that probes first (a 4-flow split of 1.5/0.8/0.9/0.8 of fair). up_acked
+ * here only remembers whether the round was cwnd-limited. */
+static void cruise_upward(struct tern_cc *cc, const struct tern_rate_sample *rs)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+	bool cwnd_limited = rs->prior_in_flight + cc->mss >= cc->cwnd;
+
+	b->up_acked |= cwnd_limited;
+	if (!rs->round_start || rs->is_app_limited)
+		return;
+	if (b->inflight_hi != NO_BOUND && b->up_acked)
+		b->inflight_hi += cc->mss;
+	b->up_acked = 0;
+	if (b->inflight_lo != NO_BOUND)
+		b->inflight_lo += cc->mss;
+	if (b->bw_lo != NO_BOUND) {
+		b->bw_lo += cc->mss * TERN_SEC / b->min_rtt;
+		if (b->bw_lo >= max_bw(b))
+			b->bw_lo = NO_BOUND;
+	}
 }
 
 /* The first round after DOWN began: the probe's samples are all in. Time
@@ -584,6 +623,8 @@ static bool adapt_upper_bounds(struct tern_cc *cc, const struct tern_rate_sample
 		b->inflight_hi = TERN_MAX(b->inflight_hi, rs->tx_in_flight);
 	if (b->mode == BBR_PROBE_BW && b->phase == PHASE_UP)
 		probe_hi_upward(cc, rs);
+	if (b->mode == BBR_PROBE_BW && b->phase == PHASE_CRUISE)
+		cruise_upward(cc, rs);
 	return false;
 }
 
@@ -623,8 +664,16 @@ static bool up_done(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_
 		b->stopped_risky_probe = true;
 		return true;
 	}
-	return now - b->cycle_stamp > b->min_rtt && rs->rtt &&
-	       rs->rtt >= b->up_base_rtt + b->min_rtt / 4;
+	if (now - b->cycle_stamp > b->min_rtt && rs->rtt &&
+	    rs->rtt >= b->up_base_rtt + b->min_rtt / 4) {
+		/* keep what built the queue, not what was sent while the
+		 * news was on its way (UP's growth doubles each round) */
+		if (!rs->is_app_limited)
+			b->inflight_hi =
+			        TERN_MAX(TERN_MIN(b->inflight_hi, rs->tx_in_flight), b->probe_base);
+		return true;
+	}
+	return false;
 }
 
 static void update_phase(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
