@@ -50,6 +50,8 @@ struct tern_bbr {
 	bool has_seen_rtt;         /* the pacing rate was set from the first RTT */
 	bool prev_probe_too_high;  /* the last probe's loss set inflight_hi */
 	bool stopped_risky_probe;  /* UP stopped at inflight_hi without loss */
+	bool round_standing;       /* every RTT of the last round showed a queue */
+	bool full_armed;           /* the queue was below full_qdelay since the last cut */
 	bool probe_stopping;       /* DOWN began; the end of its first round closes the probe */
 	uint32_t pacing_gain, cwnd_gain;
 	uint32_t full_bw_count; /* rounds without 25% bandwidth growth */
@@ -79,6 +81,7 @@ struct tern_bbr {
 	uint64_t round_delivered, round_lost, round_bw, round_inflight; /* this round */
 	tern_time round_max_rtt, prev_round_max_rtt, round_min_rtt;
 	tern_time round_stamp, prev_round_stamp; /* when this and the last round began */
+	tern_time full_qdelay;   /* queueing delay of the last loss episodes: the buffer's depth */
 	uint32_t base_loss_ppm;  /* loss rate in rounds with no queue: not congestion */
 	uint32_t round_loss_ppm; /* loss rate of the last completed round */
 	uint64_t rng;            /* probe timing; deterministic from init and ProbeBW entry times */

@@ -431,11 +431,31 @@ static void standing_queue(struct tern_cc *cc)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
-	if (b->mode != BBR_PROBE_BW || b->phase != PHASE_CRUISE ||
-	    b->round_min_rtt == TERN_TIME_NEVER || b->round_min_rtt <= queue_rtt(b))
+	b->round_standing = b->round_min_rtt != TERN_TIME_NEVER && b->round_min_rtt > queue_rtt(b);
+	if (b->mode != BBR_PROBE_BW || b->phase != PHASE_CRUISE || !b->round_standing)
 		return;
 	if (b->round_bw && b->round_bw < bw(b) / 8 * 7)
 		b->bw_lo = b->round_bw;
+}
+
+/* Remembers the queueing delay at which loss said the queue overflowed:
+ * the depth of the bottleneck's buffer, the same for every flow in it. */
+static void learn_full_queue(struct tern_bbr *b, tern_time rtt)
+{
+	tern_time q = rtt - b->min_rtt;
+
+	b->full_qdelay = TERN_MAX(q, b->full_qdelay - b->full_qdelay / 8);
+	b->full_armed = false;
+}
+
+/* The round's RTT reached 7/8 of the delay at which the queue overflowed
+ * before: the queue is full again, and whether this flow's packets were
+ * the ones dropped is chance. Every flow in the queue sees this delay, so
+ * all of them back off together (AIMD converges only if they do). */
+static bool queue_full(const struct tern_bbr *b)
+{
+	return b->full_qdelay && b->round_max_rtt > b->min_rtt + b->full_qdelay / 8 * 7 &&
+	       b->full_armed;
 }
 
 /* Evaluates the round that just ended: its loss rate, whether a queue
@@ -458,11 +478,22 @@ static void end_round(struct tern_cc *cc, tern_time now)
 	if (queued && b->mode == BBR_STARTUP && !b->filled_pipe)
 		startup_loss(cc, ppm);
 	else if (queued && b->mode == BBR_PROBE_BW && round_congested(cc, total)) {
+		learn_full_queue(b, rtt);
 		if (!probing_bw(b))
 			adapt_lower_bounds(cc, now);
 		else
 			probe_congested(cc, rtt, now);
+	} else if (queued && b->mode == BBR_PROBE_BW && queue_full(b)) {
+		b->full_armed = false;
+		if (!probing_bw(b)) {
+			if (b->prev_round_stamp > b->hi_stamp)
+				cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd), rtt, now);
+		} else {
+			probe_congested(cc, rtt, now);
+		}
 	}
+	if (b->round_max_rtt < b->min_rtt + b->full_qdelay / 2)
+		b->full_armed = true;
 	b->round_delivered = b->round_lost = b->round_bw = b->round_inflight = 0;
 	b->prev_round_max_rtt = b->round_max_rtt;
 	b->round_max_rtt = 0;
@@ -562,17 +593,18 @@ static void probe_hi_upward(struct tern_cc *cc, const struct tern_rate_sample *r
 static void cruise_upward(struct tern_cc *cc, const struct tern_rate_sample *rs)
 {
 	struct tern_bbr *b = &cc->u.bbr;
-	bool cwnd_limited = rs->prior_in_flight + cc->mss >= cc->cwnd;
+	bool cwnd_limited = rs->prior_in_flight + cc->mss >= cc->cwnd, limited;
 
 	b->up_acked |= cwnd_limited;
 	if (!rs->round_start || rs->is_app_limited)
 		return;
-	if (b->inflight_hi != NO_BOUND && b->up_acked)
-		b->inflight_hi += cc->mss;
+	limited = b->up_acked;
 	b->up_acked = 0;
+	if (b->inflight_hi != NO_BOUND && limited)
+		b->inflight_hi += cc->mss;
 	if (b->inflight_lo != NO_BOUND)
 		b->inflight_lo += cc->mss;
-	if (b->bw_lo != NO_BOUND) {
+	if (b->bw_lo != NO_BOUND && (!b->round_standing || limited)) {
 		b->bw_lo += cc->mss * TERN_SEC / b->min_rtt;
 		if (b->bw_lo >= max_bw(b))
 			b->bw_lo = NO_BOUND;
@@ -662,6 +694,13 @@ static bool up_done(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_
 
 	if (b->prev_probe_too_high && rs->prior_in_flight >= b->inflight_hi) {
 		b->stopped_risky_probe = true;
+		return true;
+	}
+	/* the queue drains under the probe: the others just backed off from
+	 * a loss episode. What they freed is theirs to regain by the additive
+	 * increase; a probe now would take it all, so it ends, gaining nothing */
+	if (rs->rtt && rs->rtt + b->min_rtt / 8 < b->up_base_rtt) {
+		b->inflight_hi = b->probe_base;
 		return true;
 	}
 	if (now - b->cycle_stamp > b->min_rtt && rs->rtt &&
