@@ -369,7 +369,7 @@ static void cut_hi(struct tern_cc *cc, uint64_t inflight, tern_time rtt, tern_ti
 /* A congested round outside probes: v2's short-term response (bw_lo and
  * inflight_lo to max(the round's, 0.7 · the bound)) and, once per episode,
  * the multiplicative decrease of inflight_hi. */
-static void adapt_lower_bounds(struct tern_cc *cc, tern_time now)
+static void adapt_lower_bounds(struct tern_cc *cc, bool fresh, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
@@ -381,7 +381,7 @@ static void adapt_lower_bounds(struct tern_cc *cc, tern_time now)
 	b->inflight_lo = TERN_MAX(b->inflight_latest, b->inflight_lo * BETA / UNIT);
 	/* once per congestion episode: the round's losses were of packets
 	 * sent after the last cut */
-	if (b->prev_round_stamp > b->hi_stamp)
+	if (fresh && b->prev_round_stamp > b->hi_stamp)
 		cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd),
 		       TERN_MAX(b->round_max_rtt, b->prev_round_max_rtt), now);
 }
@@ -389,11 +389,11 @@ static void adapt_lower_bounds(struct tern_cc *cc, tern_time now)
 /* A probe ran into a congested round: like a probe packet that saw too
  * much loss, it ends the probe with the multiplicative decrease, so a flow
  * probing while the others back off does not take all they freed. */
-static void probe_congested(struct tern_cc *cc, tern_time rtt, tern_time now)
+static void probe_congested(struct tern_cc *cc, tern_time rtt, bool fresh, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
-	if (b->prev_round_stamp > b->hi_stamp) {
+	if (fresh && b->prev_round_stamp > b->hi_stamp) {
 		cut_hi(cc, b->probe_base, TERN_MAX(rtt, b->up_base_rtt), now);
 	}
 	b->prev_probe_too_high = true;
@@ -478,18 +478,20 @@ static void end_round(struct tern_cc *cc, tern_time now)
 	if (queued && b->mode == BBR_STARTUP && !b->filled_pipe)
 		startup_loss(cc, ppm);
 	else if (queued && b->mode == BBR_PROBE_BW && round_congested(cc, total)) {
+		bool fresh = b->full_armed || !b->full_qdelay;
+
 		learn_full_queue(b, rtt);
 		if (!probing_bw(b))
-			adapt_lower_bounds(cc, now);
+			adapt_lower_bounds(cc, fresh, now);
 		else
-			probe_congested(cc, rtt, now);
+			probe_congested(cc, rtt, fresh, now);
 	} else if (queued && b->mode == BBR_PROBE_BW && queue_full(b)) {
 		b->full_armed = false;
 		if (!probing_bw(b)) {
 			if (b->prev_round_stamp > b->hi_stamp)
 				cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd), rtt, now);
 		} else {
-			probe_congested(cc, rtt, now);
+			probe_congested(cc, rtt, true, now);
 		}
 	}
 	if (b->round_max_rtt < b->min_rtt + b->full_qdelay / 2)
