@@ -496,6 +496,9 @@ static void end_round(struct tern_cc *cc, tern_time now)
 	}
 	if (b->round_max_rtt < b->min_rtt + b->full_qdelay / 2)
 		b->full_armed = true;
+	/* a queue that deep stood without overflowing: the buffer is deeper */
+	if (b->full_qdelay && b->round_max_rtt > b->min_rtt + b->full_qdelay)
+		b->full_qdelay = b->round_max_rtt - b->min_rtt;
 	b->round_delivered = b->round_lost = b->round_bw = b->round_inflight = 0;
 	b->prev_round_max_rtt = b->round_max_rtt;
 	b->round_max_rtt = 0;
