@@ -35,18 +35,32 @@
  *   queue, so a lone flow in a shallow buffer keeps its BDP). An episode is
  *   a probe packet that saw more than 2% of its flight lost (v2), or any
  *   round with a queue that lost more than random loss explains (v2's
- *   loss_in_round), once per episode; a flow probing then ends its probe.
- *   The same rounds cut bw_lo and inflight_lo to max(what the round
- *   delivered, 0.7 · the bound), v2's short-term response, which is also
- *   what yields to CUBIC.
+ *   loss_in_round), or a round whose RTT reached 7/8 of the queueing delay
+ *   at which loss last said the buffer overflowed (full_qdelay). The last
+ *   is the one signal every flow in the queue sees at once: which flows'
+ *   packets a full tail-drop queue drops is chance (an episode drops ten
+ *   packets among four flows), and AIMD converges only if all of them cut
+ *   together. It fires once per filling of the queue: it re-arms only
+ *   after the queue fell below half of full_qdelay, and a loss in the same
+ *   filling does not cut inflight_hi again (so against CUBIC the flow cuts
+ *   once per CUBIC cycle, as CUBIC does). full_qdelay is learnt from loss
+ *   rounds (a max that decays 1/8 per episode) and grows to any deeper
+ *   queue seen without loss. A flow probing then ends its probe. Loss
+ *   rounds also cut bw_lo and inflight_lo to max(what the round delivered,
+ *   0.7 · the bound), v2's short-term response, which is also what yields
+ *   to CUBIC.
  * - additive increase: every cruising round adds one MSS to inflight_hi
- *   (when cwnd-limited) and inflight_lo and one MSS per min_rtt to bw_lo,
- *   the same for every flow, so the room an episode frees is shared out
+ *   (when cwnd-limited) and inflight_lo, and one MSS per min_rtt to bw_lo
+ *   when the round was cwnd-limited or saw no standing queue (a flow paced
+ *   at bw_lo into a standing queue may be on a link that just shrank), the
+ *   same for every flow, so the room an episode frees is shared out
  *   evenly; and an episode restarts the wait for the next probe. UP grows
  *   inflight_hi by the same packet counts and the same queue (min_rtt / 4)
  *   for every flow, keeps only the inflight that built that queue (not
- *   the round of doubling sent while the news was on its way), and a probe
- *   that meets congestion cuts from where it began, so it gains nothing.
+ *   the round of doubling sent while the news was on its way); a probe
+ *   that meets congestion cuts from where it began, and one that sees the
+ *   queue drain under it (the others just cut) ends where it began: both
+ *   gain nothing, or the flow that probes first takes all the others freed.
  * Any loss counts, not a rate: in a shared tail-drop queue an ACK-clocked
  * flow can lose one packet in a hundred where paced flows lose ten, and
  * both must yield. For the same reason cwnd-limited flows pace at cwnd/srtt

@@ -203,7 +203,8 @@ static void trace(struct world *w, tern_time now)
 		        (unsigned long long)(cc->bytes_in_flight / cc->mss));
 		if (cc->ops == &tern_cc_bbr)
 			fprintf(stderr,
-			        " %c%c bw %5.1f lo %5.1f hi %4lld ilo %4lld base %.1f%% rtt %.1f fq %.1f",
+			        " %c%c bw %5.1f lo %5.1f hi %4lld ilo %4lld base %.1f%% rtt %.1f "
+			        "fq %.1f",
 			        "SDBR"[b->mode], "dcru"[b->phase],
 			        (double)TERN_MAX(b->bw_hi[0], b->bw_hi[1]) * 8 / 1e6,
 			        b->bw_lo == UINT64_MAX ? -1.0 : (double)b->bw_lo * 8 / 1e6,
@@ -213,7 +214,8 @@ static void trace(struct world *w, tern_time now)
 			        b->inflight_lo == UINT64_MAX
 			                ? -1
 			                : (long long)(b->inflight_lo / cc->mss),
-			        b->base_loss_ppm / 1e4, (double)b->min_rtt / 1e3, (double)b->full_qdelay / 1e3);
+			        b->base_loss_ppm / 1e4, (double)b->min_rtt / 1e3,
+			        (double)b->full_qdelay / 1e3);
 	}
 	fprintf(stderr, "\n");
 	w->trace_at = now + 100 * TERN_MS;
