@@ -46,6 +46,7 @@ struct tern_bbr {
 	bool filled_pipe;          /* Startup saw the bandwidth plateau (or excess loss) */
 	bool probe_rtt_round_done; /* ProbeRTT has held its low cwnd for a round */
 	bool loss_recovery;        /* persistent congestion: cwnd is being restored */
+	bool round_app_limited;    /* a sample this round was app-limited (ProbeRTT's are) */
 	bool round_has_probe;      /* a sample this round came from a probe packet */
 	bool has_seen_rtt;         /* the pacing rate was set from the first RTT */
 	bool prev_probe_too_high;  /* the last probe's loss set inflight_hi */

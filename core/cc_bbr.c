@@ -446,7 +446,8 @@ static void standing_queue(struct tern_cc *cc)
 	struct tern_bbr *b = &cc->u.bbr;
 
 	b->round_standing = b->round_min_rtt != TERN_TIME_NEVER && b->round_min_rtt > queue_rtt(b);
-	if (b->mode != BBR_PROBE_BW || b->phase != PHASE_CRUISE || !b->round_standing)
+	if (b->mode != BBR_PROBE_BW || b->phase != PHASE_CRUISE || !b->round_standing ||
+	    b->round_app_limited)
 		return;
 	if (b->round_bw && b->round_bw < bw(b) / 8 * 7)
 		b->bw_lo = b->round_bw;
@@ -521,6 +522,7 @@ static void end_round(struct tern_cc *cc, tern_time now)
 	b->round_stamp = now;
 	b->loss_events = 0;
 	b->round_has_probe = false;
+	b->round_app_limited = false;
 	b->rounds_since_probe++;
 }
 
@@ -545,6 +547,7 @@ static void account_round(struct tern_cc *cc, const struct tern_rate_sample *rs,
 	if (rs->rtt)
 		b->round_min_rtt = TERN_MIN(b->round_min_rtt, rs->rtt);
 	b->round_has_probe |= from_probe(b, rs);
+	b->round_app_limited |= rs->is_app_limited;
 }
 
 static void update_bw(struct tern_cc *cc, const struct tern_rate_sample *rs)
