@@ -72,7 +72,9 @@
  * A probe lifts bw_lo to what it delivers (v3 forgets it at REFILL, and
  * would probe a halved link at the old rate for two cycles); a cruising
  * round that stood in a queue while delivering under 7/8 of bw sets bw_lo
- * to what it delivered, the only sign of a shrunken link with a deep buffer.
+ * to what it delivered, the only sign of a shrunken link with a deep buffer
+ * (not a round with app-limited samples: ProbeRTT's few packets say
+ * nothing of the link, and would pin bw_lo low beside a CUBIC flow).
  * Loss never halves cwnd; after persistent congestion cwnd drops to 4
  * packets and returns to its prior value at the next ACK (v1 after an RTO).
  *

@@ -357,6 +357,50 @@ static void test_bbr_congestion_between_probes(void)
 	CHECK_EQ(b->bw_lo, UINT64_MAX);
 }
 
+/* The shared full-queue signal: a loss episode at a queueing delay of
+ * 10 ms (RTT 20 ms over min_rtt 10 ms) teaches full_qdelay = 10 ms. Later,
+ * once the queue has drained below half of it, a cruising round whose RTT
+ * reaches 7/8 of it (19 ms > 18.75 ms) cuts inflight_hi as a loss episode
+ * would, to max(0.7 · x, x · min_rtt / rtt + 3 packets) with x = min(
+ * inflight_hi, cwnd), without a packet lost: every flow in the queue sees
+ * that RTT, while which of them lose packets is chance. The queue staying
+ * that deep cuts nothing more until it drains below 5 ms again. */
+static void test_bbr_full_queue_signal(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+	const tern_time deep = 19 * TERN_MS;
+	uint64_t x, hi;
+
+	to_probe_bw(&v);
+	sample(&v, BW, MINRTT, MSS, 0, true);
+	sample(&v, BW / 2, MINRTT, 90 * MSS, 10 * MSS, true); /* the lossy round */
+	sample(&v, BW / 2, 2 * MINRTT, MSS, 0, false);        /* its queue */
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);             /* ends it */
+	CHECK_EQ(b->full_qdelay, MINRTT);
+	v.cc.bytes_in_flight = 40 * MSS;               /* below every bound: no additive step */
+	sample(&v, BW / 2, MINRTT, 10 * MSS, 0, true); /* drained: the signal re-arms */
+	sample(&v, BW / 2, MINRTT, 10 * MSS, 0, true);
+	CHECK(b->full_armed);
+	sample(&v, BW / 2, deep, MSS, 0, false);
+	x = TERN_MIN(b->inflight_hi, v.cc.cwnd);
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	hi = TERN_MAX(x * 717 / 1024, x * MINRTT / deep + 3 * MSS);
+	CHECK_EQ(b->inflight_hi, hi);
+	CHECK(!b->full_armed);
+	/* the queue stays deep: no second cut */
+	sample(&v, BW / 2, deep, MSS, 0, false);
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	CHECK_EQ(b->inflight_hi, hi);
+	/* it drains below 5 ms, fills again: the next cut */
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	sample(&v, BW / 2, deep, MSS, 0, false);
+	x = TERN_MIN(b->inflight_hi, v.cc.cwnd);
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	CHECK_EQ(b->inflight_hi, TERN_MAX(x * 717 / 1024, x * MINRTT / deep + 3 * MSS));
+	CHECK(b->inflight_hi < hi);
+}
+
 /* Cruising, a round whose every RTT shows a queue while the flow delivers
  * half its estimate (the bottleneck shrank; a deep buffer, no loss): bw_lo
  * takes the delivered rate. Within 7/8 of the estimate it does not. */
@@ -497,6 +541,7 @@ int main(void)
 	test_bbr_probe_bw_cycle();
 	test_bbr_random_loss_ignored();
 	test_bbr_congestion_between_probes();
+	test_bbr_full_queue_signal();
 	test_bbr_standing_queue();
 	test_bbr_inflight_hi();
 	test_bbr_probe_rtt();
