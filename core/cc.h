@@ -53,6 +53,7 @@ struct tern_bbr {
 	bool stopped_risky_probe;  /* UP stopped at inflight_hi without loss */
 	bool round_standing;       /* every RTT of the last round showed a queue */
 	bool full_armed;           /* the queue was below full_qdelay since the last cut */
+	bool full_high;            /* armed, the queue passed 3/4 of full_qdelay */
 	bool probe_stopping;       /* DOWN began; the end of its first round closes the probe */
 	uint32_t pacing_gain, cwnd_gain;
 	uint32_t full_bw_count; /* rounds without 25% bandwidth growth */

@@ -43,7 +43,10 @@
  *   together. It fires once per filling of the queue: it re-arms only
  *   after the queue fell below half of full_qdelay, and a loss in the same
  *   filling does not cut inflight_hi again (so against CUBIC the flow cuts
- *   once per CUBIC cycle, as CUBIC does). full_qdelay is learnt from loss
+ *   once per CUBIC cycle, as CUBIC does). A flow that saw the queue pass
+ *   3/4 of full_qdelay and then collapse below half without having cut
+ *   missed an episode the others reacted to (its RTTs never reached 7/8,
+ *   its packets were not the ones dropped) and cuts then. full_qdelay is learnt from loss
  *   rounds (a max that decays 1/8 per episode) and grows to any deeper
  *   queue seen without loss. A flow probing then ends its probe. Loss
  *   rounds also cut bw_lo and inflight_lo to max(what the round delivered,
@@ -510,7 +513,18 @@ static void end_round(struct tern_cc *cc, tern_time now)
 		} else {
 			probe_congested(cc, rtt, true, now);
 		}
+	} else if (b->mode == BBR_PROBE_BW && !probing_bw(b) && b->full_armed && b->full_high &&
+	           b->round_max_rtt < b->min_rtt + b->full_qdelay / 2) {
+		/* the queue was high and collapsed: the others cut, this flow
+		 * missed the episode; it cuts now */
+		b->full_high = false;
+		if (b->prev_round_stamp > b->hi_stamp)
+			cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd), rtt, now);
 	}
+	if (!b->full_armed)
+		b->full_high = false;
+	else if (b->round_max_rtt > b->min_rtt + b->full_qdelay / 4 * 3)
+		b->full_high = true;
 	if (b->round_max_rtt < b->min_rtt + b->full_qdelay / 2)
 		b->full_armed = true;
 	/* a queue that deep stood without overflowing: the buffer is deeper */
