@@ -364,7 +364,9 @@ static void test_bbr_congestion_between_probes(void)
  * would, to max(0.7 · x, x · min_rtt / rtt + 3 packets) with x = min(
  * inflight_hi, cwnd), without a packet lost: every flow in the queue sees
  * that RTT, while which of them lose packets is chance. The queue staying
- * that deep cuts nothing more until it drains below 5 ms again. */
+ * that deep cuts nothing more until it drains below 5 ms again. A queue
+ * that passed 3/4 (7.5 ms) and collapsed below half without a cut here
+ * means the others cut: the flow cuts late. */
 static void test_bbr_full_queue_signal(void)
 {
 	struct drive v;
@@ -399,6 +401,17 @@ static void test_bbr_full_queue_signal(void)
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);
 	CHECK_EQ(b->inflight_hi, TERN_MAX(x * 717 / 1024, x * MINRTT / deep + 3 * MSS));
 	CHECK(b->inflight_hi < hi);
+	/* drained, the queue rises past 3/4 (8 ms) but not 7/8, then collapses
+	 * below half: the others cut in an episode this flow missed; it cuts */
+	hi = b->inflight_hi;
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	sample(&v, BW / 2, MINRTT + 8 * TERN_MS, MSS, 0, false);
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	CHECK_EQ(b->inflight_hi, hi); /* high, not full: nothing yet */
+	x = TERN_MIN(b->inflight_hi, v.cc.cwnd);
+	sample(&v, BW / 2, MINRTT, MSS, 0, true); /* the collapse */
+	CHECK_EQ(b->inflight_hi,
+	         TERN_MAX(x * 717 / 1024, x * MINRTT / (MINRTT + 8 * TERN_MS) + 3 * MSS));
 }
 
 /* Cruising, a round whose every RTT shows a queue while the flow delivers
