@@ -177,7 +177,12 @@ static uint64_t hi_with_headroom(const struct tern_cc *cc)
 /* A round's largest RTT above this says a queue stood at the bottleneck. */
 static tern_time queue_rtt(const struct tern_bbr *b)
 {
-	return b->min_rtt + TERN_MAX(b->min_rtt / 8, (tern_time)(2 * TERN_MS));
+	tern_time margin = TERN_MAX(b->min_rtt / 8, (tern_time)(2 * TERN_MS));
+
+	/* a host's scheduling, or a radio's, delays ACKs by more than a quiet
+	 * path's 2 ms without any queue: what the RTT wanders within a round
+	 * is not a queue either */
+	return b->min_rtt + TERN_MAX(margin, 2 * b->jitter);
 }
 
 static bool probing_bw(const struct tern_bbr *b)
@@ -441,21 +446,26 @@ static bool round_congested(const struct tern_cc *cc, uint64_t total)
 	return excess_loss(cc, cc->u.bbr.round_lost, total, 0, 3, 1);
 }
 
-/* Cruising, a round whose every RTT showed a queue while the flow delivered
+/* Cruising, rounds whose every RTT showed a queue while the flow delivered
  * less than 7/8 of its bandwidth estimate: the bottleneck gives it less
  * than the estimate (it shrank, or others joined) and no loss may come to
- * say so (a deep buffer). Take what it delivered as bw_lo, as v1's 10-round
- * filter would have; the next probe lifts it again if there is room. */
+ * say so (a deep buffer). From the second such round running, bw_lo steps
+ * toward what was delivered, at most 15% a round, as v1's 10-round filter
+ * would have; the next probe lifts it again if there is room. */
 static void standing_queue(struct tern_cc *cc)
 {
 	struct tern_bbr *b = &cc->u.bbr;
 
 	b->round_standing = b->round_min_rtt != TERN_TIME_NEVER && b->round_min_rtt > queue_rtt(b);
 	if (b->mode != BBR_PROBE_BW || b->phase != PHASE_CRUISE || !b->round_standing ||
-	    b->round_app_limited)
+	    b->round_app_limited || !b->round_bw || b->round_bw >= bw(b) / 8 * 7) {
+		b->slow_rounds = 0;
 		return;
-	if (b->round_bw && b->round_bw < bw(b) / 8 * 7)
-		b->bw_lo = b->round_bw;
+	}
+	/* two rounds running, and at most 15% a round: one late round on a
+	 * busy host is not a shrunken link, and must not pin the rate */
+	if (++b->slow_rounds >= 2)
+		b->bw_lo = TERN_MAX(b->round_bw, bw(b) / 20 * 17);
 }
 
 /* Remembers the queueing delay at which loss said the queue overflowed:
@@ -490,6 +500,8 @@ static void end_round(struct tern_cc *cc, tern_time now)
 	bool queued = b->min_rtt != TERN_TIME_NEVER && rtt > queue_rtt(b);
 
 	b->round_loss_ppm = (uint32_t)ppm;
+	if (b->round_min_rtt != TERN_TIME_NEVER && b->round_max_rtt >= b->round_min_rtt)
+		b->jitter = (7 * b->jitter + (b->round_max_rtt - b->round_min_rtt)) / 8;
 	standing_queue(cc);
 	b->bw_latest = b->round_bw;
 	b->inflight_latest = b->round_inflight;
