@@ -72,6 +72,8 @@ struct tern_control_cfg {
 	size_t max_pending;              /* our own handshakes in flight (1024) */
 	tern_time hs_rto;                /* first retransmission timeout (1 s), doubling */
 	tern_time hs_timeout;            /* give up after (10 s) */
+	size_t resp_cache_entries;       /* responses kept for retries (4096; 0: none) */
+	tern_time resp_cache_ttl;        /* kept for (2 s: twice a client's first retry timeout) */
 	uint8_t workers;                 /* owner worker ids 0..workers-1 (1) */
 	struct tern_session_cfg session; /* every new session's configuration */
 };
@@ -85,6 +87,11 @@ struct tern_control_stats {
 	uint64_t drop_malformed, drop_mac1, drop_ratelimit, drop_no_cookie, drop_unknown_cid;
 	uint64_t cookie_replies_sent, refusals, dh_initiations; /* DH work done as responder */
 	uint64_t accepted, connected, connect_failed, retransmits;
+	/* The response cache (docs/handshake.md §8.3): responses sent again
+	 * instead of new ones (no response DH, no new session); of those, for
+	 * byte-identical duplicates (no DH at all); duplicates dropped once an
+	 * entry's resends ran out; live entries pushed out by newer ones. */
+	uint64_t responses_resent, duplicates_resent, drop_duplicate, resp_cache_evicted;
 	uint64_t fail[16]; /* responder-side failures by tern_hs_fail */
 };
 

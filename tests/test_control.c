@@ -1,11 +1,14 @@
 /* The control plane end to end in the simulator: a Noise IK handshake
  * between two hosts that have never met, sessions installed on both sides
  * with the negotiated parameters, every named failure reaching the
- * connecting application with no session created, and a server that keeps
- * serving a legitimate client through floods of forged initiations. */
+ * connecting application with no session created, a server that keeps
+ * serving a legitimate client through floods of forged initiations, and
+ * retries and duplicates answered from the response cache (one session per
+ * client attempt, nothing for a spoofed source, bounded memory). */
 #include <stdlib.h>
 
 #include "tests/check.h"
+#include "core/control_int.h"
 #include "io/simnet.h"
 #include "crypto/token.h"
 
@@ -36,6 +39,8 @@ struct world {
 	uint8_t client_minor; /* 0: the default version range */
 	bool no_listener;
 	const uint8_t *allowed; /* server allow-list: one key, or NULL for any */
+	size_t resp_cache;      /* server's resp_cache_entries; 0: the default */
+	bool no_resp_cache;     /* server without a response cache */
 };
 
 static void on_session(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info)
@@ -101,6 +106,10 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 		hc.control.min_minor = hc.control.max_minor = w->client_minor;
 	if (server)
 		hc.listening = listening;
+	if (server && w->resp_cache)
+		hc.control.resp_cache_entries = w->resp_cache;
+	if (server && w->no_resp_cache)
+		hc.control.resp_cache_entries = 0;
 	if (server && w->allowed) {
 		hc.control.allow = allow;
 		hc.control.allow_ctx = w;
@@ -466,6 +475,212 @@ static void test_impostor_bad_server_key(void)
 	teardown(&w);
 }
 
+/* ---- retries and duplicates: the response cache ---- */
+
+/* The server's first response is lost; the client's retry (1 s later) gets
+ * it again: one session on each side that carries data, the response DH done
+ * once, the retry's two X25519 only proving its timestamp. Without the
+ * cache the same loss costs a second response DH and an orphan session. */
+static void lost_response_run(bool cache)
+{
+	struct world w = {.no_resp_cache = !cache};
+	struct tern_sim_path_cfg lossy = {.delay_us = 5000,
+	                                  .blackhole = {{.start = 0, .end = 500 * TERN_MS}}};
+	const struct tern_control_stats *st;
+
+	setup(&w, 11, NULL);
+	tern_sim_set_path(tern_simnet_sim(w.net), w.eb, w.ea, &lossy);
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	st = tern_control_stats(w.sb.ctl);
+	CHECK_EQ(w.ca.sessions, 1);
+	CHECK_EQ(w.ca.failed, 0);
+	/* With the cache the client ends up on the server's one session, which
+	 * carries data both ways; without it the server's application said
+	 * hello on its first session, an orphan the client never learns of. */
+	CHECK_EQ(w.sb.msgs, 1);
+	CHECK_EQ(w.ca.msgs, cache ? 1 : 0);
+	CHECK(w.ca.when >= TERN_SEC && w.ca.when <= TERN_SEC + 20 * TERN_MS);
+	CHECK_EQ(tern_control_stats(w.ca.ctl)->retransmits, 1);
+	CHECK_EQ(st->initiations, 2);
+	CHECK_EQ(st->dh_initiations, 2);       /* each initiation proven (2 X25519 each) */
+	CHECK_EQ(st->accepted, cache ? 1 : 2); /* response DH (2 X25519) and sessions */
+	CHECK_EQ(w.sb.nall, cache ? 1 : 2);
+	CHECK_EQ(st->responses_resent, cache ? 1 : 0);
+	CHECK_EQ(st->duplicates_resent, 0);
+	teardown(&w);
+}
+
+static void test_lost_response_resent(void)
+{
+	lost_response_run(true);
+	lost_response_run(false);
+}
+
+/* Every datagram the client sends arrives twice: the copy of the initiation
+ * gets the same response again (no DH) and never a second session, nor the
+ * REPLAY refusal that would end the client's handshake. */
+static void test_duplicate_initiation_one_session(void)
+{
+	struct world w = {0};
+	struct tern_sim_path_cfg dup = {.delay_us = 5000, .duplicate = 1.0};
+	const struct tern_control_stats *st;
+
+	setup(&w, 12, NULL);
+	tern_sim_set_path(tern_simnet_sim(w.net), w.ea, w.eb, &dup);
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	st = tern_control_stats(w.sb.ctl);
+	CHECK_EQ(w.ca.sessions, 1);
+	CHECK_EQ(w.ca.failed, 0);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1);
+	CHECK_EQ(st->initiations, 2);
+	CHECK_EQ(st->dh_initiations, 1);
+	CHECK_EQ(st->accepted, 1);
+	CHECK_EQ(w.sb.nall, 1);
+	CHECK_EQ(st->duplicates_resent, 1);
+	CHECK_EQ(st->responses_resent, 1);
+	CHECK_EQ(st->fail[TERN_HS_REPLAY] + st->refusals, 0);
+	teardown(&w);
+}
+
+/* A valid initiation from key kp with CID cid and timestamp sec, as a
+ * client at the default version and parameters would send it. */
+static void make_init(struct world *w, const struct tern_hs_keypair *kp, uint64_t cid, uint64_t sec,
+                      uint8_t pkt[TERN_HS_INIT_LEN])
+{
+	struct tern_hs_init_config ic = {.local = kp,
+	                                 .remote_pub = w->kb.pub,
+	                                 .min_minor = TERN_PROTO_VERSION_MINOR,
+	                                 .max_minor = TERN_PROTO_VERSION_MINOR,
+	                                 .vport = VPORT,
+	                                 .stream_type = TYPE};
+	struct tern_session_cfg scfg;
+	struct tern_hs_initiator *st = NULL;
+	uint8_t ts[TERN_HS_TIMESTAMP_LEN];
+	size_t len;
+
+	tern_session_cfg_default(&scfg);
+	tern_session_local_params(&scfg, &ic.params);
+	tern_put_be64(ic.cid, cid);
+	tern_hs_tai64n(ts, 1767225600ull + sec, 0);
+	ic.timestamp = ts;
+	CHECK_EQ(tern_hs_initiation_create(&st, &ic, pkt, TERN_HS_INIT_LEN, &len, NULL), 0);
+	CHECK_EQ(len, TERN_HS_INIT_LEN);
+	tern_hs_initiator_free(st);
+}
+
+/* What arrives at the spoofed address. */
+struct sniffer {
+	unsigned pkts, responses;
+	size_t bytes;
+};
+
+static void sniff(void *ctx, const struct tern_pkt *pkt)
+{
+	struct sniffer *sn = ctx;
+
+	sn->pkts++;
+	sn->bytes += pkt->len;
+	sn->responses += pkt->len > 0 && pkt->data[0] == (0x80 | TERN_HS_RESPONSE);
+}
+
+static void deliver(struct world *w, const struct tern_addr *src, const uint8_t *pkt)
+{
+	CHECK_EQ(tern_simnet_inject(w->net, w->eb, src, pkt, TERN_HS_INIT_LEN), 0);
+	tern_simnet_run(w->net, tern_simnet_now(w->net) + 50 * TERN_MS, NULL, NULL);
+}
+
+/* An on-path attacker copies the client's answered initiation and sends it
+ * from its own address: the cache is keyed by source, so the copy is a full
+ * initiation there and fails the replay check (a 43-byte REPLAY refusal,
+ * which only the client's handshake state can verify; nothing the protocol
+ * does not already send). The same copy from the client's own address is a
+ * duplicate: its response goes back to the client, not to the attacker. */
+static void test_spoofed_copy_gets_nothing(void)
+{
+	struct world w = {0};
+	struct sniffer sn = {0};
+	uint8_t init[TERN_HS_INIT_LEN];
+	const struct tern_control_stats *st;
+	uint64_t to_client;
+
+	setup(&w, 13, NULL);
+	w.c = (struct tern_addr){.family = 4, .port = 3000, .ip = {127, 0, 0, 3}};
+	w.ec = tern_sim_add_endpoint(tern_simnet_sim(w.net), &w.c);
+	CHECK_EQ(tern_simnet_tap(w.net, w.ec, sniff, &sn), 0);
+	st = tern_control_stats(w.sb.ctl);
+	make_init(&w, &w.ka, 0x0102030405060708ull, 1, init);
+	deliver(&w, &w.a, init);
+	CHECK_EQ(st->accepted, 1);
+	to_client = tern_sim_path_stats(tern_simnet_sim(w.net), w.eb, w.ea)->delivered;
+	CHECK_EQ(to_client, 1);
+	deliver(&w, &w.c, init); /* the spoofed copy */
+	CHECK_EQ(sn.responses, 0);
+	CHECK(sn.pkts <= 1 && sn.bytes <= TERN_HS_REFUSAL_LEN);
+	CHECK_EQ(st->fail[TERN_HS_REPLAY], 1);
+	CHECK_EQ(st->responses_resent, 0);
+	CHECK_EQ(st->accepted, 1);
+	deliver(&w, &w.a, init); /* the copy from the client's address */
+	CHECK_EQ(st->duplicates_resent, 1);
+	CHECK_EQ(st->dh_initiations, 2); /* the answered one and the spoofed copy */
+	CHECK_EQ(tern_sim_path_stats(tern_simnet_sim(w.net), w.eb, w.ea)->delivered, to_client + 1);
+	CHECK_EQ(sn.responses, 0);
+	CHECK_EQ(st->accepted, 1);
+	CHECK_EQ(w.sb.nall, 1);
+	teardown(&w);
+}
+
+/* A cache of 8 answers 20 clients: memory is the ring allocated at start,
+ * the 12 oldest entries are pushed out (their duplicates get the replay
+ * check again), the newest 8 answer duplicates with no DH, at most twice
+ * each, and for resp_cache_ttl only. */
+static void test_resp_cache_bounded(void)
+{
+	struct world w = {.resp_cache = 8};
+	uint8_t init[20][TERN_HS_INIT_LEN];
+	struct tern_addr src[20];
+	struct tern_hs_keypair kp[20];
+	const struct tern_control_stats *st;
+	uint64_t dh;
+
+	setup(&w, 14, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	for (unsigned i = 0; i < 20; i++) {
+		src[i] = (struct tern_addr){
+		        .family = 4, .port = (uint16_t)(4000 + i), .ip = {10, 0, 0, 9}};
+		tern_hs_keypair_generate(&kp[i]);
+		make_init(&w, &kp[i], 0x1000 + i, 1, init[i]);
+		CHECK_EQ(tern_simnet_inject(w.net, w.eb, &src[i], init[i], TERN_HS_INIT_LEN), 0);
+	}
+	tern_simnet_run(w.net, tern_simnet_now(w.net) + 50 * TERN_MS, NULL, NULL);
+	CHECK_EQ(st->accepted, 20);
+	CHECK_EQ(st->resp_cache_evicted, 12);
+	dh = st->dh_initiations;
+	deliver(&w, &src[11], init[11]); /* the newest evicted: checked in full, a replay */
+	CHECK_EQ(st->duplicates_resent, 0);
+	CHECK_EQ(st->fail[TERN_HS_REPLAY], 1);
+	CHECK_EQ(st->dh_initiations, dh + 1);
+	for (unsigned i = 12; i < 20; i++) /* the oldest kept to the newest */
+		deliver(&w, &src[i], init[i]);
+	CHECK_EQ(st->duplicates_resent, 8);
+	CHECK_EQ(st->dh_initiations, dh + 1);
+	deliver(&w, &src[19], init[19]);
+	deliver(&w, &src[19], init[19]); /* a third copy: the response went twice already */
+	CHECK_EQ(st->duplicates_resent, 9);
+	CHECK_EQ(st->drop_duplicate, 1);
+	tern_simnet_run(w.net, tern_simnet_now(w.net) + 2 * TERN_SEC, NULL, NULL);
+	tern_sim_advance(tern_simnet_sim(w.net), tern_simnet_now(w.net) + 2 * TERN_SEC);
+	deliver(&w, &src[18], init[18]); /* after resp_cache_ttl: forgotten */
+	CHECK_EQ(st->duplicates_resent, 9);
+	CHECK_EQ(st->fail[TERN_HS_REPLAY], 2);
+	CHECK_EQ(st->accepted, 20);
+	CHECK_EQ(w.sb.nall, 20);
+	fprintf(stderr, "resp cache: %zu bytes per entry, %zu per chain head\n",
+	        sizeof(struct resp_entry), sizeof(uint32_t));
+	teardown(&w);
+}
+
 int main(void)
 {
 	test_handshake_ok();
@@ -476,6 +691,10 @@ int main(void)
 	test_tickets();
 	test_no_server_times_out();
 	test_impostor_bad_server_key();
+	test_lost_response_resent();
+	test_duplicate_initiation_one_session();
+	test_spoofed_copy_gets_nothing();
+	test_resp_cache_bounded();
 	test_flood_bad_mac();
 	test_flood_valid_mac1_needs_cookies();
 	return tern_check_result("control");
