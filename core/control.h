@@ -2,7 +2,10 @@
  * packets (initiations, responses, cookie replies) and connect requests,
  * runs the cheap checks first (mac1, per-source rate limit, and a cookie
  * under load) and the X25519 work only for what survives them, and turns each
- * completed handshake into a session handed to its owner worker.
+ * completed handshake into a session handed to its owner worker. A client's
+ * retry or duplicate of an initiation it already answered gets the same
+ * response again from a bounded cache, not a second session
+ * (docs/handshake.md §8.3).
  *
  * Like the engine it does no I/O and reads no clock: time is passed in,
  * packets leave through ops->send, sessions through ops->install, and the

@@ -1,7 +1,9 @@
 /* The control plane's initiator half: our own handshakes in flight. Each
  * retry is a fresh initiation (new ephemeral key, newer timestamp), never a
  * byte-for-byte resend, so a server that already answered a lost first try
- * does not reject the retry as a replay. The last few tries' states are kept,
+ * does not reject the retry as a replay (a tern server answers it with the
+ * response it sent before, docs/handshake.md §8.3, which is why the last
+ * tries are kept). The last few tries' states are kept,
  * so a slow server's answer to an earlier try still completes the handshake
  * (without that, a server whose queue takes longer than the retry timeout
  * would only ever answer superseded tries). A cookie reply makes the next

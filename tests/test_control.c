@@ -681,6 +681,146 @@ static void test_resp_cache_bounded(void)
 	teardown(&w);
 }
 
+/* ---- a retry storm: many clients at once on a slow server ---- */
+
+#define STORM_CLIENTS 500
+
+struct storm {
+	struct tern_simnet *net;
+	struct tern_session **all;
+	size_t nall;
+	unsigned connected, failed, server_sessions;
+	tern_time last;
+};
+
+static void storm_session(void *ctx, struct tern_session *s,
+                          const struct tern_hs_session_info *info)
+{
+	struct storm *sm = ctx;
+
+	sm->all[sm->nall++] = s;
+	if (!info->user) {
+		sm->server_sessions++;
+		return;
+	}
+	sm->connected++;
+	sm->last = tern_simnet_now(sm->net);
+}
+
+static void storm_failed(void *ctx, void *user, int why)
+{
+	struct storm *sm = ctx;
+
+	(void)user, (void)why;
+	sm->failed++;
+}
+
+static bool storm_done(void *ctx)
+{
+	struct storm *sm = ctx;
+
+	return sm->connected + sm->failed == STORM_CLIENTS;
+}
+
+/* STORM_CLIENTS clients connect at the same instant to a server whose
+ * handshake costs cost_dh of virtual CPU (the simulator charges a retry's
+ * proof as a whole handshake: pessimistic for the cache). */
+static void storm_run(bool cache, tern_time cost_dh, const struct tern_control_stats **out,
+                      struct storm *sm)
+{
+	struct tern_sim_path_cfg path = {.delay_us = 5000};
+	struct tern_addr srv = {.family = 4, .port = 2000, .ip = {10, 0, 0, 1}};
+	struct tern_hs_keypair *keys = calloc(STORM_CLIENTS + 1, sizeof(*keys));
+	struct tern_simhost_cfg hc = {
+	        .on_session = storm_session, .on_failed = storm_failed, .ctx = sm};
+	struct tern_control *ctl;
+	struct tern_sim *sim;
+	int es;
+
+	*sm = (struct storm){.net = tern_simnet_new(21)};
+	sm->all = calloc(4 * STORM_CLIENTS, sizeof(*sm->all));
+	sim = tern_simnet_sim(sm->net);
+	es = tern_sim_add_endpoint(sim, &srv);
+	tern_control_cfg_default(&hc.control);
+	tern_hs_keypair_generate(&keys[STORM_CLIENTS]);
+	hc.control.identity = &keys[STORM_CLIENTS];
+	hc.control.resp_cache_entries = cache ? 4096 : 0;
+	hc.cost_dh = cost_dh;
+	CHECK_EQ(tern_simnet_host(sm->net, es, &hc, &ctl, NULL), 0);
+	*out = tern_control_stats(ctl);
+	hc.control.replay_entries = 4; /* the clients: small tables */
+	hc.control.resp_cache_entries = 0;
+	hc.control.max_pending = 1;
+	hc.control.ratelimit.entries = 4;
+	hc.cost_dh = 0;
+	hc.queue = 16;
+	for (unsigned i = 0; i < STORM_CLIENTS; i++) {
+		struct tern_addr a = {
+		        .family = 4, .port = 5000, .ip = {10, 1, (uint8_t)(i >> 8), (uint8_t)i}};
+		struct tern_connect_req req = {.peer = srv,
+		                               .server_pub = keys[STORM_CLIENTS].pub,
+		                               .vport = VPORT,
+		                               .stream_type = TYPE,
+		                               .user = sm};
+		int ec = tern_sim_add_endpoint(sim, &a);
+
+		tern_sim_set_path(sim, ec, es, &path);
+		tern_sim_set_path(sim, es, ec, &path);
+		tern_hs_keypair_generate(&keys[i]);
+		hc.control.identity = &keys[i];
+		CHECK_EQ(tern_simnet_host(sm->net, ec, &hc, &ctl, NULL), 0);
+		CHECK_EQ(tern_control_connect(ctl, &req, 0), 0);
+	}
+	tern_simnet_run(sm->net, 20 * TERN_SEC, storm_done, sm);
+	tern_simnet_run(sm->net, tern_simnet_now(sm->net) + 5 * TERN_SEC, NULL, NULL); /* drain */
+	free(keys);
+}
+
+static void storm_free(struct storm *sm)
+{
+	tern_simnet_free(sm->net);
+	for (size_t i = 0; i < sm->nall; i++)
+		tern_session_free(sm->all[i]);
+	free(sm->all);
+}
+
+static void storm_report(const char *what, const struct tern_control_stats *st,
+                         const struct storm *sm)
+{
+	fprintf(stderr,
+	        "storm %s: %u/%u connected by %.2f s; server: %llu initiations, %llu proven "
+	        "(2 X25519 each), %llu responses built (2 X25519 each), %u sessions, %llu "
+	        "resent (%llu duplicates), %llu cookie replies\n",
+	        what, sm->connected, STORM_CLIENTS, (double)sm->last / 1e6,
+	        (unsigned long long)st->initiations, (unsigned long long)st->dh_initiations,
+	        (unsigned long long)st->accepted, sm->server_sessions,
+	        (unsigned long long)st->responses_resent, (unsigned long long)st->duplicates_resent,
+	        (unsigned long long)st->cookie_replies_sent);
+}
+
+/* 500 clients at once on a server that needs 4 ms per handshake (a slow
+ * build): answering takes two seconds, so half the clients retry before
+ * their answer comes. With the cache every client ends on the server's one
+ * session for it; without, each retry costs a response DH and a session. */
+static void test_retry_storm(void)
+{
+	const struct tern_control_stats *st;
+	struct storm sm;
+
+	storm_run(true, 4000, &st, &sm);
+	storm_report("with cache", st, &sm);
+	CHECK_EQ(sm.connected, STORM_CLIENTS);
+	CHECK_EQ(sm.failed, 0);
+	CHECK_EQ(sm.server_sessions, STORM_CLIENTS);
+	CHECK_EQ(st->accepted, STORM_CLIENTS);
+	CHECK(st->responses_resent > 0);
+	storm_free(&sm);
+	storm_run(false, 4000, &st, &sm);
+	storm_report("without cache", st, &sm);
+	CHECK_EQ(sm.connected, STORM_CLIENTS);
+	storm_free(&sm);
+}
+
 int main(void)
 {
 	test_handshake_ok();
@@ -695,6 +835,7 @@ int main(void)
 	test_duplicate_initiation_one_session();
 	test_spoofed_copy_gets_nothing();
 	test_resp_cache_bounded();
+	test_retry_storm();
 	test_flood_bad_mac();
 	test_flood_valid_mac1_needs_cookies();
 	return tern_check_result("control");
