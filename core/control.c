@@ -57,7 +57,7 @@ void tern_control_cfg_default(struct tern_control_cfg *cfg)
 	cfg->hs_rto = TERN_SEC;
 	cfg->hs_timeout = 10 * TERN_SEC;
 	cfg->resp_cache_entries = 4096;
-	cfg->resp_cache_ttl = 2 * TERN_SEC;
+	cfg->resp_cache_ttl = 4 * TERN_SEC;
 	cfg->workers = 1;
 	tern_session_cfg_default(&cfg->session);
 }
@@ -537,7 +537,7 @@ int tern_control_on_packet(struct tern_control *c, const uint8_t *pkt, size_t le
 		c->stats.cookie_replies_rx++;
 		return tern_control_on_cookie(c, pkt, len, now);
 	case TERN_PKT_HS_REFUSAL:
-		return tern_control_on_refusal(c, pkt, len);
+		return tern_control_on_refusal(c, pkt, len, now);
 	default:
 		c->stats.drop_malformed++;
 		return TERN_EMALFORMED;

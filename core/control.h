@@ -76,7 +76,7 @@ struct tern_control_cfg {
 	tern_time hs_rto;                /* first retransmission timeout (1 s), doubling */
 	tern_time hs_timeout;            /* give up after (10 s) */
 	size_t resp_cache_entries;       /* responses kept for retries (4096; 0: none) */
-	tern_time resp_cache_ttl;        /* kept for (2 s: twice a client's first retry timeout) */
+	tern_time resp_cache_ttl;        /* kept for (4 s: a client's first two retries) */
 	uint8_t workers;                 /* owner worker ids 0..workers-1 (1) */
 	struct tern_session_cfg session; /* every new session's configuration */
 };
@@ -146,7 +146,7 @@ uint64_t tern_control_unix(const struct tern_control *c);
 void tern_control_client_free(struct tern_control *c);
 int tern_control_on_response(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
 int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
-int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len);
+int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
 tern_time tern_control_client_deadline(const struct tern_control *c);
 void tern_control_client_timeout(struct tern_control *c, tern_time now);
 
