@@ -2,12 +2,24 @@
  * initiation is checked in increasing order of cost: framing and mac1 (a
  * keyed hash, no private key), then — under load — the cookie in mac2, then
  * the per-source rate limit, and only then the Noise work with its two
- * X25519 operations. The initiator half lives in control_client.c. */
+ * X25519 operations. The initiator half lives in control_client.c.
+ *
+ * Responses we sent are kept a short while (a bounded ring, hashed by source
+ * address and the initiator's CID) so that a client retrying because our
+ * response was lost or slow gets that response again instead of a second
+ * session: a byte-identical duplicate with no DH at all, a fresh retry after
+ * the two X25519 that prove and record its timestamp (the replay table must
+ * see every initiation we answer; docs/handshake.md §8.3 says why). */
 #include <stdlib.h>
 
 #include "control_int.h"
 #include "crypto/random.h"
 #include "wire.h"
+
+#define RESP_NONE UINT32_MAX
+/* Resends per cached response: an initiator keeps its last 3 tries (§8.3),
+ * so the response to one still completes its handshake for 2 more. */
+#define RESEND_MAX 2
 
 static const char *const fail_names[] = {
         "ok",
@@ -44,6 +56,8 @@ void tern_control_cfg_default(struct tern_control_cfg *cfg)
 	cfg->max_pending = 1024;
 	cfg->hs_rto = TERN_SEC;
 	cfg->hs_timeout = 10 * TERN_SEC;
+	cfg->resp_cache_entries = 4096;
+	cfg->resp_cache_ttl = 4 * TERN_SEC;
 	cfg->workers = 1;
 	tern_session_cfg_default(&cfg->session);
 }
@@ -60,6 +74,9 @@ static const char *cfg_check(const struct tern_control_cfg *cfg, const struct te
 		return "control: workers, hs_queue_depth and replay_entries must be positive";
 	if (cfg->max_pending == 0 || cfg->hs_rto == 0 || cfg->hs_timeout < cfg->hs_rto)
 		return "control: max_pending, hs_rto and hs_timeout >= hs_rto must be set";
+	if (cfg->resp_cache_entries > (1u << 24) ||
+	    (cfg->resp_cache_entries && cfg->resp_cache_ttl == 0))
+		return "control: resp_cache_entries at most 2^24, with a positive resp_cache_ttl";
 	return NULL;
 }
 
@@ -69,6 +86,25 @@ static void fill_random(const struct tern_control *c, uint8_t *out, size_t n)
 		c->ops.random(c->ops.ctx, out, n);
 	else
 		tern_random_bytes(out, n);
+}
+
+/* The response cache's ring and chain heads: all the memory it will use. */
+static int resp_cache_new(struct tern_control *c)
+{
+	size_t n = c->cfg.resp_cache_entries;
+
+	if (!n)
+		return 0;
+	c->resp_nbuckets = 1;
+	while (c->resp_nbuckets < n)
+		c->resp_nbuckets *= 2;
+	c->resp = calloc(n, sizeof(*c->resp));
+	c->resp_buckets = malloc(c->resp_nbuckets * sizeof(*c->resp_buckets));
+	if (!c->resp || !c->resp_buckets)
+		return TERN_ENOMEM;
+	memset(c->resp_buckets, 0xff, c->resp_nbuckets * sizeof(*c->resp_buckets)); /* RESP_NONE */
+	fill_random(c, (uint8_t *)&c->resp_key, sizeof(c->resp_key));
+	return 0;
 }
 
 int tern_control_new(struct tern_control **out, const struct tern_control_cfg *cfg,
@@ -95,7 +131,9 @@ int tern_control_new(struct tern_control **out, const struct tern_control_cfg *c
 	c->replay_sets = cfg->replay_entries / REPLAY_WAYS;
 	c->replay = calloc(c->replay_sets * REPLAY_WAYS, sizeof(*c->replay));
 	fill_random(c, (uint8_t *)&c->replay_key, sizeof(c->replay_key));
-	rc = c->replay ? tern_cookie_new(&c->cookie, now) : TERN_ENOMEM;
+	rc = c->replay ? resp_cache_new(c) : TERN_ENOMEM;
+	if (rc == 0)
+		rc = tern_cookie_new(&c->cookie, now);
 	if (rc == 0)
 		rc = tern_ratelimit_new(&c->rl, &cfg->ratelimit);
 	if (rc < 0) {
@@ -116,6 +154,8 @@ void tern_control_free(struct tern_control *c)
 	tern_cookie_free(c->cookie);
 	tern_ratelimit_free(c->rl);
 	free(c->replay);
+	free(c->resp);
+	free(c->resp_buckets);
 	tern_crypto_wipe(&c->identity, sizeof(c->identity));
 	free(c);
 }
@@ -182,6 +222,125 @@ static bool replay_fresh(void *ctx, const uint8_t *pub, const uint8_t *ts)
 	memcpy(slot->pub, pub, TERN_HS_KEY_LEN);
 	memcpy(slot->ts, ts, TERN_HS_TIMESTAMP_LEN);
 	return true;
+}
+
+/* ---- the response cache: what we answered, by (source, initiator CID) ---- */
+
+static bool same_addr(const struct tern_addr *a, const struct tern_addr *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       memcmp(a->ip, b->ip, a->family == 4 ? 4 : 16) == 0;
+}
+
+static uint32_t *resp_chain(struct tern_control *c, const struct tern_addr *src, const uint8_t *cid)
+{
+	const uint64_t k = 0x9e3779b97f4a7c15ull;
+	uint64_t h = (c->resp_key ^ tern_get_be64(cid)) * k;
+
+	h = (h ^ ((uint64_t)src->family << 16 | src->port)) * k;
+	h = (h ^ tern_get_be64(src->ip)) * k;
+	h = (h ^ tern_get_be64(src->ip + 8)) * k;
+	return &c->resp_buckets[(h ^ h >> 32) & (c->resp_nbuckets - 1)];
+}
+
+/* The entry for this attempt series, live or not; NULL if none. */
+static struct resp_entry *resp_lookup(struct tern_control *c, const struct tern_addr *src,
+                                      const uint8_t *cid)
+{
+	if (!c->resp)
+		return NULL;
+	for (uint32_t i = *resp_chain(c, src, cid); i != RESP_NONE; i = c->resp[i].next)
+		if (memcmp(c->resp[i].cid, cid, TERN_CID_LEN) == 0 &&
+		    same_addr(&c->resp[i].src, src))
+			return &c->resp[i];
+	return NULL;
+}
+
+static struct resp_entry *resp_find(struct tern_control *c, const struct tern_addr *src,
+                                    const uint8_t *cid, tern_time now)
+{
+	struct resp_entry *e = resp_lookup(c, src, cid);
+
+	return e && now < e->expires ? e : NULL;
+}
+
+static void resp_unlink(struct tern_control *c, struct resp_entry *e)
+{
+	uint32_t *p = resp_chain(c, &e->src, e->cid), self = (uint32_t)(e - c->resp);
+
+	while (*p != self)
+		p = &c->resp[*p].next;
+	*p = e->next;
+	e->used = false;
+}
+
+/* Keeps the response to an initiation we just answered with a new session.
+ * It replaces the series' older entry; the ring's oldest makes room. */
+static void resp_store(struct tern_control *c, const struct tern_addr *src, const uint8_t *init,
+                       size_t init_len, const struct tern_hs_init_info *info, const uint8_t *resp,
+                       tern_time now)
+{
+	struct resp_entry *e = resp_lookup(c, src, init + TERN_HS_INIT_SENDER);
+	uint32_t *chain;
+
+	if (!c->resp)
+		return;
+	if (e)
+		resp_unlink(c, e);
+	e = &c->resp[c->resp_head];
+	c->resp_head = (c->resp_head + 1) % c->cfg.resp_cache_entries;
+	if (e->used) {
+		c->stats.resp_cache_evicted += now < e->expires;
+		resp_unlink(c, e);
+	}
+	*e = (struct resp_entry){.src = *src,
+	                         .init_len = (uint16_t)init_len,
+	                         .vport = info->vport,
+	                         .stream_type = info->stream_type,
+	                         .used = true,
+	                         .expires = now + c->cfg.resp_cache_ttl};
+	memcpy(e->cid, init + TERN_HS_INIT_SENDER, TERN_CID_LEN);
+	memcpy(e->pub, info->peer_static, TERN_HS_KEY_LEN);
+	memcpy(e->mac1, init + init_len - TERN_HS_MACS_LEN, TERN_HS_MAC_LEN);
+	memcpy(e->resp, resp, TERN_HS_RESP_LEN);
+	chain = resp_chain(c, src, e->cid);
+	e->next = *chain;
+	*chain = (uint32_t)(e - c->resp);
+}
+
+static void resend(struct tern_control *c, struct resp_entry *e, const struct tern_addr *src)
+{
+	c->ops.send(c->ops.ctx, src, e->resp, TERN_HS_RESP_LEN);
+	e->resends++;
+	c->stats.responses_resent++;
+}
+
+/* A byte-identical copy of an initiation we answered (mac1 covers every
+ * byte before it; mac2 may differ, a cookie added on the way): its timestamp
+ * is already recorded, so it gets the same response, with no DH, to the
+ * address that response went to — never a second session. */
+static bool on_duplicate(struct tern_control *c, struct resp_entry *e, const uint8_t *pkt,
+                         size_t len)
+{
+	if (e->init_len != len ||
+	    memcmp(e->mac1, pkt + len - TERN_HS_MACS_LEN, TERN_HS_MAC_LEN) != 0)
+		return false;
+	if (e->resends < RESEND_MAX) {
+		resend(c, e, &e->src);
+		c->stats.duplicates_resent++;
+	} else {
+		c->stats.drop_duplicate++;
+	}
+	return true;
+}
+
+/* A fresh retry (proven and recorded by consume) from the series e answered:
+ * the same key asking for the same service. */
+static bool same_series(const struct resp_entry *e, const struct tern_hs_init_info *info)
+{
+	return e->resends < RESEND_MAX && e->vport == info->vport &&
+	       e->stream_type == info->stream_type &&
+	       memcmp(e->pub, info->peer_static, TERN_HS_KEY_LEN) == 0;
 }
 
 /* ---- sessions ---- */
@@ -270,7 +429,7 @@ static int consume(struct tern_control *c, const uint8_t *pkt, size_t len,
 
 static int respond(struct tern_control *c, struct tern_hs_responder *st,
                    const struct tern_hs_init_info *info, const struct tern_addr *src,
-                   size_t init_len, tern_time now)
+                   const uint8_t *init, size_t init_len, tern_time now)
 {
 	uint8_t resp[TERN_HS_RESP_LEN], cid[TERN_CID_LEN];
 	struct tern_hs_params params;
@@ -290,11 +449,13 @@ static int respond(struct tern_control *c, struct tern_hs_responder *st,
 	if (rc < 0)
 		return rc;
 	rc = tern_control_install(c, &res, false, &si, 3 * init_len - len, resp, len, now);
-	if (rc < 0)
+	if (rc < 0) {
 		tern_keys_free(&res.keys);
-	else
-		c->stats.accepted++;
-	return rc;
+		return rc;
+	}
+	c->stats.accepted++;
+	resp_store(c, src, init, init_len, info, resp, now);
+	return 0;
 }
 
 /* An authenticated refusal (43 bytes, smaller than any initiation) tells the
@@ -319,6 +480,7 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 	struct tern_hs_responder *st = NULL;
 	struct tern_hs_refusal rf = {0};
 	struct tern_hs_init_info info;
+	struct resp_entry *e;
 	enum tern_hs_fail why = TERN_HS_OK;
 	int rc;
 
@@ -328,6 +490,9 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 		c->stats.drop_mac1++; /* no DH, no state: the cheap filter */
 		return rc;
 	}
+	e = resp_find(c, src, pkt + TERN_HS_INIT_SENDER, now);
+	if (e && on_duplicate(c, e, pkt, len))
+		return 0; /* before the load checks: it costs less than a cookie reply */
 	rc = check_load(c, pkt, len, src, backlog, now);
 	if (rc < 0)
 		return rc;
@@ -345,9 +510,13 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 	if (c->ops.listening && !c->ops.listening(c->ops.ctx, info.vport, info.stream_type)) {
 		refuse(c, &rf, TERN_HS_REFUSED, src); /* nothing listens on that vport */
 		rc = TERN_ECLOSED;
+	} else if (e && same_series(e, &info)) {
+		tern_hs_refusal_wipe(&rf); /* a retry: its answer is on its way again */
+		resend(c, e, src);
+		rc = 0;
 	} else {
 		tern_hs_refusal_wipe(&rf);
-		rc = respond(c, st, &info, src, len, now);
+		rc = respond(c, st, &info, src, pkt, len, now);
 	}
 	tern_hs_responder_free(st);
 	return rc;
@@ -368,7 +537,7 @@ int tern_control_on_packet(struct tern_control *c, const uint8_t *pkt, size_t le
 		c->stats.cookie_replies_rx++;
 		return tern_control_on_cookie(c, pkt, len, now);
 	case TERN_PKT_HS_REFUSAL:
-		return tern_control_on_refusal(c, pkt, len);
+		return tern_control_on_refusal(c, pkt, len, now);
 	default:
 		c->stats.drop_malformed++;
 		return TERN_EMALFORMED;

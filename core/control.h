@@ -2,7 +2,10 @@
  * packets (initiations, responses, cookie replies) and connect requests,
  * runs the cheap checks first (mac1, per-source rate limit, and a cookie
  * under load) and the X25519 work only for what survives them, and turns each
- * completed handshake into a session handed to its owner worker.
+ * completed handshake into a session handed to its owner worker. A client's
+ * retry or duplicate of an initiation it already answered gets the same
+ * response again from a bounded cache, not a second session
+ * (docs/handshake.md §8.3).
  *
  * Like the engine it does no I/O and reads no clock: time is passed in,
  * packets leave through ops->send, sessions through ops->install, and the
@@ -72,6 +75,8 @@ struct tern_control_cfg {
 	size_t max_pending;              /* our own handshakes in flight (1024) */
 	tern_time hs_rto;                /* first retransmission timeout (1 s), doubling */
 	tern_time hs_timeout;            /* give up after (10 s) */
+	size_t resp_cache_entries;       /* responses kept for retries (4096; 0: none) */
+	tern_time resp_cache_ttl;        /* kept for (4 s: a client's first two retries) */
 	uint8_t workers;                 /* owner worker ids 0..workers-1 (1) */
 	struct tern_session_cfg session; /* every new session's configuration */
 };
@@ -85,6 +90,11 @@ struct tern_control_stats {
 	uint64_t drop_malformed, drop_mac1, drop_ratelimit, drop_no_cookie, drop_unknown_cid;
 	uint64_t cookie_replies_sent, refusals, dh_initiations; /* DH work done as responder */
 	uint64_t accepted, connected, connect_failed, retransmits;
+	/* The response cache (docs/handshake.md §8.3): responses sent again
+	 * instead of new ones (no response DH, no new session); of those, for
+	 * byte-identical duplicates (no DH at all); duplicates dropped once an
+	 * entry's resends ran out; live entries pushed out by newer ones. */
+	uint64_t responses_resent, duplicates_resent, drop_duplicate, resp_cache_evicted;
 	uint64_t fail[16]; /* responder-side failures by tern_hs_fail */
 };
 
@@ -136,7 +146,7 @@ uint64_t tern_control_unix(const struct tern_control *c);
 void tern_control_client_free(struct tern_control *c);
 int tern_control_on_response(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
 int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
-int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len);
+int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now);
 tern_time tern_control_client_deadline(const struct tern_control *c);
 void tern_control_client_timeout(struct tern_control *c, tern_time now);
 

@@ -1,11 +1,15 @@
-/* The control plane's initiator half: our own handshakes in flight. Each
- * retry is a fresh initiation (new ephemeral key, newer timestamp), never a
- * byte-for-byte resend, so a server that already answered a lost first try
- * does not reject the retry as a replay. The last few tries' states are kept,
- * so a slow server's answer to an earlier try still completes the handshake
- * (without that, a server whose queue takes longer than the retry timeout
- * would only ever answer superseded tries). A cookie reply makes the next
- * try carry the cookie, at once. */
+/* The control plane's initiator half: our own handshakes in flight. A try
+ * is sent twice: first as built, then once more byte for byte, which a
+ * server that answered it (its response lost or slow) answers from its
+ * response cache with no Diffie-Hellman at all (docs/handshake.md §8.3).
+ * Every later retry is a fresh initiation (new ephemeral key, newer
+ * timestamp), so a server that no longer holds that response does not
+ * reject it as a replay; its REPLAY refusal of a second copy just brings the
+ * fresh try forward. The last few tries' states are kept, so a slow
+ * server's answer to an earlier try still completes the handshake (without
+ * that, a server whose queue takes longer than the retry timeout would only
+ * ever answer superseded tries). A cookie reply makes the next try carry
+ * the cookie, at once. */
 #include <stdlib.h>
 
 #include "control_int.h"
@@ -19,6 +23,9 @@ struct pending {
 	bool got_cookie;
 	bool has_cookie;
 	struct tern_hs_initiator *st[KEEP_TRIES]; /* st[0] newest */
+	bool twice[KEEP_TRIES];                   /* that try was sent a second time */
+	uint8_t pkt[TERN_HS_INIT_LEN];            /* the newest try, as sent */
+	uint16_t pkt_len;
 	struct tern_hs_mac_keys server_mac;
 	uint8_t server_pub[TERN_HS_KEY_LEN];
 	uint8_t cid[TERN_CID_LEN];
@@ -95,7 +102,7 @@ static void next_timestamp(struct tern_control *c, uint8_t ts[TERN_HS_TIMESTAMP_
 /* Builds and sends a fresh initiation for p. */
 static int send_initiation(struct tern_control *c, struct pending *p)
 {
-	uint8_t pkt[TERN_HS_INIT_LEN], ts[TERN_HS_TIMESTAMP_LEN];
+	uint8_t ts[TERN_HS_TIMESTAMP_LEN];
 	struct tern_hs_init_config ic = {.local = &c->identity,
 	                                 .remote_pub = p->server_pub,
 	                                 .timestamp = ts,
@@ -115,11 +122,15 @@ static int send_initiation(struct tern_control *c, struct pending *p)
 	next_timestamp(c, ts);
 	tern_hs_initiator_free(p->st[KEEP_TRIES - 1]);
 	memmove(&p->st[1], &p->st[0], (KEEP_TRIES - 1) * sizeof(p->st[0]));
+	memmove(&p->twice[1], &p->twice[0], (KEEP_TRIES - 1) * sizeof(p->twice[0]));
 	p->st[0] = NULL;
-	rc = tern_hs_initiation_create(&p->st[0], &ic, pkt, sizeof(pkt), &len, NULL);
-	if (rc == 0)
-		c->ops.send(c->ops.ctx, &p->peer, pkt, len);
-	return rc;
+	p->twice[0] = false;
+	rc = tern_hs_initiation_create(&p->st[0], &ic, p->pkt, sizeof(p->pkt), &len, NULL);
+	if (rc < 0)
+		return rc;
+	p->pkt_len = (uint16_t)len;
+	c->ops.send(c->ops.ctx, &p->peer, p->pkt, len);
+	return 0;
 }
 
 static struct pending *free_slot(struct tern_control_client *cl, size_t n)
@@ -261,10 +272,20 @@ int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t le
 	return send_initiation(c, p);
 }
 
-int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len)
+/* A retry now, counted; a failure to build one ends the handshake. */
+static void retry_now(struct tern_control *c, struct pending *p, tern_time now)
+{
+	p->next_tx = now + p->rto;
+	c->stats.retransmits++;
+	if (send_initiation(c, p) < 0)
+		finish(c, p, TERN_HS_INTERNAL);
+}
+
+int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now)
 {
 	struct pending *p = find(c, pkt, len);
 	enum tern_hs_fail reason = TERN_HS_OK;
+	unsigned i;
 	int rc;
 
 	if (!p) {
@@ -272,10 +293,16 @@ int tern_control_on_refusal(struct tern_control *c, const uint8_t *pkt, size_t l
 		return TERN_EINVAL;
 	}
 	rc = TERN_ECRYPTO;
-	for (unsigned i = 0; rc < 0 && i < KEEP_TRIES && p->st[i]; i++)
+	for (i = 0; rc < 0 && i < KEEP_TRIES && p->st[i]; i++)
 		rc = tern_hs_refusal_consume(p->st[i], pkt, len, &reason, NULL);
 	if (rc < 0 || reason == TERN_HS_OK)
 		return rc < 0 ? rc : TERN_ECRYPTO; /* forged: keep waiting */
+	if (reason == TERN_HS_REPLAY && p->twice[i - 1]) {
+		/* the server answered that try's first copy and has forgotten
+		 * the answer: only a fresh try can be answered now */
+		retry_now(c, p, now);
+		return 0;
+	}
 	finish(c, p, reason);
 	return 0;
 }
@@ -303,10 +330,14 @@ static void expire(struct tern_control *c, struct pending *p, tern_time now)
 	if (now < p->next_tx)
 		return;
 	p->rto *= 2;
-	p->next_tx = now + p->rto;
-	c->stats.retransmits++;
-	if (send_initiation(c, p) < 0)
-		finish(c, p, TERN_HS_INTERNAL);
+	if (!p->twice[0]) { /* the newest try once more, byte for byte */
+		p->twice[0] = true;
+		p->next_tx = now + p->rto;
+		c->stats.retransmits++;
+		c->ops.send(c->ops.ctx, &p->peer, p->pkt, p->pkt_len);
+		return;
+	}
+	retry_now(c, p, now);
 }
 
 void tern_control_client_timeout(struct tern_control *c, tern_time now)
