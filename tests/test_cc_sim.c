@@ -17,7 +17,8 @@
  * usage: test_cc_sim [TEST]   (no argument runs them all; env CC_SIM_SEED
  * replays another seed and delays flow i's start by (seed % 997) · 10 · i µs, so
  * even clean paths take another history; CC_SIM_TRACE prints each flow's
- * state every 100 ms) */
+ * state every 100 ms; CC_SIM_EV prints each flow's BBR mode and phase
+ * changes as they happen) */
 #include <stdlib.h>
 
 #include "io/simnet.h"
@@ -188,7 +189,11 @@ static void events(struct world *w, tern_time now)
 
 static void trace(struct world *w, tern_time now)
 {
-	if (getenv("CC_SIM_EV"))
+	static int ev = -1;
+
+	if (ev < 0)
+		ev = getenv("CC_SIM_EV") != NULL;
+	if (ev)
 		events(w, now);
 	if (now < w->trace_at)
 		return;
