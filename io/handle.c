@@ -1,12 +1,13 @@
 /* The handle API's application side (tern/handle.h): handle lifecycle and
- * references, connects, the commands posted to workers (send, datagram,
- * close, resume), and the waits: an event count over a futex, so any
+ * references, connects, the commands posted to workers (send, finish,
+ * datagram, close, resume), and the waits: an event count over a futex, so any
  * number of threads can wait on one handle and a worker wakes them without
  * a lock, and without a syscall when nobody sleeps. Receiving and
  * listeners are in handle_recv.c, the worker side in handle_rx.c; what
  * crosses between them is described in handle_int.h. */
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -124,7 +125,10 @@ struct tern_handle *tern_handle_new(struct tern_engine *e, struct tern_hub *hub)
 
 	if (!h)
 		return NULL;
-	if (tern_ring_new(&h->rx, TERN_HANDLE_RECV_SLOTS, TERN_RING_SPSC) < 0) {
+	/* one bit per stream the engine allows (a whole word at least) */
+	h->fin_sent = calloc(e->cfg.max_streams / 64u + 1, sizeof(*h->fin_sent));
+	if (!h->fin_sent || tern_ring_new(&h->rx, TERN_HANDLE_RECV_SLOTS, TERN_RING_SPSC) < 0) {
+		free(h->fin_sent);
 		free(h);
 		return NULL;
 	}
@@ -156,6 +160,7 @@ static void destroy(struct tern_handle *h)
 	free_held(h->closed_held);
 	free_held(h->held_head);
 	free_cmds(h->tx_head);
+	free(h->fin_sent);
 	pthread_mutex_destroy(&h->rx_lock);
 	free(h);
 }
@@ -322,17 +327,18 @@ static bool budget_take(struct tern_handle *h, size_t len)
 	return true;
 }
 
-int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
+static bool fin_marked(struct tern_handle *h, uint16_t stream)
+{
+	/* seq_cst: pairs with the finisher's fetch_or (see tern_handle_finish) */
+	return atomic_load(&h->fin_sent[stream / 64]) & (1ull << (stream % 64));
+}
+
+/* Budget, copy, post: the send after its checks. */
+static int send_post(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
 {
 	struct hcmd *cmd;
-	int rc = tern_handle_usable(h);
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	if (!msg || !len || stream >= h->max_streams)
-		return TERN_EINVAL;
-	if (len > TERN_MAX_MESSAGE)
-		return TERN_ETOOBIG;
 	if (!budget_take(h, len))
 		return TERN_EAGAIN;
 	cmd = cmd_new(h, OP_SEND, msg, len);
@@ -341,6 +347,51 @@ int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, si
 	rc = cmd ? post(h, cmd) : TERN_ENOMEM;
 	if (rc < 0)
 		atomic_fetch_sub_explicit(&h->tx_queued, len, memory_order_relaxed);
+	return rc;
+}
+
+int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
+{
+	int rc = tern_handle_usable(h);
+
+	if (rc < 0)
+		return rc;
+	if (!msg || !len || stream >= h->max_streams)
+		return TERN_EINVAL;
+	if (len > TERN_MAX_MESSAGE)
+		return TERN_ETOOBIG;
+	/* seq_cst: announce the send before reading the stream's fin mark; a
+	 * finisher that marks it first waits for us to post (Dekker) */
+	atomic_fetch_add(&h->tx_posting, 1);
+	rc = fin_marked(h, stream) ? TERN_ECLOSED : send_post(h, stream, msg, len);
+	atomic_fetch_sub(&h->tx_posting, 1);
+	return rc;
+}
+
+/* Marks the stream, waits out the sends that read the mark before it was
+ * set (their commands then precede the FIN in the inbox), posts OP_FIN.
+ * A finish that cannot post unmarks the stream so that it can be retried. */
+int tern_handle_finish(struct tern_handle *h, uint16_t stream)
+{
+	uint64_t bit = 1ull << (stream % 64);
+	struct hcmd *cmd;
+	int rc = tern_handle_usable(h);
+
+	if (rc < 0)
+		return rc;
+	if (stream >= h->max_streams)
+		return TERN_EINVAL;
+	/* seq_cst: pairs with the sender's tx_posting increment and its load */
+	if (atomic_fetch_or(&h->fin_sent[stream / 64], bit) & bit)
+		return TERN_ECLOSED; /* finished already */
+	while (atomic_load(&h->tx_posting))
+		sched_yield(); /* a send is between its check and its post: brief */
+	cmd = cmd_new(h, OP_FIN, NULL, 0);
+	if (cmd)
+		cmd->stream = stream;
+	rc = cmd ? post(h, cmd) : TERN_ENOMEM;
+	if (rc < 0)
+		atomic_fetch_and(&h->fin_sent[stream / 64], ~bit);
 	return rc;
 }
 

@@ -7,8 +7,15 @@
  *  - worker -> app: messages in the handle's SPSC ring (rx), each a struct
  *    tern_msg (type RX_MSG or RX_DGRAM, len = stream or lane + 1, aux =
  *    length, data inline up to TERN_MSG_INLINE bytes, else ptr = a malloc'd
- *    copy the consumer frees). State changes are published by a release
- *    store of state; every change ends with evc_notify.
+ *    copy the consumer frees; type RX_FIN, len = stream, aux = 0: the peer
+ *    finished that stream, queued behind its messages). State changes are
+ *    published by a release store of state; every change ends with
+ *    evc_notify.
+ *  - finishing: the app marks the stream in fin_sent before it posts
+ *    OP_FIN, and a send checks the mark inside tx_posting (see
+ *    tern_handle_finish), so a send either precedes the FIN in the inbox or
+ *    returns TERN_ECLOSED; OP_FIN then waits in the worker's send list
+ *    behind the sends the session could not take yet.
  *  - the hub (one per engine) lists every handle and listener so that
  *    tern_engine_free can end them; its lock is taken when a handle is born
  *    or freed (per session, never per message). */
@@ -36,8 +43,8 @@ typedef int (*tern_try_fn)(void *arg);
  * (timeout 0) or TERN_ETIMEDOUT. */
 int tern_evc_wait_for(struct evc *ev, uint64_t timeout_us, tern_try_fn try, void *arg);
 
-enum { RX_MSG = 1, RX_DGRAM = 2 };
-enum { OP_SEND, OP_DGRAM, OP_RESUME, OP_CLOSE, OP_ABORT };
+enum { RX_MSG = 1, RX_DGRAM = 2, RX_FIN = 3 };
+enum { OP_SEND, OP_DGRAM, OP_RESUME, OP_CLOSE, OP_ABORT, OP_FIN };
 
 /* A message the worker keeps while the ring is full (backpressure). */
 struct held {
@@ -47,12 +54,12 @@ struct held {
 
 struct hcmd {
 	struct tern_call call; /* first: the command is one block (tern_worker_free frees it) */
-	struct hcmd *next;     /* worker side: sends waiting for room in the session */
+	struct hcmd *next;     /* worker side: sends (and FINs) waiting for room in the session */
 	struct tern_handle *h; /* compared with the session's user; used only when equal */
 	uint64_t key;          /* the session's table key */
 	uint64_t code;         /* OP_ABORT */
 	size_t len;
-	uint16_t stream;
+	uint16_t stream; /* OP_SEND, OP_FIN */
 	uint8_t op;
 	uint8_t data[];
 };
@@ -94,6 +101,11 @@ struct tern_handle {
 	/* app -> worker send budget: bytes sent but not yet taken by the session */
 	atomic_size_t tx_queued;
 	size_t tx_budget;
+	/* app side: streams the app finished (one bit each, set once, never
+	 * cleared but by a finish that could not post), and the sends between
+	 * their check of that bit and their post; seq_cst, a Dekker pair */
+	atomic_ullong *fin_sent;
+	atomic_uint tx_posting;
 	/* worker -> app */
 	struct tern_ring *rx; /* SPSC */
 	atomic_size_t rx_bytes;

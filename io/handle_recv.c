@@ -5,7 +5,8 @@
  * Each ring has one consumer, so receivers (and accepters) take turns under
  * a mutex held for one non-blocking attempt, never while they sleep; the
  * worker producing into the ring takes no lock. A message that does not fit
- * the caller's buffer stays at the head (h->head) for the next call. */
+ * the caller's buffer stays at the head (h->head) for the next call; the
+ * peer's FIN of a stream is a record without data that any call takes. */
 #include <stdlib.h>
 
 #include "handle_int.h"
@@ -58,6 +59,16 @@ struct recv_arg {
 	struct tern_recv_info *info;
 };
 
+static void fill_info(struct tern_recv_info *info, const struct tern_msg *m)
+{
+	info->len = m->aux;
+	info->stream = m->type == RX_DGRAM ? TERN_STREAM_DATAGRAMS : m->len;
+	info->lane = m->type == RX_DGRAM ? (int)m->len - 1 : -1;
+	info->fin = m->type == RX_FIN;
+}
+
+/* One attempt: the head message into the caller's buffer (a FIN record
+ * needs no room and returns 0). */
 static int try_recv(void *arg)
 {
 	struct recv_arg *a = arg;
@@ -71,14 +82,12 @@ static int try_recv(void *arg)
 		pthread_mutex_unlock(&h->rx_lock);
 		return rc;
 	}
-	if (a->info) {
-		a->info->len = m->aux;
-		a->info->stream = m->type == RX_DGRAM ? TERN_STREAM_DATAGRAMS : m->len;
-		a->info->lane = m->type == RX_DGRAM ? (int)m->len - 1 : -1;
-	}
+	if (a->info)
+		fill_info(a->info, m);
 	rc = m->aux > a->cap ? TERN_ETOOBIG : (int)m->aux;
-	if (rc > 0) {
-		memcpy(a->buf, m->ptr ? m->ptr : m->data, m->aux);
+	if (rc >= 0) {
+		if (rc > 0)
+			memcpy(a->buf, m->ptr ? m->ptr : m->data, m->aux);
 		tern_msg_free_data(m);
 		h->has_head = false;
 	}

@@ -9,7 +9,9 @@
  * send at most what it was already granted: the held list is bounded by
  * one connection window plus what was in flight. Nothing reliable is ever
  * dropped; when the application has drained half the ring it posts
- * OP_RESUME, the held list moves into the ring, and credit flows again. */
+ * OP_RESUME, the held list moves into the ring, and credit flows again.
+ * A stream the peer finished becomes an RX_FIN record on the same path as
+ * its messages (ring, else held list), so it is read after all of them. */
 #include <stdlib.h>
 
 #include "handle_int.h"
@@ -127,6 +129,25 @@ static void on_datagram(void *ctx, struct tern_conn *c, int lane, const void *d,
 	tern_evc_notify(&h->ev);
 }
 
+/* The peer finished stream: a record with no data, behind its messages. */
+static void on_stream_fin(void *ctx, struct tern_conn *c, uint16_t stream)
+{
+	struct tern_handle *h = live(c);
+	struct tern_msg m;
+
+	(void)ctx;
+	if (!h)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = RX_FIN;
+	m.len = stream;
+	if ((h->held_head || rx_push(h, &m) < 0) && hold(h, c, &m) < 0) {
+		tern_session_fail(c->s, TERN_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	tern_evc_notify(&h->ev);
+}
+
 /* ---- sending ---- */
 
 static void budget_return(struct tern_handle *h, size_t len)
@@ -136,15 +157,18 @@ static void budget_return(struct tern_handle *h, size_t len)
 	tern_evc_notify(&h->ev);
 }
 
-/* Offers cmd to the session: 0 (taken or failed for good, cmd freed) or
- * TERN_EAGAIN (the session's send buffer is full: cmd kept by the caller). */
+/* Offers cmd (OP_SEND or OP_FIN) to the session: 0 (taken or failed for
+ * good, cmd freed) or TERN_EAGAIN (the session's send buffer is full: cmd
+ * kept by the caller; never for a FIN). */
 static int try_send(struct tern_handle *h, struct tern_conn *c, struct hcmd *cmd)
 {
-	int rc = tern_send(c, cmd->stream, cmd->data, cmd->len);
+	int rc = cmd->op == OP_FIN ? tern_finish(c, cmd->stream)
+	                           : tern_send(c, cmd->stream, cmd->data, cmd->len);
 
 	if (rc == TERN_EAGAIN)
 		return rc;
-	budget_return(h, cmd->len);
+	if (cmd->len)
+		budget_return(h, cmd->len);
 	free(cmd);
 	return 0;
 }
@@ -164,11 +188,13 @@ static void flush_sends(struct tern_handle *h, struct tern_conn *c)
 	}
 }
 
+/* A FIN queues behind the sends still waiting, as a send does. */
 static void queue_send(struct tern_handle *h, struct tern_conn *c, struct hcmd *cmd)
 {
 	if (!h->tx_head && try_send(h, c, cmd) == 0)
 		return;
-	atomic_fetch_add_explicit(&h->n_retries, 1, memory_order_relaxed);
+	if (cmd->op == OP_SEND)
+		atomic_fetch_add_explicit(&h->n_retries, 1, memory_order_relaxed);
 	cmd->next = NULL;
 	if (h->tx_tail)
 		h->tx_tail->next = cmd;
@@ -240,6 +266,7 @@ void tern_handle_run_cmd(struct tern_worker *w, void *arg, tern_time now)
 	}
 	switch (cmd->op) {
 	case OP_SEND:
+	case OP_FIN:
 		queue_send(h, c, cmd);
 		return;
 	case OP_DGRAM:
@@ -350,6 +377,7 @@ const struct tern_handler tern_handle_connect_handler = {
         .on_connect = on_connect,
         .on_connect_failed = on_connect_failed,
         .on_message = on_message,
+        .on_stream_fin = on_stream_fin,
         .on_datagram = on_datagram,
         .on_writable = on_writable,
         .on_closed = on_closed,

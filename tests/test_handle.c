@@ -7,6 +7,11 @@
  *    is lost and what the worker holds outside the ring stays within one
  *    connection window plus one stream window; a peer that closes while the
  *    worker holds messages: they are all read after the close;
+ *  - finishing streams: the peer reads every message of a stream, then its
+ *    fin (recv returns 0, info.fin), also behind sends the session could
+ *    not take yet and behind messages the worker held; several streams;
+ *    finishing twice, sending after a finish, and sends racing a finish
+ *    from other threads (each either arrives before the fin or is refused);
  *  - recv timeouts, a message larger than the buffer, async connect, a
  *    refused connect, closed-handle calls with the peer's reason;
  *  - engines freed under live handles and a listener.
@@ -25,6 +30,7 @@
 #define VP_BULK 10
 #define VP_MISC 11
 #define VP_HELD 12
+#define VP_FIN 13
 #define NH 6     /* client handles */
 #define NSEND 3  /* sender threads (streams) per handle */
 #define NMSG 300 /* messages per sender */
@@ -380,6 +386,214 @@ static void test_close_while_held(struct tern_engine *srv, struct tern_engine *c
 	tern_hlistener_close(l);
 }
 
+/* ---- finishing streams ---- */
+
+#define FIN_BIG (64u << 10)
+#define FIN_NBIG 40 /* 2.5 MiB: past the session's send buffer, within the ring */
+
+/* A message of seq on stream: seq, stream, then bytes that depend on both. */
+static void fin_fill(uint8_t *buf, size_t len, uint16_t stream, uint32_t seq)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 13u + seq + stream * 7u);
+	memcpy(buf, &seq, 4);
+	memcpy(buf + 4, &stream, 2);
+}
+
+/* Reads stream's messages of len bytes, seq 0..n-1 in order, then its fin;
+ * other streams' messages are not expected. Returns how many matched. */
+static int read_until_fin(struct tern_handle *h, uint16_t stream, size_t len, int n)
+{
+	static uint8_t buf[FIN_BIG], want[FIN_BIG];
+	struct tern_recv_info info;
+	int ok = 0, rc;
+
+	for (int seq = 0; seq < n; seq++) {
+		rc = tern_handle_recv(h, buf, sizeof(buf), &info, 20 * SEC);
+		fin_fill(want, len, stream, (uint32_t)seq);
+		ok += rc == (int)len && !info.fin && info.stream == stream &&
+		      memcmp(buf, want, len) == 0;
+	}
+	rc = tern_handle_recv(h, buf, sizeof(buf), &info, 20 * SEC);
+	CHECK_EQ(rc, 0);
+	CHECK(info.fin);
+	CHECK_EQ(info.stream, stream);
+	CHECK_EQ(info.len, 0);
+	CHECK_EQ(info.lane, -1);
+	return ok;
+}
+
+/* Messages the session cannot take at once (the send list on the worker),
+ * then the fin: it waits behind them. Then the errors, and the other
+ * direction of the same stream, which stays open. */
+static void test_fin_after_messages(struct tern_handle *c, struct tern_handle *s)
+{
+	static uint8_t buf[FIN_BIG];
+	struct tern_recv_info info;
+	struct tern_handle_stats st;
+	int sent = 0;
+
+	for (uint32_t seq = 0; seq < FIN_NBIG; seq++) {
+		fin_fill(buf, FIN_BIG, 1, seq);
+		sent += send_all(c, 1, buf, FIN_BIG) == 0;
+	}
+	CHECK_EQ(sent, FIN_NBIG);
+	CHECK_EQ(tern_handle_finish(c, 1), 0);
+	CHECK_EQ(tern_handle_finish(c, 1), TERN_ECLOSED); /* finished already */
+	CHECK_EQ(tern_handle_send(c, 1, "late", 4), TERN_ECLOSED);
+	CHECK_EQ(tern_handle_state(c), TERN_HANDLE_OPEN); /* the session is not over */
+	CHECK_EQ(tern_handle_finish(c, 16), TERN_EINVAL); /* max_streams is 16 */
+	CHECK_EQ(read_until_fin(s, 1, FIN_BIG, FIN_NBIG), FIN_NBIG);
+	tern_handle_stats(c, &st);
+	CHECK(st.send_retries > 0); /* the fin really queued behind held-up sends */
+	/* nothing follows the fin; the peer's side of stream 1 is still open */
+	CHECK_EQ(tern_handle_recv(s, buf, sizeof(buf), &info, 0), TERN_EAGAIN);
+	CHECK_EQ(tern_handle_send(s, 1, "back", 4), 0);
+	CHECK_EQ(tern_handle_recv(c, buf, sizeof(buf), &info, 5 * SEC), 4);
+	CHECK(!info.fin);
+	CHECK_EQ(info.stream, 1);
+	CHECK_EQ(tern_handle_finish(s, 1), 0);
+	CHECK_EQ(tern_handle_recv(c, NULL, 0, NULL, 5 * SEC), 0); /* a fin needs no buffer */
+}
+
+/* Streams 2, 3 and 4 interleaved, each finished: each stream's messages in
+ * order, then its fin; stream 5 is not finished and still carries data. */
+static void test_fin_streams(struct tern_handle *c, struct tern_handle *s)
+{
+	enum { PER = 20 };
+	uint8_t buf[512];
+	struct tern_recv_info info;
+	uint32_t next[6] = {0};
+	int fins = 0, bad = 0, rc;
+
+	for (uint32_t seq = 0; seq < PER; seq++)
+		for (uint16_t st = 2; st <= 4; st++) {
+			fin_fill(buf, 100 + seq, st, seq);
+			CHECK_EQ(send_all(c, st, buf, 100 + seq), 0);
+		}
+	for (uint16_t st = 4; st >= 2; st--)
+		CHECK_EQ(tern_handle_finish(c, st), 0);
+	CHECK_EQ(tern_handle_send(c, 5, "open", 4), 0);
+	while (fins < 3 && (rc = tern_handle_recv(s, buf, sizeof(buf), &info, 20 * SEC)) >= 0) {
+		uint8_t want[512];
+		if (info.stream < 2 || info.stream > 5) {
+			bad++;
+		} else if (info.fin) {
+			bad += next[info.stream] != PER;
+			fins++;
+		} else if (info.stream < 5) {
+			fin_fill(want, 100 + next[info.stream], info.stream, next[info.stream]);
+			bad += rc != (int)(100 + next[info.stream]) ||
+			       memcmp(buf, want, (size_t)rc) != 0;
+			next[info.stream]++;
+		}
+	}
+	CHECK_EQ(fins, 3);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(next[2] + next[3] + next[4], 3 * PER);
+}
+
+/* Three threads send on one stream while the main thread finishes it:
+ * every send that returned 0 arrives, before the fin; the rest were
+ * refused with TERN_ECLOSED. */
+struct racer {
+	struct tern_handle *h;
+	pthread_t th;
+	atomic_int *total;
+	int ok, closed, other;
+};
+
+static void *race_main(void *arg)
+{
+	struct racer *r = arg;
+	uint8_t buf[64] = {0};
+
+	for (int i = 0; i < 100000; i++) {
+		int rc = tern_handle_send(r->h, 6, buf, sizeof(buf));
+		if (rc == TERN_EAGAIN) {
+			tern_handle_wait_writable(r->h, sizeof(buf), SEC);
+			continue;
+		}
+		r->ok += rc == 0;
+		r->closed += rc == TERN_ECLOSED;
+		r->other += rc != 0 && rc != TERN_ECLOSED;
+		if (rc != 0)
+			break;
+		atomic_fetch_add(r->total, 1);
+	}
+	return NULL;
+}
+
+static void test_fin_race(struct tern_handle *c, struct tern_handle *s)
+{
+	struct racer r[3];
+	atomic_int total = 0;
+	struct tern_recv_info info;
+	uint8_t buf[64];
+	int ok = 0, got = 0, rc;
+
+	for (int i = 0; i < 3; i++) {
+		r[i] = (struct racer){.h = c, .total = &total};
+		pthread_create(&r[i].th, NULL, race_main, &r[i]);
+	}
+	WAIT_FOR(atomic_load(&total) >= 2000, 20000);
+	CHECK_EQ(tern_handle_finish(c, 6), 0);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(r[i].th, NULL);
+		ok += r[i].ok;
+		CHECK_EQ(r[i].closed, 1);
+		CHECK_EQ(r[i].other, 0);
+	}
+	while ((rc = tern_handle_recv(s, buf, sizeof(buf), &info, 20 * SEC)) > 0)
+		got += info.stream == 6;
+	CHECK_EQ(rc, 0);
+	CHECK(info.fin);
+	CHECK_EQ(info.stream, 6);
+	CHECK_EQ(got, ok);
+}
+
+/* The receiver reads nothing until the worker holds messages back (the
+ * ring is full): the fin is held behind them and still comes last. */
+static void test_fin_held(struct tern_handle *c, struct tern_handle *s)
+{
+	enum { N = (TERN_HANDLE_RECV_BYTES / FIN_BIG) + 6 };
+	static uint8_t buf[FIN_BIG];
+	struct tern_handle_stats st;
+	int sent = 0;
+
+	for (uint32_t seq = 0; seq < N; seq++) {
+		fin_fill(buf, FIN_BIG, 7, seq);
+		sent += send_all(c, 7, buf, FIN_BIG) == 0;
+	}
+	CHECK_EQ(sent, N);
+	CHECK_EQ(tern_handle_finish(c, 7), 0);
+	WAIT_FOR((tern_handle_stats(s, &st), st.held_bytes_max >= 6 * FIN_BIG), 20000);
+	CHECK(st.holds > 0);
+	CHECK_EQ(read_until_fin(s, 7, FIN_BIG, N), N);
+}
+
+static void test_finish(struct tern_engine *srv, struct tern_engine *cli)
+{
+	struct tern_connect_opts o = opts_for(srv, VP_FIN);
+	struct tern_hlistener *l;
+	struct tern_handle *c = NULL, *s = NULL;
+
+	CHECK_EQ(tern_handle_listen(srv, VP_FIN, 0, 0, &l), 0);
+	CHECK_EQ(tern_handle_connect(cli, &o, 5 * SEC, &c, NULL), 0);
+	CHECK_EQ(tern_handle_accept(l, 5 * SEC, &s), 0);
+	if (c && s) {
+		test_fin_after_messages(c, s);
+		test_fin_streams(c, s);
+		test_fin_race(c, s);
+		test_fin_held(c, s);
+		CHECK_EQ(tern_handle_close(c), 0);
+		CHECK_EQ(tern_handle_recv(s, NULL, 0, NULL, 10 * SEC), TERN_ECLOSED);
+	}
+	tern_handle_release(c);
+	tern_handle_release(s);
+	tern_hlistener_close(l);
+}
+
 /* ---- timeouts, sizes, refusals, closed handles ---- */
 
 static void test_recv_edges(struct tern_handle *c, struct tern_handle *s)
@@ -412,6 +626,7 @@ static void test_closed_calls(struct tern_handle *c, struct tern_handle *s)
 	CHECK_EQ(tern_handle_abort(c, 42, "bye"), 0);
 	CHECK_EQ(tern_handle_recv(s, buf, sizeof(buf), NULL, 5 * SEC), TERN_ECLOSED);
 	CHECK_EQ(tern_handle_state(s), TERN_HANDLE_CLOSED);
+	CHECK_EQ(tern_handle_finish(s, 0), TERN_ECLOSED); /* the reason says why: */
 	CHECK_EQ(tern_handle_reason(s, &why), 0);
 	CHECK(why.remote);
 	CHECK(why.app);
@@ -428,6 +643,9 @@ static void test_closed_calls(struct tern_handle *c, struct tern_handle *s)
 	CHECK(why.app);
 	CHECK_EQ(why.code, 42);
 	CHECK_EQ(tern_handle_send(c, 0, "x", 1), TERN_ECLOSED);
+	CHECK_EQ(tern_handle_finish(c, 0), TERN_ECLOSED);
+	CHECK_EQ(tern_handle_reason(c, &why), 0);
+	CHECK(strcmp(why.what, "") != 0);
 }
 
 static void test_misc(struct tern_engine *srv, struct tern_engine *cli)
@@ -505,6 +723,7 @@ int main(void)
 	test_concurrent(srv, cli);
 	test_slow_reader(srv, cli);
 	test_close_while_held(srv, cli);
+	test_finish(srv, cli);
 	test_misc(srv, cli);
 	CHECK_EQ(tern_engine_stop(cli, 5 * SEC), 0);
 	CHECK_EQ(tern_engine_stop(srv, 5 * SEC), 0);

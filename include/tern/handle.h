@@ -15,6 +15,10 @@
  *   receiving  the worker puts each message and datagram in the handle's
  *              bounded SPSC ring (ck_ring); tern_handle_recv takes them,
  *              blocking (futex wake-up) or not.
+ *   finishing  tern_handle_finish ends a stream after the messages already
+ *              sent on it; the peer's tern_handle_recv then returns 0 with
+ *              info->fin set, after every message of that stream (as
+ *              read(2) returns 0 at end of file).
  *   backpressure  when the ring is full (receive_slots messages or
  *              receive_bytes bytes) the worker never blocks and never drops
  *              a message: it keeps the messages that arrive in a list of its
@@ -64,9 +68,11 @@ enum tern_handle_state {
 
 /* What tern_handle_recv returned. */
 struct tern_recv_info {
-	size_t len;      /* the message's length (also when TERN_ETOOBIG) */
+	size_t len;      /* the message's length (also when TERN_ETOOBIG); 0 for a fin */
 	uint16_t stream; /* TERN_STREAM_DATAGRAMS for a datagram */
 	int lane;        /* datagrams: -1 plain, else the unreliable-sequenced lane */
+	bool fin;        /* the peer finished stream (recv returned 0): every message it
+	                    sent there came before, and no more will come */
 };
 
 struct tern_handle_stats {
@@ -124,9 +130,20 @@ void tern_hlistener_close(struct tern_hlistener *l);
  * max_streams). Never blocks. Returns 0, TERN_EAGAIN (send budget or
  * worker inbox full: retry, or tern_handle_wait_writable), TERN_ETOOBIG
  * (over 64 MiB), TERN_EINVAL (empty message, stream out of range),
- * TERN_ESTATE (still connecting), TERN_ECLOSED. A message accepted here is
- * sent unless the session ends first. */
+ * TERN_ESTATE (still connecting), TERN_ECLOSED (the session ended, or we
+ * finished the stream), TERN_ENOMEM. A message accepted here is sent unless
+ * the session ends first. */
 int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, size_t len);
+/* Finishes stream: the peer receives the messages already sent on it, then
+ * the fin (tern_handle_recv returns 0 with info->fin). Sending on a
+ * finished stream, or finishing it again, returns TERN_ECLOSED; other
+ * streams stay open. Never blocks; takes no send budget. Thread-safe: a
+ * send on the same stream from another thread either goes before the fin
+ * or returns TERN_ECLOSED. Returns 0, TERN_EAGAIN (worker inbox full:
+ * retry), TERN_EINVAL (stream out of range), TERN_ESTATE (still
+ * connecting), TERN_ECLOSED (the stream is already finished, or the session
+ * ended: tern_handle_state tells which), TERN_ENOMEM. */
+int tern_handle_finish(struct tern_handle *h, uint16_t stream);
 /* Queues an unreliable datagram (at most tern_handle_max_datagram bytes).
  * Returns as tern_handle_send; a datagram the session cannot queue is
  * dropped. */
@@ -140,12 +157,15 @@ size_t tern_handle_max_datagram(const struct tern_handle *h);
 /* Takes the next message or datagram into buf, waiting up to timeout_us.
  * info (may be NULL) says which stream and how long. Messages from one
  * stream come in order. Thread-safe (receivers take turns). Returns the
- * length, or TERN_EAGAIN (nothing, timeout_us 0), TERN_ETIMEDOUT (nothing
- * within timeout_us), TERN_ETOOBIG (cap is too small: info->len is the size
- * needed; the message stays queued), TERN_ECLOSED (the session ended and
- * every message it received has been read: tern_handle_reason says why),
- * TERN_EINVAL (buf NULL with cap > 0). A connecting handle has nothing yet:
- * the call waits as on an open one. */
+ * length (1 or more); 0 when the peer finished a stream: info->fin is set
+ * and info->stream says which (pass info to know), every message of that
+ * stream came before, and the fin is taken whatever cap is; TERN_EAGAIN
+ * (nothing, timeout_us 0); TERN_ETIMEDOUT (nothing within timeout_us);
+ * TERN_ETOOBIG (cap is too small: info->len is the size needed; the
+ * message stays queued); TERN_ECLOSED (the session ended and every message
+ * it received has been read: tern_handle_reason says why); TERN_EINVAL (buf
+ * NULL with cap > 0). A connecting handle has nothing yet: the call waits
+ * as on an open one. */
 int tern_handle_recv(struct tern_handle *h, void *buf, size_t cap, struct tern_recv_info *info,
                      uint64_t timeout_us);
 
