@@ -4,21 +4,22 @@
  *   tern-cat HOST PORT --server-key K --send FILE              send, verify an echo
  *   tern-cat HOST PORT --server-key K --get PATH --output FILE fetch, verify SHA-256
  *
- * Two threads. The engine's worker runs every session callback: it writes
- * what arrives to stdout or the output file, verifies echoes and the file
- * trailer, and records how the session ended. The main thread reads stdin
- * (or the --send file) and hands each chunk to the worker; the public API
- * has no cross-thread call yet (tern/handle.h is future work), so the chunk
- * travels as a TERN_MSG_CALL on the worker's inbox ring, the engine's
- * internal command path (io/engine.h). At most one chunk is in flight: the
- * main thread reads the next only when the worker has queued the last one,
- * so the session's send buffer, not tern-cat, bounds the memory, and the
- * stream's push-back (TERN_EAGAIN, then on_writable) paces stdin.
+ * It uses only the public API: the engine (tern/tern.h) and one handle
+ * (tern/handle.h), the way an application that is not a worker should.
+ * Two threads. The main thread connects, reads stdin (or the --send file)
+ * and sends each chunk as one message on stream 0, and finishes stream 0
+ * at EOF (tern_handle_finish). The handle's send budget pushes back on it
+ * (TERN_EAGAIN, then tern_handle_wait_writable), so the engine's send
+ * buffers, not tern-cat, bound the memory and a slow network slows the
+ * reads. The receiver thread takes what arrives (tern_handle_recv): it
+ * writes it to stdout or the output file, verifies echoes and the file
+ * trailer, closes the session when the server finishes stream 0 (recv
+ * returns 0 with info.fin), and records how the session ended.
  *
- * The worker tells the main thread about progress through an eventfd; the
- * fields they share are under one mutex. Exit status: 0 done, 1 failed
- * (connect refused, session lost, verification failed: the message names
- * why), 2 usage error. */
+ * The receiver wakes the main thread through an eventfd, which the main
+ * thread polls beside stdin; the fields they share are under one mutex.
+ * Exit status: 0 done, 1 failed (connect refused, session lost,
+ * verification failed: the message names why), 2 usage error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -27,6 +28,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,36 +37,32 @@
 #include <unistd.h>
 
 #include "apps/app_dpdk.h"
-#include "crypto/encode.h"
-#include "crypto/sha256.h"
-#include "io/engine.h" /* internal: the worker inboxes, for TERN_MSG_CALL */
+#include "crypto/encode.h" /* base64 for --ticket */
+#include "crypto/sha256.h" /* --get's verification */
+#include "tern/handle.h"
 #include "tern/tern.h"
 
 #define PROG "tern-cat"
 #define EXIT_USAGE 2
 #define STDIN_CHUNK (64u << 10)
 #define FILE_CHUNK (1u << 20)
-#define HELD_MAX (64u << 20) /* the largest message tern delivers */
 #define TRAILER_MAX 512
+#define WAIT_SLICE_US 100000 /* a full send budget: re-check the session this often */
+#define RETRY_US 100         /* a full worker inbox: pause before retrying */
 
 enum mode { MODE_STREAM, MODE_SEND, MODE_GET };
-enum state { ST_CONNECTING, ST_OPEN, ST_CLOSED };
-
-struct chunk {
-	size_t len;
-	bool fin; /* no data: finish stream 0 */
-	uint8_t data[];
-};
+enum state { ST_OPEN, ST_CLOSED };
 
 struct cat {
 	/* configuration (main thread, read-only once the engine runs) */
 	enum mode mode;
 	const char *host, *port_arg, *send_path, *get_path, *out_path;
 	struct tern_connect_opts co;
-	uint8_t ticket[TERN_HS_TICKET_MAX], client_priv[TERN_KEY_LEN];
+	uint8_t ticket[TERN_TICKET_MAX], client_priv[TERN_KEY_LEN];
 	bool has_client_key, quiet;
 	uint64_t idle_us, connect_us;
 	struct tern_engine *e;
+	struct tern_handle *h; /* set before the receiver starts */
 	int evfd, in_fd, out_fd, verify_fd;
 	bool out_regular;      /* --output is a regular file: removed if the transfer fails */
 	struct tern_addr bind; /* --bind: our address (family 0: any of the server's family) */
@@ -73,16 +71,17 @@ struct cat {
 	/* shared, under mu */
 	pthread_mutex_t mu;
 	enum state st;
-	unsigned worker;
-	bool inflight; /* a chunk posted and not yet queued by tern_send */
+	uint64_t sent; /* bytes the handle accepted on stream 0 */
 	int exit_code; /* 0 unless something failed */
 	char msg[600]; /* the failure, or the success summary */
+	/* the receiver closed on purpose (the close is no failure); seq_cst,
+	 * set by the receiver, read by both */
+	atomic_bool done;
 
-	/* the worker's alone */
-	struct tern_conn *conn;
-	struct chunk *pending; /* refused with TERN_EAGAIN: retried on_writable */
-	bool done;             /* we closed on purpose: the close is no failure */
-	uint64_t sent, received;
+	/* the receiver's alone */
+	uint64_t received;
+	uint8_t *rbuf; /* where recv writes; grows to the largest message */
+	size_t rcap;
 	uint8_t *held; /* --get: the newest message, maybe the trailer */
 	size_t held_len, held_cap;
 	struct tern_sha256 hash;
@@ -96,7 +95,7 @@ static void notify(struct cat *k)
 	(void)w;
 }
 
-/* Records the first failure (worker or main thread). */
+/* Records the first failure (either thread). */
 __attribute__((format(printf, 2, 3))) static void set_failure(struct cat *k, const char *fmt, ...)
 {
 	va_list ap;
@@ -141,103 +140,29 @@ static bool write_all(int fd, const void *p, size_t n)
 	return true;
 }
 
-/* ---- the worker side: ending the session ---- */
+/* ---- the receiver: ending the session ---- */
 
 /* Everything is over on our side: close gracefully (the peer sees code 0). */
-static void finish_session(struct cat *k, struct tern_conn *c)
+static void finish_session(struct cat *k)
 {
-	k->done = true;
-	tern_close_graceful(c);
-}
-
-static void fail_session(struct cat *k, struct tern_conn *c, const char *why)
-{
-	k->done = true;
-	tern_close(c, 1, why);
-}
-
-/* ---- the worker side: sending what the main thread read ---- */
-
-static void chunk_queued(struct cat *k)
-{
-	pthread_mutex_lock(&k->mu);
-	k->inflight = false;
-	pthread_mutex_unlock(&k->mu);
+	atomic_store(&k->done, true);
+	while (tern_handle_close(k->h) == TERN_EAGAIN)
+		usleep(RETRY_US); /* the worker's inbox is full */
 	notify(k);
 }
 
-/* Tries the pending chunk; true once it is queued (or moot). */
-static bool push_pending(struct cat *k)
+static void fail_session(struct cat *k, const char *why)
 {
-	struct chunk *ch = k->pending;
-	int rc;
-
-	if (!ch)
-		return true;
-	rc = ch->fin ? tern_finish(k->conn, 0) : tern_send(k->conn, 0, ch->data, ch->len);
-	if (rc == TERN_EAGAIN)
-		return false;
-	if (rc < 0 && !k->done)
-		set_failure(k, "sending on the session: %s (%s)", tern_strerror(rc),
-		            tern_conn_errmsg(k->conn));
-	if (rc == 0 && !ch->fin)
-		k->sent += ch->len;
-	k->pending = NULL;
-	free(ch);
-	chunk_queued(k);
-	return true;
+	atomic_store(&k->done, true);
+	while (tern_handle_abort(k->h, 1, why) == TERN_EAGAIN)
+		usleep(RETRY_US);
+	notify(k);
 }
 
-/* A chunk on its way to the worker: the inbox message's pointer. The
- * worker hands it to run_chunk, which owns and frees it (core/worker.c). */
-struct post {
-	struct tern_call call; /* first: the message's ptr is the post */
-	struct cat *k;
-	struct chunk *ch;
-};
-
-static void run_chunk(struct tern_worker *w, void *arg, tern_time now)
-{
-	struct post *p = arg;
-	struct cat *k = p->k;
-	struct chunk *ch = p->ch;
-
-	(void)w, (void)now;
-	free(p);
-	if (!k->conn || k->pending) { /* closed meanwhile (pending cannot be: one in flight) */
-		free(ch);
-		chunk_queued(k);
-		return;
-	}
-	k->pending = ch;
-	push_pending(k);
-}
-
-/* Hands ch to the worker that owns the session (main thread). */
-static int post_chunk(struct cat *k, struct chunk *ch)
-{
-	struct post *p = malloc(sizeof(*p));
-	struct tern_msg m = {.type = TERN_MSG_CALL};
-	unsigned worker;
-
-	if (!p)
-		return -1;
-	*p = (struct post){.call = {.fn = run_chunk, .arg = p}, .k = k, .ch = ch};
-	m.ptr = p;
-	pthread_mutex_lock(&k->mu);
-	worker = k->worker;
-	k->inflight = true;
-	pthread_mutex_unlock(&k->mu);
-	while (tern_ring_enqueue(k->e->inboxes[worker], &m) < 0)
-		usleep(100); /* the inbox is full: the worker is draining it */
-	tern_engine_wake(k->e, (int)worker);
-	return 0;
-}
-
-/* ---- the worker side: what arrives ---- */
+/* ---- the receiver: what arrives ---- */
 
 /* --send: compares what comes back with the file, byte for byte. */
-static void verify_echo(struct cat *k, struct tern_conn *c, const uint8_t *m, size_t len)
+static void verify_echo(struct cat *k, const uint8_t *m, size_t len)
 {
 	uint8_t buf[64 << 10];
 
@@ -251,7 +176,7 @@ static void verify_echo(struct cat *k, struct tern_conn *c, const uint8_t *m, si
 				i++;
 			set_failure(k, "--send %s: the echo differs from the file at byte %llu",
 			            k->send_path, (unsigned long long)(k->received + off + i));
-			fail_session(k, c, "echo mismatch");
+			fail_session(k, "echo mismatch");
 			return;
 		}
 		off += n;
@@ -259,13 +184,13 @@ static void verify_echo(struct cat *k, struct tern_conn *c, const uint8_t *m, si
 }
 
 /* --get: writes the message held back (it was not the trailer). */
-static bool flush_held(struct cat *k, struct tern_conn *c)
+static bool flush_held(struct cat *k)
 {
 	if (!k->held_len)
 		return true;
 	if (!write_all(k->out_fd, k->held, k->held_len)) {
 		set_failure(k, "--output %s: %s", k->out_path, strerror(errno));
-		fail_session(k, c, "client output failed");
+		fail_session(k, "client output failed");
 		return false;
 	}
 	tern_sha256_update(&k->hash, k->held, k->held_len);
@@ -274,44 +199,53 @@ static bool flush_held(struct cat *k, struct tern_conn *c)
 	return true;
 }
 
-static void hold(struct cat *k, struct tern_conn *c, const void *m, size_t len)
+/* --get: the message just received (in rbuf) becomes the held one; the
+ * buffers swap places instead of copying. */
+static void hold(struct cat *k, size_t len)
 {
-	if (len > k->held_cap) {
-		uint8_t *p = realloc(k->held, len);
-		if (!p) {
-			set_failure(k, "out of memory for a %zu-byte message", len);
-			fail_session(k, c, "client out of memory");
-			return;
-		}
-		k->held = p;
-		k->held_cap = len;
-	}
-	memcpy(k->held, m, len);
+	uint8_t *b = k->held;
+	size_t cap = k->held_cap;
+
+	k->held = k->rbuf;
+	k->held_cap = k->rcap;
 	k->held_len = len;
+	k->rbuf = b;
+	k->rcap = cap;
 }
 
-static void on_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *m, size_t len)
+static void on_message(struct cat *k, const uint8_t *m, size_t len)
 {
-	struct cat *k = ctx;
-
-	if (k->done || stream != 0)
-		return;
 	if (k->mode == MODE_GET) {
-		if (flush_held(k, c))
-			hold(k, c, m, len);
+		if (flush_held(k))
+			hold(k, len);
 		return;
 	}
 	if (k->mode == MODE_SEND) {
-		verify_echo(k, c, m, len);
+		verify_echo(k, m, len);
 	} else if (!write_all(STDOUT_FILENO, m, len)) {
 		set_failure(k, "stdout: %s", strerror(errno));
-		fail_session(k, c, "client output failed");
+		fail_session(k, "client output failed");
 		return;
 	}
 	k->received += len;
 }
 
-/* ---- the worker side: the end of the peer's stream ---- */
+/* A message larger than rbuf is waiting: make room for len bytes. */
+static bool grow(struct cat *k, size_t len)
+{
+	uint8_t *p = realloc(k->rbuf, len);
+
+	if (!p) {
+		set_failure(k, "out of memory for a %zu-byte message", len);
+		fail_session(k, "client out of memory");
+		return false;
+	}
+	k->rbuf = p;
+	k->rcap = len;
+	return true;
+}
+
+/* ---- the receiver: the end of the peer's stream ---- */
 
 static void check_trailer_ok(struct cat *k, const char *t)
 {
@@ -358,39 +292,180 @@ static void check_trailer(struct cat *k)
 		check_trailer_ok(k, t);
 }
 
-static void on_fin(void *ctx, struct tern_conn *c, uint16_t stream)
+static void on_fin(struct cat *k)
 {
-	struct cat *k = ctx;
+	uint64_t sent;
 
-	if (k->done || stream != 0)
-		return;
+	pthread_mutex_lock(&k->mu);
+	sent = k->sent;
+	pthread_mutex_unlock(&k->mu);
 	if (k->mode == MODE_GET) {
 		check_trailer(k);
-	} else if (k->mode == MODE_SEND && k->received && k->received != k->sent) {
+	} else if (k->mode == MODE_SEND && k->received && k->received != sent) {
 		set_failure(k, "--send %s: sent %llu bytes, %llu came back", k->send_path,
-		            (unsigned long long)k->sent, (unsigned long long)k->received);
+		            (unsigned long long)sent, (unsigned long long)k->received);
 	} else if (k->mode == MODE_SEND) {
 		set_summary(k, "--send %s: sent %llu bytes; %s", k->send_path,
-		            (unsigned long long)k->sent,
+		            (unsigned long long)sent,
 		            k->received ? "the echo is identical"
 		                        : "nothing came back (a discard service?)");
 	}
-	finish_session(k, c);
+	finish_session(k);
 }
 
-/* ---- the worker side: the session's life ---- */
+/* ---- the receiver: the session's life ---- */
 
-static void on_connect(void *ctx, struct tern_conn *c)
+/* The session is over (recv returned TERN_ECLOSED): says why unless we
+ * closed it on purpose, and tells the main thread. */
+static void on_closed(struct cat *k)
 {
-	struct cat *k = ctx;
-	struct tern_conn_info info;
+	struct tern_reason r = {.what = "closed"};
+	int rlen;
 
-	k->conn = c;
+	tern_handle_reason(k->h, &r);
+	rlen = (int)strnlen(r.text, 200);
+	if (!atomic_load(&k->done))
+		set_failure(k,
+		            "the session ended before the transfer finished: %s%s%.*s%s "
+		            "(code %llu)",
+		            r.what, rlen ? " (\"" : "", rlen, rlen ? r.text : "", rlen ? "\")" : "",
+		            (unsigned long long)r.code);
 	pthread_mutex_lock(&k->mu);
-	k->worker = tern_conn_info(c, &info) == 0 ? info.worker : 0;
-	k->st = ST_OPEN;
+	k->st = ST_CLOSED;
 	pthread_mutex_unlock(&k->mu);
 	notify(k);
+}
+
+/* Takes every message until the session ends. Messages on other streams
+ * and datagrams are not tern-cat's: skipped. */
+static void *receiver_main(void *arg)
+{
+	struct cat *k = arg;
+	struct tern_recv_info info;
+	int n;
+
+	while ((n = tern_handle_recv(k->h, k->rbuf, k->rcap, &info, TERN_FOREVER)) !=
+	       TERN_ECLOSED) {
+		if (n == TERN_ETOOBIG && grow(k, info.len))
+			continue;
+		if (n < 0)
+			break; /* out of memory: the session is aborted */
+		if (atomic_load(&k->done) || info.stream != 0)
+			continue;
+		if (info.fin)
+			on_fin(k);
+		else
+			on_message(k, k->rbuf, (size_t)n);
+	}
+	while (tern_handle_state(k->h) != TERN_HANDLE_CLOSED)
+		usleep(1000); /* only after the abort above: it ends at once */
+	on_closed(k);
+	return NULL;
+}
+
+/* ---- the main thread ---- */
+
+/* The shared state now. Callers check it before wait_event, and the
+ * receiver changes it before it notifies, so no change can slip between. */
+static enum state snapshot(struct cat *k)
+{
+	enum state st;
+
+	pthread_mutex_lock(&k->mu);
+	st = k->st;
+	pthread_mutex_unlock(&k->mu);
+	return st;
+}
+
+/* Sleeps until the receiver notifies. */
+static void wait_event(struct cat *k)
+{
+	struct pollfd p = {.fd = k->evfd, .events = POLLIN};
+	uint64_t v;
+
+	if (poll(&p, 1, -1) > 0 && read(k->evfd, &v, sizeof(v)) < 0)
+		v = 0;
+}
+
+/* A send or finish that failed for another reason than the session's end
+ * (the receiver reports that, with the peer's reason). */
+static void send_failed(struct cat *k, int rc)
+{
+	if (rc < 0 && rc != TERN_ECLOSED && !atomic_load(&k->done))
+		set_failure(k, "sending on the session: %s", tern_strerror(rc));
+}
+
+/* Sends one message on stream 0, waiting while the send budget is full. */
+static void send_msg(struct cat *k, const void *m, size_t len)
+{
+	int rc;
+
+	while ((rc = tern_handle_send(k->h, 0, m, len)) == TERN_EAGAIN) {
+		if (tern_handle_wait_writable(k->h, len, 0) == 0)
+			usleep(RETRY_US); /* room in the budget: the worker's inbox was full */
+		else
+			tern_handle_wait_writable(k->h, len, WAIT_SLICE_US);
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&k->mu);
+		k->sent += len;
+		pthread_mutex_unlock(&k->mu);
+	}
+	send_failed(k, rc);
+}
+
+/* Ends our stream 0: the server sees it after every message sent. */
+static void finish_stream(struct cat *k)
+{
+	int rc;
+
+	while ((rc = tern_handle_finish(k->h, 0)) == TERN_EAGAIN)
+		usleep(RETRY_US);
+	send_failed(k, rc);
+}
+
+/* Reads one chunk of input into buf and sends it; at EOF (or a read
+ * error) finishes stream 0 and returns false. */
+static bool read_and_send(struct cat *k, uint8_t *buf, size_t cap)
+{
+	ssize_t n;
+
+	do
+		n = read(k->in_fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		set_failure(k, "%s: %s", k->send_path ? k->send_path : "stdin", strerror(errno));
+	if (n <= 0) {
+		finish_stream(k);
+		return false;
+	}
+	send_msg(k, buf, (size_t)n);
+	return true;
+}
+
+/* Feeds the input to the session until EOF, the session's end, or the
+ * receiver closing it. */
+static void pump_input(struct cat *k)
+{
+	size_t cap = k->mode == MODE_SEND ? FILE_CHUNK : STDIN_CHUNK;
+	struct pollfd p[2] = {{.fd = k->evfd, .events = POLLIN},
+	                      {.fd = k->in_fd, .events = POLLIN}};
+	uint8_t *buf = malloc(cap);
+
+	if (!buf) {
+		set_failure(k, "out of memory");
+		fail_session(k, "client out of memory");
+		return;
+	}
+	while (snapshot(k) == ST_OPEN && !atomic_load(&k->done)) {
+		if (poll(p, 2, -1) <= 0)
+			continue;
+		if (p[0].revents & POLLIN)
+			wait_event(k); /* consume it; the loop re-reads the state */
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !read_and_send(k, buf, cap))
+			break;
+	}
+	free(buf);
 }
 
 static const char *connect_fail_name(uint64_t code)
@@ -421,176 +496,46 @@ static const char *connect_fail_name(uint64_t code)
 	}
 }
 
-static void on_connect_failed(void *ctx, void *user, const struct tern_close_reason *r)
+/* Connects and waits for the handshake (bounded by --connect-timeout).
+ * Returns false, with the failure recorded, if no session opened. */
+static bool connect_session(struct cat *k)
 {
-	struct cat *k = ctx;
+	struct tern_reason why = {0};
 
-	(void)user;
+	if (tern_handle_connect_async(k->e, &k->co, &k->h) < 0) {
+		set_failure(k, "connect: %s", tern_engine_errmsg(k->e));
+		return false;
+	}
+	/* TERN_ECLOSED with no datagram size: the connect failed (a session
+	 * that opened and already ended goes the receiver's way instead) */
+	if (tern_handle_wait_open(k->h, TERN_FOREVER) == 0 || tern_handle_max_datagram(k->h))
+		return true;
+	tern_handle_reason(k->h, &why);
 	set_failure(k, "connect to %s port %s vport %u failed: %s", k->host, k->port_arg,
-	            k->co.vport, connect_fail_name(r->code));
-	pthread_mutex_lock(&k->mu);
-	k->st = ST_CLOSED;
-	pthread_mutex_unlock(&k->mu);
-	notify(k);
-}
-
-static void on_writable(void *ctx, struct tern_conn *c, uint16_t stream)
-{
-	struct cat *k = ctx;
-
-	(void)c;
-	if (stream == 0)
-		push_pending(k);
-}
-
-static void on_closed(void *ctx, struct tern_conn *c, const struct tern_close_reason *r)
-{
-	struct cat *k = ctx;
-	int rlen = (int)(r->reason_len > 200 ? 200 : r->reason_len);
-
-	(void)c;
-	if (!k->done)
-		set_failure(k,
-		            "the session ended before the transfer finished: %s%s%.*s%s "
-		            "(code %llu)",
-		            r->what, rlen ? " (\"" : "", rlen, rlen ? r->reason : "",
-		            rlen ? "\")" : "", (unsigned long long)r->code);
-	k->conn = NULL;
-	free(k->pending);
-	k->pending = NULL;
-	pthread_mutex_lock(&k->mu);
-	k->st = ST_CLOSED;
-	k->inflight = false;
-	pthread_mutex_unlock(&k->mu);
-	notify(k);
-}
-
-/* ---- the main thread ---- */
-
-/* The shared state now. Callers check it before wait_event, and the worker
- * changes it before it notifies, so no change can slip between the two. */
-static enum state snapshot(struct cat *k, bool *inflight)
-{
-	enum state st;
-
-	pthread_mutex_lock(&k->mu);
-	st = k->st;
-	if (inflight)
-		*inflight = k->inflight;
-	pthread_mutex_unlock(&k->mu);
-	return st;
-}
-
-/* Sleeps until the worker notifies. */
-static void wait_event(struct cat *k)
-{
-	struct pollfd p = {.fd = k->evfd, .events = POLLIN};
-	uint64_t v;
-
-	if (poll(&p, 1, -1) > 0 && read(k->evfd, &v, sizeof(v)) < 0)
-		v = 0;
-}
-
-static struct chunk *new_chunk(size_t cap)
-{
-	struct chunk *ch = malloc(sizeof(*ch) + cap);
-
-	if (ch)
-		*ch = (struct chunk){.len = 0};
-	return ch;
-}
-
-/* Reads one chunk of input and posts it (the last, at EOF, finishes stream
- * 0). Returns false at EOF or on a failure. */
-static bool read_and_post(struct cat *k, size_t cap)
-{
-	struct chunk *ch = new_chunk(cap);
-	ssize_t n;
-
-	if (!ch) {
-		set_failure(k, "out of memory");
-		return false;
-	}
-	do
-		n = read(k->in_fd, ch->data, cap);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		set_failure(k, "%s: %s", k->send_path ? k->send_path : "stdin", strerror(errno));
-	ch->fin = n <= 0;
-	ch->len = n > 0 ? (size_t)n : 0;
-	if (post_chunk(k, ch) < 0) {
-		free(ch);
-		set_failure(k, "out of memory");
-		return false;
-	}
-	return n > 0;
-}
-
-/* Feeds the input to the session until EOF or the session's end. */
-static void pump_input(struct cat *k)
-{
-	size_t cap = k->mode == MODE_SEND ? FILE_CHUNK : STDIN_CHUNK;
-	struct pollfd p[2] = {{.fd = k->evfd, .events = POLLIN},
-	                      {.fd = k->in_fd, .events = POLLIN}};
-	bool inflight;
-
-	while (snapshot(k, &inflight) == ST_OPEN) {
-		if (inflight) {
-			wait_event(k);
-			continue;
-		}
-		if (poll(p, 2, -1) <= 0)
-			continue;
-		if (p[0].revents & POLLIN)
-			wait_event(k); /* consume it; the loop re-reads the state */
-		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !read_and_post(k, cap))
-			return;
-	}
-}
-
-static struct chunk *path_chunk(const char *path, bool fin)
-{
-	size_t n = fin ? 0 : strlen(path);
-	struct chunk *ch = new_chunk(n);
-
-	if (ch) {
-		memcpy(ch->data, path, n);
-		ch->len = n;
-		ch->fin = fin;
-	}
-	return ch;
+	            k->co.vport, connect_fail_name(why.code));
+	return false;
 }
 
 static int run(struct cat *k)
 {
-	enum state st = ST_CONNECTING;
-	bool inflight = false;
+	pthread_t rx;
 
-	if (tern_connect(k->e, &k->co) < 0) {
-		set_failure(k, "connect: %s", tern_engine_errmsg(k->e));
+	if (!connect_session(k))
+		return 1;
+	k->st = ST_OPEN; /* before the receiver exists */
+	if (pthread_create(&rx, NULL, receiver_main, k) != 0) {
+		set_failure(k, "cannot start the receiver thread");
 		return 1;
 	}
-	while ((st = snapshot(k, NULL)) == ST_CONNECTING)
-		wait_event(k);
-	if (st == ST_OPEN && k->mode == MODE_GET) {
-		struct chunk *path = path_chunk(k->get_path, false), *fin = path_chunk("", true);
-		if (!path || !fin || post_chunk(k, path) < 0) {
-			set_failure(k, "out of memory");
-			free(path);
-			free(fin);
-			return 1;
-		}
-		while ((st = snapshot(k, &inflight)) == ST_OPEN && inflight)
-			wait_event(k);
-		if (st == ST_OPEN)
-			post_chunk(k, fin);
-		else
-			free(fin);
-	} else if (st == ST_OPEN) {
+	if (k->mode == MODE_GET) {
+		send_msg(k, k->get_path, strlen(k->get_path));
+		finish_stream(k);
+	} else {
 		pump_input(k);
 	}
-	while (snapshot(k, NULL) != ST_CLOSED)
+	while (snapshot(k) != ST_CLOSED)
 		wait_event(k);
+	pthread_join(rx, NULL);
 	return 0;
 }
 
@@ -905,7 +850,7 @@ static int open_files(struct cat *k)
 	return 0;
 }
 
-static int start_engine(struct cat *k, struct tern_handler *h)
+static int start_engine(struct cat *k)
 {
 	struct tern_engine_cfg cfg;
 	char err[256];
@@ -920,14 +865,6 @@ static int start_engine(struct cat *k, struct tern_handler *h)
 	cfg.has_identity = k->has_client_key;
 	memcpy(cfg.identity_priv, k->client_priv, TERN_KEY_LEN);
 	explicit_bzero(k->client_priv, sizeof(k->client_priv));
-	*h = (struct tern_handler){.ctx = k,
-	                           .on_connect = on_connect,
-	                           .on_connect_failed = on_connect_failed,
-	                           .on_message = on_message,
-	                           .on_stream_fin = on_fin,
-	                           .on_writable = on_writable,
-	                           .on_closed = on_closed};
-	k->co.handler = h;
 	if (tern_engine_new(&k->e, &cfg, err, sizeof(err)) < 0 || tern_engine_start(k->e) < 0) {
 		fprintf(stderr, PROG ": cannot start the engine: %s\n",
 		        k->e ? tern_engine_errmsg(k->e) : err);
@@ -958,7 +895,6 @@ int main(int argc, char **argv)
 	                       .in_fd = -1,
 	                       .out_fd = -1,
 	                       .verify_fd = -1};
-	struct tern_handler h;
 	int rc = parse_args(&k, argc, argv);
 
 	if (rc)
@@ -968,14 +904,16 @@ int main(int argc, char **argv)
 	k.evfd = eventfd(0, EFD_CLOEXEC);
 	if (k.evfd < 0)
 		return fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno)), 1;
-	if ((rc = open_files(&k)) != 0 || (rc = start_engine(&k, &h)) != 0)
+	if ((rc = open_files(&k)) != 0 || (rc = start_engine(&k)) != 0)
 		return rc;
 	run(&k);
+	tern_handle_release(k.h); /* closed by now (or never opened) */
 	tern_engine_stop(k.e, 1000000);
 	tern_engine_free(k.e);
 	if (k.out_fd > STDOUT_FILENO && close(k.out_fd) < 0)
 		set_failure(&k, "--output %s: %s", k.out_path, strerror(errno));
 	rc = report(&k);
 	free(k.held);
+	free(k.rbuf);
 	return rc;
 }
