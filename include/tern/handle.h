@@ -151,7 +151,8 @@ int tern_handle_send_datagram(struct tern_handle *h, const void *data, size_t le
 /* Waits up to timeout_us until a send of len bytes would not find the send
  * budget full. Returns 0, TERN_ETIMEDOUT, TERN_ECLOSED. */
 int tern_handle_wait_writable(struct tern_handle *h, size_t len, uint64_t timeout_us);
-/* Largest datagram payload; 0 until open. */
+/* Largest datagram payload; 0 until open, and still 0 once closed if the
+ * session never opened (the connect failed). */
 size_t tern_handle_max_datagram(const struct tern_handle *h);
 
 /* Takes the next message or datagram into buf, waiting up to timeout_us.
