@@ -362,9 +362,9 @@ int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, si
 		return TERN_ETOOBIG;
 	/* seq_cst: announce the send before reading the stream's fin mark; a
 	 * finisher that marks it first waits for us to post (Dekker) */
-	atomic_fetch_add(&h->tx_posting, 1);
+	atomic_fetch_add(&h->tx_posting[stream % TX_SLOTS], 1);
 	rc = fin_marked(h, stream) ? TERN_ECLOSED : send_post(h, stream, msg, len);
-	atomic_fetch_sub(&h->tx_posting, 1);
+	atomic_fetch_sub(&h->tx_posting[stream % TX_SLOTS], 1);
 	return rc;
 }
 
@@ -384,7 +384,7 @@ int tern_handle_finish(struct tern_handle *h, uint16_t stream)
 	/* seq_cst: pairs with the sender's tx_posting increment and its load */
 	if (atomic_fetch_or(&h->fin_sent[stream / 64], bit) & bit)
 		return TERN_ECLOSED; /* finished already */
-	while (atomic_load(&h->tx_posting))
+	while (atomic_load(&h->tx_posting[stream % TX_SLOTS]))
 		sched_yield(); /* a send is between its check and its post: brief */
 	cmd = cmd_new(h, OP_FIN, NULL, 0);
 	if (cmd)

@@ -44,6 +44,7 @@ typedef int (*tern_try_fn)(void *arg);
 int tern_evc_wait_for(struct evc *ev, uint64_t timeout_us, tern_try_fn try, void *arg);
 
 enum { RX_MSG = 1, RX_DGRAM = 2, RX_FIN = 3 };
+#define TX_SLOTS 64 /* tern_handle::tx_posting */
 enum { OP_SEND, OP_DGRAM, OP_RESUME, OP_CLOSE, OP_ABORT, OP_FIN };
 
 /* A message the worker keeps while the ring is full (backpressure). */
@@ -103,9 +104,11 @@ struct tern_handle {
 	size_t tx_budget;
 	/* app side: streams the app finished (one bit each, set once, never
 	 * cleared but by a finish that could not post), and the sends between
-	 * their check of that bit and their post; seq_cst, a Dekker pair */
+	 * their check of that bit and their post, counted by stream %
+	 * TX_SLOTS (a finish waits only for its own slot); seq_cst, a Dekker
+	 * pair */
 	atomic_ullong *fin_sent;
-	atomic_uint tx_posting;
+	atomic_uint tx_posting[TX_SLOTS];
 	/* worker -> app */
 	struct tern_ring *rx; /* SPSC */
 	atomic_size_t rx_bytes;
