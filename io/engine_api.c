@@ -349,7 +349,10 @@ size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len)
 		return tern_engine_dpdk_stats(e, buf, len);
 	for (unsigned i = 0; i < e->n && e->ws[i].u && used + 1 < len; i++) {
 		const struct tern_uring_stats *s = tern_uring_stats(e->ws[i].u);
-		unsigned long long rx = s->rx_packets, tx = s->tx_packets, refused = s->tx_refused;
+		/* relaxed: the worker updates these as it runs (STAT_ADD in uring.c) */
+		unsigned long long rx = __atomic_load_n(&s->rx_packets, __ATOMIC_RELAXED);
+		unsigned long long tx = __atomic_load_n(&s->tx_packets, __ATOMIC_RELAXED);
+		unsigned long long refused = __atomic_load_n(&s->tx_refused, __ATOMIC_RELAXED);
 		int n = snprintf(buf + used, len - used,
 		                 "w%u.rx_packets %llu\nw%u.tx_packets %llu\nw%u.tx_refused %llu\n",
 		                 i, rx, i, tx, i, refused);

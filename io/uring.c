@@ -35,6 +35,10 @@
 #include "core/proto.h"
 #include "uring.h"
 
+/* Counters other threads read (tern_engine_backend_stats): one writer, the
+ * worker, so a relaxed load and store (a plain mov), never a locked add. */
+#define STAT_ADD(f, n) __atomic_store_n(&(f), (f) + (n), __ATOMIC_RELAXED)
+
 #define RX_UDATA 1ull     /* the multishot recvmsg */
 #define CANCEL_UDATA 2ull /* its cancellation at close */
 #define WAKE_UDATA 3ull   /* the multishot poll on the wake-up eventfd */
@@ -394,7 +398,7 @@ static void tx_complete(struct tern_uring *u, struct tx_op *op, int res)
 	unsigned i;
 
 	if (res >= 0) {
-		u->st.tx_packets += op->n;
+		STAT_ADD(u->st.tx_packets, op->n);
 		u->st.tx_bytes += op->bytes;
 		u->st.tx_sendmsgs++;
 		if (op->n > 1) {
@@ -488,7 +492,7 @@ static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 		p->owner = it->slot;
 		it->next += len;
 		it->left -= len;
-		u->st.rx_packets++;
+		STAT_ADD(u->st.rx_packets, 1);
 		u->st.rx_bytes += len;
 		if (!it->left) {
 			u->rxq_head = (u->rxq_head + 1) & (u->rx_bufs - 1);
@@ -617,7 +621,7 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 		io_uring_submit(&u->ring);
 		u->st.tx_submits++;
 	}
-	u->st.tx_refused += n - i;
+	STAT_ADD(u->st.tx_refused, n - i);
 	return (int)i;
 }
 
