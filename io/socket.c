@@ -15,6 +15,7 @@
 
 struct tern_socket {
 	struct tern_handle *h;
+	bool eof; /* next_size took the peer's FIN off the queue: recv returns 0 next */
 };
 
 struct tern_socket_listener {
@@ -30,6 +31,7 @@ static int wrap(struct tern_handle *h, struct tern_socket **out)
 		return TERN_ENOMEM;
 	}
 	s->h = h;
+	s->eof = false;
 	*out = s;
 	return 0;
 }
@@ -131,6 +133,10 @@ ssize_t tern_socket_recv(struct tern_socket *s, void *buf, size_t cap, uint64_t 
 {
 	uint64_t start = now_us();
 
+	if (s->eof) {
+		s->eof = false;
+		return 0;
+	}
 	for (;;) {
 		struct tern_recv_info info;
 		int rc = tern_handle_recv(s->h, buf, cap, &info, time_left(start, timeout_us));
@@ -139,6 +145,8 @@ ssize_t tern_socket_recv(struct tern_socket *s, void *buf, size_t cap, uint64_t 
 				skip_datagram(s->h, info.len);
 			continue;
 		}
+		if (rc == 0 && info.fin && info.stream != 0)
+			continue; /* a socket is stream 0: another stream's end is not ours */
 		return rc == TERN_EAGAIN && timeout_us ? TERN_ETIMEDOUT : rc;
 	}
 }
@@ -146,8 +154,11 @@ ssize_t tern_socket_recv(struct tern_socket *s, void *buf, size_t cap, uint64_t 
 size_t tern_socket_next_size(struct tern_socket *s)
 {
 	struct tern_recv_info info;
+	int rc = tern_handle_recv(s->h, NULL, 0, &info, 0);
 
-	return tern_handle_recv(s->h, NULL, 0, &info, 0) == TERN_ETOOBIG ? info.len : 0;
+	if (rc == 0 && info.fin && info.stream == 0)
+		s->eof = true; /* taken off the queue: the next recv reports it */
+	return rc == TERN_ETOOBIG ? info.len : 0;
 }
 
 int tern_socket_reason(const struct tern_socket *s, struct tern_reason *out)

@@ -80,9 +80,12 @@ static void serve_one(struct server *sv, struct tern_socket *s, uint8_t *buf, in
 {
 	ssize_t n;
 
-	while ((n = tern_socket_recv(s, buf, BIG, 20 * SEC)) > 0)
-		if (tern_socket_send(s, buf, (size_t)n) == 0)
+	while ((n = tern_socket_recv(s, buf, BIG, 20 * SEC)) >= 0) {
+		if (n == 0) /* the client's end of data: echo that too */
+			CHECK_EQ(tern_handle_finish(tern_socket_handle(s), 0), 0);
+		else if (tern_socket_send(s, buf, (size_t)n) == 0)
 			atomic_fetch_add(&sv->echoed, 1);
+	}
 	atomic_store(&sv->last_rc, (int)n);
 	tern_socket_reason(s, &sv->why[i]);
 	tern_socket_close(s);
@@ -152,6 +155,14 @@ static void run_family(int family)
 	CHECK_EQ(tern_socket_connect(cli, &a, VPORT, key, 5 * SEC, &s, NULL), 0);
 	if (s) {
 		CHECK_EQ(echo_sizes(s, out, in), (int)NSIZES);
+		/* half-close: the server echoes the end of data; next_size must not
+		 * swallow it, recv reports it once (0), then the session stays open */
+		CHECK_EQ(tern_handle_finish(tern_socket_handle(s), 0), 0);
+		for (int i = 0; i < 200; i++) {
+			CHECK_EQ(tern_socket_next_size(s), 0);
+			usleep(1000);
+		}
+		CHECK_EQ(tern_socket_recv(s, in, BIG, 10 * SEC), 0);
 		CHECK_EQ(tern_socket_recv(s, in, BIG, 0), TERN_EAGAIN);
 		CHECK_EQ(tern_socket_recv(s, in, BIG, 20000), TERN_ETIMEDOUT);
 		CHECK_EQ(tern_socket_next_size(s), 0);

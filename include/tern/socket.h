@@ -56,9 +56,11 @@ int tern_socket_connect(struct tern_engine *e, const struct tern_addr *addr, uin
  * TERN_ENOMEM. */
 int tern_socket_send(struct tern_socket *s, const void *buf, size_t len);
 /* Receives one message into buf, waiting up to timeout_us. Returns its
- * length, TERN_ETIMEDOUT (TERN_EAGAIN with timeout_us 0), TERN_ETOOBIG
- * (cap too small; the message stays queued), TERN_ECLOSED (every message
- * has been read and the session ended). */
+ * length (at least 1), 0 once when the peer has finished its stream (end of
+ * data, as read(2) returns 0; the session may stay open for sending),
+ * TERN_ETIMEDOUT (TERN_EAGAIN with timeout_us 0), TERN_ETOOBIG (cap too
+ * small; the message stays queued), TERN_ECLOSED (every message has been
+ * read and the session ended). */
 ssize_t tern_socket_recv(struct tern_socket *s, void *buf, size_t cap, uint64_t timeout_us);
 /* The length of the message the next recv returns; 0 if none is queued. */
 size_t tern_socket_next_size(struct tern_socket *s);
