@@ -95,6 +95,8 @@ int bench_params_parse(char *line, struct bench_params *p);
 const char *bench_mode_name(enum bench_mode m);
 int bench_mode_find(const char *name);
 int bench_write_all(int fd, const void *buf, size_t len);
+/* Reads exactly len bytes (retrying EINTR); -1 on error or end of file. */
+int bench_read_all(int fd, void *buf, size_t len);
 int bench_read_line(int fd, char *buf, size_t len);
 void bench_put64(uint8_t *p, uint64_t v);
 uint64_t bench_get64(const uint8_t *p);

@@ -312,6 +312,22 @@ int bench_params_parse(char *line, struct bench_params *p)
 	return 0;
 }
 
+int bench_read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int bench_write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;

@@ -778,22 +778,6 @@ static int run_test(struct ctl *c, const struct opts *o, const struct bench_para
 	return 0;
 }
 
-static int read_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Runs a DPDK test in a forked child (bench.h says why): the child drives
  * the control connection and its engine, and sends the result back whole
  * (the cipher name is a static string of libtern, the same in both). */
@@ -819,9 +803,10 @@ static int run_dpdk_test(struct ctl *c, const struct opts *o, const struct bench
 		_exit(0);
 	}
 	close(fds[1]);
-	if (read_all(fds[0], &lost, sizeof(lost)) == 0 && read_all(fds[0], r, sizeof(*r)) == 0) {
+	if (bench_read_all(fds[0], &lost, sizeof(lost)) == 0 &&
+	    bench_read_all(fds[0], r, sizeof(*r)) == 0) {
 		hist = r->hist ? calloc(1, sizeof(*hist)) : NULL;
-		if (hist && read_all(fds[0], hist, sizeof(*hist)) < 0)
+		if (hist && bench_read_all(fds[0], hist, sizeof(*hist)) < 0)
 			memset(hist, 0, sizeof(*hist));
 		r->hist = hist;
 	} else {
