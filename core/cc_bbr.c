@@ -73,10 +73,13 @@
  * cannot drop while empty) plus three standard deviations of the random
  * loss that rate predicts, and only rounds with a queue count at all.
  * A probe lifts bw_lo to what it delivers (v3 forgets it at REFILL, and
- * would probe a halved link at the old rate for two cycles); a cruising
- * round that stood in a queue while delivering under 7/8 of bw sets bw_lo
- * to what it delivered, the only sign of a shrunken link with a deep buffer
- * (not a round with app-limited samples: ProbeRTT's few packets say
+ * would probe a halved link at the old rate for two cycles); cruising
+ * rounds that stood in a queue while delivering under 7/8 of bw move bw_lo
+ * toward what they delivered, the only sign of a shrunken link with a deep
+ * buffer: from the second such round running, at most 15% a round, and a
+ * queue means RTTs above min_rtt + max(min_rtt/8, 2 ms, twice the rounds'
+ * RTT spread), so a busy host's late ACKs are not taken for one (not a
+ * round with app-limited samples either: ProbeRTT's few packets say
  * nothing of the link, and would pin bw_lo low beside a CUBIC flow).
  * Loss never halves cwnd; after persistent congestion cwnd drops to 4
  * packets and returns to its prior value at the next ACK (v1 after an RTO).
