@@ -5,8 +5,28 @@
 
 #include <stdio.h>
 #include <inttypes.h>
+#include <time.h>
+#include <unistd.h>
 
 static int tern_check_failures;
+
+/* Monotonic milliseconds, for the integration tests' bounded waits. */
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Polls cond every millisecond for up to ms milliseconds. */
+#define WAIT_FOR(cond, ms)                                                                         \
+	do {                                                                                       \
+		uint64_t until_ = now_ms() + (ms);                                                 \
+		while (!(cond) && now_ms() < until_)                                               \
+			usleep(1000);                                                              \
+	} while (0)
+
 static int tern_check_count;
 
 #define CHECK(cond)                                                                                \

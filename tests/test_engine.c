@@ -21,22 +21,6 @@ struct counters {
 	atomic_int big_ok;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Polls cond for up to ms milliseconds. */
-#define WAIT_FOR(cond, ms)                                                                         \
-	do {                                                                                       \
-		uint64_t until_ = now_ms() + (ms);                                                 \
-		while (!(cond) && now_ms() < until_)                                               \
-			usleep(1000);                                                              \
-	} while (0)
-
 /* ---- the echo server: every message and datagram goes back ---- */
 
 static bool srv_accept(void *ctx, struct tern_conn *c)

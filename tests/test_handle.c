@@ -38,21 +38,6 @@
 #define BULK_LEN (16u << 10)
 #define SEC 1000000u
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-#define WAIT_FOR(cond, ms)                                                                         \
-	do {                                                                                       \
-		uint64_t until_ = now_ms() + (ms);                                                 \
-		while (!(cond) && now_ms() < until_)                                               \
-			usleep(1000);                                                              \
-	} while (0)
-
 static struct tern_engine *engine(unsigned workers)
 {
 	struct tern_engine_cfg cfg;
