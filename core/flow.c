@@ -24,12 +24,18 @@ int tern_flow_rx_on_data(struct tern_flow_rx *f, uint64_t new_bytes)
 	return 0;
 }
 
+/* An update is due once half the window (or more) has been consumed. */
+static bool update_due(const struct tern_flow_rx *f, uint64_t consumed)
+{
+	return consumed >= f->max || f->max - consumed <= f->window / 2;
+}
+
 bool tern_flow_rx_consume(struct tern_flow_rx *f, uint64_t bytes, uint64_t *new_max)
 {
 	uint64_t next;
 
 	f->consumed += bytes;
-	if (f->consumed < f->max && f->max - f->consumed > f->window / 2)
+	if (!update_due(f, f->consumed))
 		return false;
 	next = f->window > UINT64_MAX - f->consumed ? UINT64_MAX : f->consumed + f->window;
 	if (next <= f->max)
@@ -44,10 +50,9 @@ bool tern_flow_rx_consume_at(struct tern_flow_rx *f, uint64_t bytes, tern_time n
                              uint64_t max_window, uint64_t *new_max)
 {
 	uint64_t done = f->consumed + bytes - f->epoch_consumed;
-	bool due = f->consumed + bytes >= f->max || f->max - (f->consumed + bytes) <= f->window / 2;
 
-	if (due && rtt && now >= f->epoch && f->window < max_window &&
-	    (double)(now - f->epoch) * (double)f->window < 4.0 * (double)rtt * (double)done)
+	if (update_due(f, f->consumed + bytes) && f->window < max_window &&
+	    tern_flow_window_limited(f->epoch, now, rtt, done, f->window))
 		f->window = TERN_MIN(f->window * 2, max_window);
 	if (!tern_flow_rx_consume(f, bytes, new_max))
 		return false;

@@ -39,6 +39,16 @@ bool tern_flow_rx_consume_at(struct tern_flow_rx *f, uint64_t bytes, tern_time n
  * by the connection limit. Takes effect at the next update. */
 void tern_flow_rx_ensure(struct tern_flow_rx *f, uint64_t window, uint64_t max_window);
 
+/* Autotuning's test, shared with the stream windows: the `read` bytes
+ * consumed since `epoch` took less than 4 RTT per `window` (in doubles: no
+ * overflow). rtt 0 (no estimate yet) is never limited. */
+static inline bool tern_flow_window_limited(tern_time epoch, tern_time now, tern_time rtt,
+                                            uint64_t read, uint64_t window)
+{
+	return rtt && now >= epoch &&
+	       (double)(now - epoch) * (double)window < 4.0 * (double)rtt * (double)read;
+}
+
 void tern_flow_tx_init(struct tern_flow_tx *f, uint64_t peer_max);
 static inline uint64_t tern_flow_tx_credit(const struct tern_flow_tx *f)
 {

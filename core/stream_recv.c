@@ -17,6 +17,7 @@
  * at or below the contiguous end of received data is known (a frame never
  * crosses a message end and the one ending a message carries MSG_END). */
 #include <stdlib.h>
+#include "flow.h"
 #include "stream.h"
 
 #define RECV_ENDS_MIN 16u
@@ -327,23 +328,13 @@ static int grow(struct tern_stream_recv *r, size_t ncap)
 	return 0;
 }
 
-static bool window_limited(const struct tern_stream_recv *r, tern_time now, tern_time rtt)
-{
-	uint64_t read = r->read_off - r->epoch_off;
-	tern_time elapsed = now - r->epoch;
-
-	if (rtt == 0 || now < r->epoch)
-		return false;
-	/* elapsed < 4 · rtt · read / cap (in doubles: no overflow) */
-	return (double)elapsed * (double)r->cap < 4.0 * (double)rtt * (double)read;
-}
-
 bool tern_srecv_window_update_at(struct tern_stream_recv *r, tern_time now, tern_time rtt,
                                  size_t max_cap, uint64_t *new_max)
 {
 	if (r->max_data - r->read_off > r->cap / 2)
 		return false;
-	if (r->cap < max_cap && window_limited(r, now, rtt))
+	if (r->cap < max_cap &&
+	    tern_flow_window_limited(r->epoch, now, rtt, r->read_off - r->epoch_off, r->cap))
 		(void)grow(r, r->cap * 2); /* on ENOMEM the window keeps its size */
 	r->epoch = now;
 	r->epoch_off = r->read_off;
