@@ -238,6 +238,14 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 tern_time tern_session_deadline(const struct tern_session *s, tern_time now);
 /* Runs every expired timer (loss, PTO, idle, keepalive, close). */
 void tern_session_on_timeout(struct tern_session *s, tern_time now);
+/* True while the session has packets in flight that expect an ACK, stream
+ * bytes not yet acknowledged, or datagrams queued: an ACK or a send is due
+ * within about a round trip (the worker's idle policy polls meanwhile). */
+static inline bool tern_session_busy(const struct tern_session *s)
+{
+	return s->state != TERN_SESSION_CLOSED &&
+	       (s->rec.cc.bytes_in_flight || s->tx_buffered || s->dq.n);
+}
 
 /* Queues a whole message on stream (< cfg.max_streams). Returns 0,
  * TERN_EAGAIN (send buffer full: a writable callback follows),

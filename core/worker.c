@@ -73,6 +73,35 @@ tern_time tern_worker_deadline(const struct tern_worker *w)
 	return tern_wheel_next(&w->wheel);
 }
 
+tern_time tern_worker_idle_time(struct tern_worker *w, tern_time now, unsigned work)
+{
+	tern_time idle, next;
+
+	if (work)
+		w->last_work = now;
+	idle = now > w->last_work ? now - w->last_work : 0;
+	if (idle < TERN_WORKER_SPIN_US || (w->busy && idle < TERN_WORKER_BUSY_POLL_US))
+		return 0;
+	next = tern_wheel_next(&w->wheel);
+	next = next > now ? next - now : 0;
+	if (next < TERN_WORKER_WAKE_COST_US)
+		return 0;
+	w->stats.sleeps++;
+	return TERN_MIN(next, (tern_time)TERN_WORKER_MAX_SLEEP_US);
+}
+
+/* Keeps the count of sessions with data in flight or queued. */
+static void note_busy(struct tern_worker *w, struct tern_conn *c, bool busy)
+{
+	if (busy == c->busy)
+		return;
+	c->busy = busy;
+	if (busy)
+		w->busy++;
+	else
+		w->busy--;
+}
+
 /* ---- transmit ---- */
 
 static void tx_flush(struct tern_worker *w)
@@ -145,6 +174,7 @@ static void session_flush(struct tern_worker *w, struct tern_conn *c, tern_time 
 
 static void retire(struct tern_worker *w, struct tern_conn *c)
 {
+	note_busy(w, c, false);
 	tern_timer_cancel(&w->wheel, &c->timer);
 	tern_table_remove(&w->table, c->key);
 	w->stats.sessions_closed++;
@@ -163,6 +193,7 @@ static void flush_dirty(struct tern_worker *w, tern_time now)
 			retire(w, c);
 			continue;
 		}
+		note_busy(w, c, tern_session_busy(c->s));
 		when = tern_session_deadline(c->s, now);
 		if (when == TERN_TIME_NEVER)
 			tern_timer_cancel(&w->wheel, &c->timer);

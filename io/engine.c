@@ -14,8 +14,7 @@
 
 #include "engine.h"
 
-#define SPIN_US 20                  /* idle time spent polling before sleeping */
-#define MAX_SLEEP_US (50 * TERN_MS) /* wake at least this often */
+#define MAX_SLEEP_US (50 * TERN_MS) /* the control thread wakes at least this often */
 
 tern_time tern_engine_clock(void)
 {
@@ -53,30 +52,34 @@ void tern_engine_pin(int core)
 	sched_setaffinity(0, sizeof(set), &set); /* best effort: a busy core still works */
 }
 
+/* The one worker loop, for every backend: poll, then let the idle policy
+ * (tern_worker_idle_time) decide between polling again and sleeping in the
+ * backend's wait, which a packet or tern_engine_wake ends early. */
 void *tern_engine_worker_main(void *arg)
 {
 	struct wslot *ws = arg;
 	struct tern_engine *e = ws->e;
-	tern_time busy = 0;
+	const struct tern_backend_ops *ops = ws->w.ops;
 
 	if (e->cfg.cores && e->cfg.ncores)
 		tern_engine_pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
 	prctl(PR_SET_TIMERSLACK, 1UL); /* pacing and timer deadlines are in microseconds */
+	if (ops->thread_start && ops->thread_start(ws->w.be) < 0 && e->cfg.log)
+		e->cfg.log(e->cfg.log_ctx, TERN_LOG_ERROR, "worker: the backend failed to start");
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
-		tern_time now = tern_engine_clock(), next;
+		tern_time now = tern_engine_clock(), idle;
 		unsigned work = tern_worker_poll(&ws->w, now);
 		/* relaxed: stop() only polls this count until it reaches 0 */
 		atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
 		                      memory_order_relaxed);
-		if (work)
-			busy = now;
-		if (work || e->cfg.latency_mode || now - busy < SPIN_US)
+		if (e->cfg.latency_mode && !work)
 			continue;
-		next = tern_worker_deadline(&ws->w);
-		next = next > now ? next - now : 0;
-		if (next >= SPIN_US) /* a nearer deadline is met by polling */
-			tern_uring_wait(ws->u, TERN_MIN(next, MAX_SLEEP_US));
+		idle = tern_worker_idle_time(&ws->w, work ? now : tern_engine_clock(), work);
+		if (idle && ops->wait)
+			ops->wait(ws->w.be, idle);
 	}
+	if (ops->thread_stop)
+		ops->thread_stop(ws->w.be);
 	return NULL;
 }
 

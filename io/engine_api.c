@@ -204,15 +204,12 @@ int tern_engine_new(struct tern_engine **out, const struct tern_engine_cfg *cfg,
 
 int tern_engine_start(struct tern_engine *e)
 {
-	void *(*worker_main)(void *) = e->cfg.backend == TERN_BACKEND_DPDK
-	                                       ? tern_engine_dpdk_worker_main
-	                                       : tern_engine_worker_main;
 
 	if (atomic_load(&e->running) || e->ctl_started)
 		return fail(e, TERN_ESTATE, "start: the engine is already started");
 	atomic_store_explicit(&e->running, true, memory_order_release);
 	for (unsigned i = 0; i < e->n; i++) {
-		if (pthread_create(&e->ws[i].th, NULL, worker_main, &e->ws[i]) != 0) {
+		if (pthread_create(&e->ws[i].th, NULL, tern_engine_worker_main, &e->ws[i]) != 0) {
 			tern_engine_stop(e, 0);
 			return fail(e, TERN_ENOMEM, "start: cannot create worker thread %u", i);
 		}

@@ -26,10 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <liburing.h>
 #include "core/pool.h"
 #include "core/proto.h"
@@ -48,6 +50,8 @@
 #define RX_BGID 0
 #define FREE_BATCH 32 /* rx buffers returned to the kernel per ring advance */
 #define REAP_BATCH 64
+#define DEFER_FLAGS                                                                                \
+	(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED)
 
 /* One provided buffer. refs counts packets handed out from it. */
 struct rx_slot {
@@ -88,6 +92,13 @@ struct tern_uring {
 	int fd, family;
 	bool gso, gro;
 	bool rx_armed; /* the multishot recvmsg is live (no final CQE seen) */
+	/* DEFER_TASKRUN: completions are posted only when the owner thread
+	 * enters the kernel (io_uring_get_events), never by an interrupt per
+	 * datagram; the ring is created disabled and enabled by the thread that
+	 * first drives it, which alone may submit from then on */
+	bool defer;
+	bool started; /* the owner thread enabled the ring and armed RX */
+	pthread_t owner;
 	/* RX: rx_mem holds rx_bufs buffers of rx_buf_size; the kernel may fill
 	 * rx_kernel of them; rx_pending were freed but not yet published. */
 	struct io_uring_buf_ring *br;
@@ -445,7 +456,7 @@ int tern_uring_watch_wakeup(struct tern_uring *u, int efd)
 	if (efd < 0)
 		return TERN_EINVAL;
 	u->wake_fd = efd;
-	return wake_arm(u);
+	return u->started ? wake_arm(u) : 0; /* else armed by uring_start */
 }
 
 static void reap(struct tern_uring *u)
@@ -471,6 +482,50 @@ static void reap(struct tern_uring *u)
 	} while (n == REAP_BATCH);
 }
 
+/* ---- the owner thread ------------------------------------------------- */
+
+/* Arms the multishot recvmsg; a kernel without it fails the first CQE. */
+static int start_rx(struct tern_uring *u, char *err, size_t errlen)
+{
+	struct io_uring_cqe *cqe;
+
+	if (rx_arm(u) < 0) {
+		msg_set(err, errlen, "io_uring: no SQE for recvmsg");
+		return TERN_ESTATE;
+	}
+	if (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe->user_data == RX_UDATA &&
+	    (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP)) {
+		msg_set(err, errlen, "multishot recvmsg unavailable (%s); no fallback",
+		        strerror(-cqe->res));
+		return TERN_ESTATE;
+	}
+	return 0;
+}
+
+/* On the first call from the thread that drives the ring: a deferred ring
+ * is enabled (that thread becomes its only submitter) and RX and the wake-up
+ * poll are armed. Idempotent. */
+static int uring_start(struct tern_uring *u)
+{
+	if (u->started)
+		return 0;
+	if (u->defer && syscall(__NR_io_uring_register, u->ring.ring_fd,
+	                        IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return TERN_ESTATE;
+	u->started = true;
+	u->owner = pthread_self();
+	if (u->defer && start_rx(u, NULL, 0) < 0)
+		return TERN_ESTATE;
+	if (u->wake_fd >= 0 && wake_arm(u) == 0)
+		io_uring_submit(&u->ring);
+	return 0;
+}
+
+int tern_uring_thread_start(void *be)
+{
+	return uring_start(be);
+}
+
 /* ---- backend ops ------------------------------------------------------- */
 
 static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
@@ -478,6 +533,10 @@ static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	struct tern_uring *u = be;
 	unsigned got = 0;
 
+	if (!u->started && uring_start(u) < 0)
+		return TERN_ESTATE;
+	if (u->defer)
+		io_uring_get_events(&u->ring); /* runs the deferred completions: one syscall */
 	reap(u);
 	rx_maybe_rearm(u);
 	while (got < n && u->rxq_len) {
@@ -593,6 +652,8 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	struct tern_uring *u = be;
 	unsigned i = 0, queued = 0;
 
+	if (!u->started && uring_start(u) < 0)
+		return TERN_ESTATE;
 	reap(u);
 	while (i < n && u->free_ops) {
 		struct tx_op *op = u->free_ops;
@@ -625,12 +686,20 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	return (int)i;
 }
 
+static int uring_wait(void *be, tern_time timeout_us)
+{
+	return tern_uring_wait(be, timeout_us);
+}
+
 const struct tern_backend_ops tern_uring_backend_ops = {
         .rx_burst = uring_rx_burst,
         .tx_burst = uring_tx_burst,
         .buf_alloc = uring_buf_alloc,
         .buf_free = uring_buf_free,
         .now = uring_now,
+        .wait = uring_wait,
+        .thread_start = tern_uring_thread_start,
+        .thread_stop = tern_uring_thread_stop,
 };
 
 /* ---- waiting, stats ---------------------------------------------------- */
@@ -641,6 +710,8 @@ int tern_uring_wait(struct tern_uring *u, tern_time timeout_us)
 	struct io_uring_cqe *cqe;
 	int r;
 
+	if (!u->started && uring_start(u) < 0)
+		return TERN_ESTATE;
 	rx_maybe_rearm(u);
 	if (u->rxq_len || io_uring_cq_ready(&u->ring))
 		return 1;
@@ -776,6 +847,14 @@ static int open_ring(struct tern_uring *u, const struct tern_uring_cfg *cfg, uns
 	if (cfg->sqpoll) {
 		p.flags |= IORING_SETUP_SQPOLL;
 		p.sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 1000;
+	} else if (!cfg->no_defer) {
+		p.flags |= DEFER_FLAGS;
+		r = io_uring_queue_init_params(depth, &u->ring, &p);
+		if (r == 0) {
+			u->defer = true;
+			goto opened;
+		}
+		p.flags &= ~DEFER_FLAGS; /* before Linux 6.1: completions by task work */
 	}
 	r = io_uring_queue_init_params(depth, &u->ring, &p);
 	if (r < 0 && cfg->sqpoll) {
@@ -791,6 +870,7 @@ static int open_ring(struct tern_uring *u, const struct tern_uring_cfg *cfg, uns
 		        strerror(-r));
 		return r == -ENOMEM ? TERN_ENOMEM : TERN_ESTATE;
 	}
+opened:
 	u->ring_ok = true;
 	probe = io_uring_get_probe_ring(&u->ring);
 	r = probe && io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
@@ -860,27 +940,16 @@ static int alloc_buffers(struct tern_uring *u, unsigned depth, unsigned tx_bufs)
 	return tern_pool_init(&u->txpool, TERN_MAX_PACKET, TERN_MIN(tx_bufs, 256u), tx_bufs);
 }
 
-/* Arms the multishot recvmsg; a kernel without it fails the first CQE. */
-static int start_rx(struct tern_uring *u, char *err, size_t errlen)
+/* The layout every multishot buffer follows; a ring that is not deferred
+ * arms RX now (a deferred one when its owner thread starts it). */
+static int prepare_rx(struct tern_uring *u, char *err, size_t errlen)
 {
-	struct io_uring_cqe *cqe;
-
 	memset(&u->rx_msg, 0, sizeof(u->rx_msg));
 	u->rx_msg.msg_name = &u->rx_name_tmpl;
 	u->rx_msg.msg_namelen = RX_NAME_LEN;
 	u->rx_msg.msg_control = u->rx_ctrl_tmpl;
 	u->rx_msg.msg_controllen = RX_CTRL_LEN;
-	if (rx_arm(u) < 0) {
-		msg_set(err, errlen, "io_uring: no SQE for recvmsg");
-		return TERN_ESTATE;
-	}
-	if (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe->user_data == RX_UDATA &&
-	    (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP)) {
-		msg_set(err, errlen, "multishot recvmsg unavailable (%s); no fallback",
-		        strerror(-cqe->res));
-		return TERN_ESTATE;
-	}
-	return 0;
+	return u->defer ? 0 : start_rx(u, err, errlen);
 }
 
 static int check_cfg(const struct tern_uring_cfg *cfg, struct tern_uring *u, char *err,
@@ -927,7 +996,7 @@ int tern_uring_open(const struct tern_uring_cfg *cfg, struct tern_uring **out, u
 		goto fail;
 	if ((r = setup_buf_ring(u, err, errlen)) < 0)
 		goto fail;
-	if ((r = start_rx(u, err, errlen)) < 0)
+	if ((r = prepare_rx(u, err, errlen)) < 0)
 		goto fail;
 	*out = u;
 	return 0;
@@ -955,12 +1024,30 @@ static void drain(struct tern_uring *u)
 	}
 }
 
+/* On the owner thread, after its last poll: nothing may be in flight once
+ * another thread frees the buffers. */
+void tern_uring_thread_stop(void *be)
+{
+	struct tern_uring *u = be;
+
+	if (u->ring_ok && u->started)
+		drain(u);
+}
+
+/* Only the owner of a deferred ring may submit the cancellation; any other
+ * thread relies on tern_uring_thread_stop having drained it. */
+static bool may_drain(const struct tern_uring *u)
+{
+	return !u->defer || !u->started || pthread_equal(u->owner, pthread_self());
+}
+
 void tern_uring_close(struct tern_uring *u)
 {
 	if (!u)
 		return;
 	if (u->ring_ok) {
-		drain(u);
+		if (may_drain(u))
+			drain(u);
 		if (u->br)
 			io_uring_unregister_buf_ring(&u->ring, RX_BGID);
 		io_uring_queue_exit(&u->ring);
