@@ -345,15 +345,9 @@ size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len)
 	if (e->cfg.backend == TERN_BACKEND_DPDK)
 		return tern_engine_dpdk_stats(e, buf, len);
 	for (unsigned i = 0; i < e->n && e->ws[i].u && used + 1 < len; i++) {
-		const struct tern_uring_stats *s = tern_uring_stats(e->ws[i].u);
-		/* relaxed: the worker updates these as it runs (STAT_ADD in uring.c) */
-		unsigned long long rx = __atomic_load_n(&s->rx_packets, __ATOMIC_RELAXED);
-		unsigned long long tx = __atomic_load_n(&s->tx_packets, __ATOMIC_RELAXED);
-		unsigned long long refused = __atomic_load_n(&s->tx_refused, __ATOMIC_RELAXED);
-		int n = snprintf(buf + used, len - used,
-		                 "w%u.rx_packets %llu\nw%u.tx_packets %llu\nw%u.tx_refused %llu\n",
-		                 i, rx, i, tx, i, refused);
-		used = n > 0 ? TERN_MIN(used + (size_t)n, len - 1) : used;
+		char prefix[16];
+		snprintf(prefix, sizeof(prefix), "w%u.", i);
+		used += tern_uring_stats_text(e->ws[i].u, prefix, buf + used, len - used);
 	}
 	return used;
 }

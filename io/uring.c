@@ -21,6 +21,7 @@
 #endif
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -273,7 +274,7 @@ static void rx_maybe_rearm(struct tern_uring *u)
 	if (u->rx_armed || !u->rx_kernel)
 		return;
 	if (rx_arm(u) == 0)
-		u->st.rx_rearms++;
+		STAT_ADD(u->st.rx_rearms, 1);
 }
 
 /* Finds the UDP_GRO segment size in the control area [p, end); 0 if none. */
@@ -307,20 +308,20 @@ static void rx_parse(struct tern_uring *u, struct rx_slot *s, int res, tern_time
 	uint32_t len;
 
 	if (!o || o->namelen > RX_NAME_LEN || o->controllen > RX_CTRL_LEN) {
-		u->st.rx_malformed++;
+		STAT_ADD(u->st.rx_malformed, 1);
 		return rx_recycle(u, s);
 	}
 	if (o->flags & MSG_TRUNC) {
-		u->st.rx_truncated++;
+		STAT_ADD(u->st.rx_truncated, 1);
 		return rx_recycle(u, s);
 	}
 	if (u->rxq_len == u->rx_bufs) { /* cannot happen: one item per buffer */
-		u->st.rx_errors++;
+		STAT_ADD(u->st.rx_errors, 1);
 		return rx_recycle(u, s);
 	}
 	it = &u->rxq[(u->rxq_head + u->rxq_len) & (u->rx_bufs - 1)];
 	if (tern_addr_from_sockaddr(&it->peer, io_uring_recvmsg_name(o), o->namelen) < 0) {
-		u->st.rx_malformed++;
+		STAT_ADD(u->st.rx_malformed, 1);
 		return rx_recycle(u, s);
 	}
 	ctrl = (uint8_t *)io_uring_recvmsg_name(o) + u->rx_msg.msg_namelen;
@@ -334,8 +335,8 @@ static void rx_parse(struct tern_uring *u, struct rx_slot *s, int res, tern_time
 	it->time = now;
 	s->refs = len ? (len + it->seg - 1) / it->seg : 1;
 	if (s->refs > 1) {
-		u->st.rx_gro_merges++;
-		u->st.rx_gro_segments += s->refs;
+		STAT_ADD(u->st.rx_gro_merges, 1);
+		STAT_ADD(u->st.rx_gro_segments, s->refs);
 	}
 	u->rxq_len++;
 }
@@ -349,7 +350,7 @@ static void rx_complete(struct tern_uring *u, const struct io_uring_cqe *cqe, te
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		if (bid >= u->rx_bufs) {
-			u->st.rx_malformed++;
+			STAT_ADD(u->st.rx_malformed, 1);
 			return;
 		}
 		s = &u->slots[bid];
@@ -357,9 +358,9 @@ static void rx_complete(struct tern_uring *u, const struct io_uring_cqe *cqe, te
 	}
 	if (cqe->res < 0) {
 		if (cqe->res == -ENOBUFS)
-			u->st.rx_enobufs++;
+			STAT_ADD(u->st.rx_enobufs, 1);
 		else if (cqe->res != -ECANCELED)
-			u->st.rx_errors++;
+			STAT_ADD(u->st.rx_errors, 1);
 		if (s)
 			rx_recycle(u, s);
 		return;
@@ -377,30 +378,30 @@ static void tx_count_error(struct tern_uring *u, int res, const struct tx_op *op
 	switch (-res) {
 	case ENOBUFS:
 	case ENOMEM:
-		u->st.tx_err_nobufs += n;
+		STAT_ADD(u->st.tx_err_nobufs, n);
 		break;
 	case EAGAIN:
-		u->st.tx_err_again += n;
+		STAT_ADD(u->st.tx_err_again, n);
 		break;
 	case ENETUNREACH:
 	case EHOSTUNREACH:
 	case ECONNREFUSED:
 	case EADDRNOTAVAIL:
-		u->st.tx_err_unreach += n;
+		STAT_ADD(u->st.tx_err_unreach, n);
 		break;
 	case EMSGSIZE:
-		u->st.tx_err_msgsize += n;
+		STAT_ADD(u->st.tx_err_msgsize, n);
 		break;
 	case EIO:
 	case EINVAL:
 		if (op->n > 1) {
-			u->st.tx_err_gso += n;
+			STAT_ADD(u->st.tx_err_gso, n);
 			u->gso = false; /* the device cannot segment: send singly */
 			break;
 		}
 		/* fall through */
 	default:
-		u->st.tx_err_other += n;
+		STAT_ADD(u->st.tx_err_other, n);
 	}
 }
 
@@ -410,11 +411,11 @@ static void tx_complete(struct tern_uring *u, struct tx_op *op, int res)
 
 	if (res >= 0) {
 		STAT_ADD(u->st.tx_packets, op->n);
-		u->st.tx_bytes += op->bytes;
-		u->st.tx_sendmsgs++;
+		STAT_ADD(u->st.tx_bytes, op->bytes);
+		STAT_ADD(u->st.tx_sendmsgs, 1);
 		if (op->n > 1) {
-			u->st.tx_gso_trains++;
-			u->st.tx_gso_segments += op->n;
+			STAT_ADD(u->st.tx_gso_trains, 1);
+			STAT_ADD(u->st.tx_gso_segments, op->n);
 		}
 	} else {
 		tx_count_error(u, res, op);
@@ -446,7 +447,7 @@ static void wake_complete(struct tern_uring *u, const struct io_uring_cqe *cqe)
 	uint64_t v;
 
 	if (read(u->wake_fd, &v, sizeof(v)) < 0)
-		u->st.wake_errors++;
+		STAT_ADD(u->st.wake_errors, 1);
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		wake_arm(u);
 }
@@ -552,7 +553,7 @@ static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 		it->next += len;
 		it->left -= len;
 		STAT_ADD(u->st.rx_packets, 1);
-		u->st.rx_bytes += len;
+		STAT_ADD(u->st.rx_bytes, len);
 		if (!it->left) {
 			u->rxq_head = (u->rxq_head + 1) & (u->rx_bufs - 1);
 			u->rxq_len--;
@@ -567,7 +568,7 @@ static int uring_buf_alloc(void *be, struct tern_pkt *pkt)
 	void *b = tern_pool_get(&u->txpool);
 
 	if (!b) {
-		u->st.tx_alloc_fail++;
+		STAT_ADD(u->st.tx_alloc_fail, 1);
 		return TERN_ENOMEM;
 	}
 	pkt->data = b;
@@ -661,7 +662,7 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 		struct io_uring_sqe *sqe;
 
 		if (tx_build(u, op, &pkts[i], k) < 0) {
-			u->st.tx_bad_addr++;
+			STAT_ADD(u->st.tx_bad_addr, 1);
 			op->n = 0;
 			tern_pool_put(&u->txpool, pkts[i++].owner);
 			continue;
@@ -680,7 +681,7 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	}
 	if (queued) {
 		io_uring_submit(&u->ring);
-		u->st.tx_submits++;
+		STAT_ADD(u->st.tx_submits, 1);
 	}
 	STAT_ADD(u->st.tx_refused, n - i);
 	return (int)i;
@@ -728,6 +729,39 @@ int tern_uring_wait(struct tern_uring *u, tern_time timeout_us)
 const struct tern_uring_stats *tern_uring_stats(const struct tern_uring *u)
 {
 	return &u->st;
+}
+
+#define STAT(f)                                                                                    \
+	{                                                                                          \
+#f, offsetof(struct tern_uring_stats, f)                                           \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+} stat_names[] = {
+        STAT(rx_packets),     STAT(rx_bytes),        STAT(rx_gro_merges),  STAT(rx_gro_segments),
+        STAT(rx_enobufs),     STAT(rx_truncated),    STAT(rx_malformed),   STAT(rx_errors),
+        STAT(rx_rearms),      STAT(tx_packets),      STAT(tx_bytes),       STAT(tx_sendmsgs),
+        STAT(tx_gso_trains),  STAT(tx_gso_segments), STAT(tx_submits),     STAT(tx_refused),
+        STAT(tx_alloc_fail),  STAT(tx_bad_addr),     STAT(tx_err_nobufs),  STAT(tx_err_again),
+        STAT(tx_err_unreach), STAT(wake_errors),     STAT(tx_err_msgsize), STAT(tx_err_gso),
+        STAT(tx_err_other),
+};
+
+size_t tern_uring_stats_text(const struct tern_uring *u, const char *prefix, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < TERN_ARRAY_LEN(stat_names) && used + 1 < len; i++) {
+		const uint64_t *v = (const uint64_t *)((const uint8_t *)&u->st + stat_names[i].off);
+		/* relaxed: the owner thread updates these as it runs (STAT_ADD) */
+		int n = snprintf(buf + used, len - used, "%s%s %llu\n", prefix, stat_names[i].name,
+		                 (unsigned long long)__atomic_load_n(v, __ATOMIC_RELAXED));
+		used = n > 0 ? TERN_MIN(used + (size_t)n, len - 1) : used;
+	}
+	return used;
 }
 
 bool tern_uring_gso(const struct tern_uring *u)

@@ -97,6 +97,9 @@ void tern_uring_close(struct tern_uring *u);
 int tern_uring_wait(struct tern_uring *u, tern_time timeout_us);
 
 const struct tern_uring_stats *tern_uring_stats(const struct tern_uring *u);
+/* Every counter as "<prefix><name> <value>\n" lines, readable from any
+ * thread while the owner runs. Returns the length written (< len). */
+size_t tern_uring_stats_text(const struct tern_uring *u, const char *prefix, char *buf, size_t len);
 /* Whether GSO / GRO are in use (after fallbacks). */
 /* Makes tern_uring_wait return when efd (an eventfd another thread writes
  * to) becomes readable, through a multishot poll: waking a sleeping worker
