@@ -57,6 +57,7 @@ struct bench_side {
 	uint64_t packets;                 /* UDP packets sent (client) or received (server) */
 	uint64_t packets_in, packets_out; /* the other direction: ACKs, echoes (tern) */
 	int64_t rss_kb;                   /* RSS growth over the test */
+	uint64_t ctxsw;                   /* context switches (voluntary + involuntary) */
 };
 
 struct bench_result {
@@ -83,6 +84,8 @@ int bench_pattern_init(uint64_t seed);
 size_t bench_pat_off(uint64_t seed, unsigned stream, uint64_t idx, uint64_t size);
 uint64_t bench_now_ns(void);
 double bench_cpu_s(void);
+/* The process's context switches so far, voluntary and involuntary. */
+uint64_t bench_ctxsw(void);
 int64_t bench_rss_kb(void);
 double bench_cpu_mhz(void);
 int bench_ncpu(void);

@@ -4,7 +4,7 @@
  * one worker each pinned to different cores, and the table: bulk goodput
  * with cycles per packet and per byte on each side, the 64-byte message
  * rate, 64-byte ping-pong latency percentiles, each beside TCP's, and
- * issue 5's targets checked against this machine's AEAD and X25519 rates.
+ * the targets checked against this machine's AEAD and X25519 rates.
  * The processes talk over a TCP control connection (bench_server.c), so the
  * same code runs across two hosts with --server and --client. */
 #include <arpa/inet.h>
@@ -769,6 +769,7 @@ static int run_test(struct ctl *c, const struct opts *o, const struct bench_para
 	}
 	if (ctl_ask(c, "END\n", ans, sizeof(ans)) == 0) {
 		r->srv.cpu_s = field_d(ans, "cpu=");
+		r->srv.ctxsw = field(ans, "csw=");
 		r->srv.rss_kb = (int64_t)field_d(ans, "rss=");
 		if (!r->srv.packets)
 			r->srv.packets = field(ans, "packets=");
