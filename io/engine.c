@@ -32,12 +32,36 @@ static void wake_fd(int fd)
 		return; /* a full counter already means "wake up" */
 }
 
-/* Wakes worker `worker`, or the control thread for -1. */
+/* Wakes worker `worker`, or the control thread for -1, after the caller
+ * queued something for it: a write to its eventfd only when it sleeps (a
+ * worker that polls sees the ring at its next poll). seq_cst fence and
+ * flag: either the sleeper's re-check after raising its flag sees what we
+ * queued, or we see the flag (Dekker, with going_to_sleep). */
 void tern_engine_wake(void *ctx, int worker)
 {
 	struct tern_engine *e = ctx;
+	atomic_bool *asleep = worker < 0 ? &e->ctl_asleep : &e->ws[worker].asleep;
 
-	wake_fd(worker < 0 ? e->ctl_efd : e->ws[worker].efd);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(asleep))
+		wake_fd(worker < 0 ? e->ctl_efd : e->ws[worker].efd);
+}
+
+/* Raises the sleeper's flag, then looks at its rings (and whether the
+ * engine still runs) once more: false when something arrived meanwhile (the
+ * caller polls instead of sleeping). */
+static bool going_to_sleep(struct tern_engine *e, atomic_bool *asleep,
+                           struct tern_ring *const *rings, unsigned n)
+{
+	atomic_store(asleep, true);
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < n; i++) {
+		if (tern_ring_count(rings[i]) || !atomic_load(&e->running)) {
+			atomic_store(asleep, false);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Pins the calling thread to core (best effort: a busy core still works). */
@@ -75,8 +99,10 @@ void *tern_engine_worker_main(void *arg)
 		if (e->cfg.latency_mode && !work)
 			continue;
 		idle = tern_worker_idle_time(&ws->w, work ? now : tern_engine_clock(), work);
-		if (idle && ops->wait)
+		if (idle && ops->wait && going_to_sleep(e, &ws->asleep, &ws->w.inbox, 1)) {
 			ops->wait(ws->w.be, idle);
+			atomic_store(&ws->asleep, false);
+		}
 	}
 	if (ops->thread_stop)
 		ops->thread_stop(ws->w.be);
@@ -292,8 +318,10 @@ void *tern_engine_control_main(void *arg)
 			work += control_packets(e, &e->ws[i], now);
 		if (now >= tern_control_deadline(e->ctl))
 			tern_control_on_timeout(e->ctl, now);
-		if (!work)
+		if (!work && going_to_sleep(e, &e->ctl_asleep, e->ctl_rings, e->n + 1)) {
 			control_sleep(e, now);
+			atomic_store(&e->ctl_asleep, false);
+		}
 	}
 	return NULL;
 }

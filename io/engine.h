@@ -24,6 +24,7 @@ struct wslot {
 	pthread_t th;
 	bool started;
 	int efd;            /* wake-up eventfd */
+	atomic_bool asleep; /* in the backend's wait: a producer must write efd (seq_cst) */
 	atomic_size_t live; /* sessions, published after each poll for stop() */
 	struct tern_ring *to_control;
 };
@@ -42,7 +43,10 @@ struct tern_engine {
 	struct tern_ring **inboxes;
 	struct tern_control *ctl;
 	struct tern_ring *ctl_inbox; /* MPSC: connect requests from any thread */
+	struct tern_ring *
+	        *ctl_rings; /* what the control thread reads: ctl_inbox, each to_control */
 	int ctl_efd;
+	atomic_bool ctl_asleep; /* the control thread sleeps on ctl_efd (seq_cst) */
 	pthread_t ctl_th;
 	bool ctl_started;
 	pthread_mutex_t lock; /* listeners (read by the control thread at handshakes) */

@@ -173,6 +173,10 @@ static int build(struct tern_engine *e)
 		rc = tern_engine_dpdk_open(e);
 	for (unsigned i = 0; rc == 0 && i < e->n; i++)
 		rc = make_worker(e, i);
+	if (rc == 0 && !(e->ctl_rings = calloc(e->n + 1, sizeof(*e->ctl_rings))))
+		rc = fail(e, TERN_ENOMEM, "out of memory");
+	for (unsigned i = 0; rc == 0 && i <= e->n; i++)
+		e->ctl_rings[i] = i ? e->ws[i - 1].to_control : e->ctl_inbox;
 	return rc ? rc : tern_engine_make_control(e);
 }
 
@@ -287,6 +291,7 @@ static void free_rings(struct tern_engine *e)
 		free(m.ptr);
 	}
 	tern_ring_free(e->ctl_inbox);
+	free(e->ctl_rings);
 }
 
 void tern_engine_free(struct tern_engine *e)

@@ -15,6 +15,7 @@
 #include "handle_int.h"
 
 #define WAIT_SLICE_US (20 * TERN_MS) /* re-check at least this often (inbox-full retries) */
+#define SPIN_US 10                   /* a waiter spins this long before the futex */
 #define POST_TRIES 1000              /* release's close: a full inbox is retried this many times */
 
 /* ---- waiting ---- */
@@ -26,6 +27,22 @@ void tern_evc_notify(struct evc *ev)
 	atomic_fetch_add(&ev->seq, 1);
 	if (atomic_load(&ev->waiters))
 		syscall(SYS_futex, &ev->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A worker that is busy answers within microseconds: watch seq briefly
+ * before paying a futex sleep and wake-up. True when seq moved. */
+static bool evc_spin(struct evc *ev, unsigned seen)
+{
+	tern_time until = tern_engine_clock() + SPIN_US;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (atomic_load_explicit(&ev->seq, memory_order_acquire) != seen)
+				return true;
+			TERN_CPU_RELAX();
+		}
+	} while (tern_engine_clock() < until);
+	return false;
 }
 
 static void evc_sleep(struct evc *ev, unsigned seen, uint64_t us)
@@ -54,6 +71,8 @@ int tern_evc_wait_for(struct evc *ev, uint64_t timeout_us, tern_try_fn try, void
 			return rc;
 		if (timeout_us != TERN_FOREVER && spent >= timeout_us)
 			return TERN_ETIMEDOUT;
+		if (evc_spin(ev, seen))
+			continue;
 		evc_sleep(ev, seen,
 		          TERN_MIN(timeout_us == TERN_FOREVER ? UINT64_MAX : timeout_us - spent,
 		                   (uint64_t)WAIT_SLICE_US));
