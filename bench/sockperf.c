@@ -181,7 +181,7 @@ static struct tern_engine *engine(const struct opts *o, uint16_t port)
 	cfg.bind.ip[0] = 127;
 	cfg.bind.ip[3] = 1;
 	cfg.bind.port = port;
-	(void)o;
+	cfg.inline_mode = o->inline_mode;
 	if (tern_engine_new(&e, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sockperf: engine: %s\n", err);
 		return NULL;

@@ -82,6 +82,8 @@ tern_time tern_worker_idle_time(struct tern_worker *w, tern_time now, unsigned w
 	idle = now > w->last_work ? now - w->last_work : 0;
 	if (idle < TERN_WORKER_SPIN_US || (w->busy && idle < TERN_WORKER_BUSY_POLL_US))
 		return 0;
+	if (now - w->last_rx < TERN_MIN(2 * w->rx_gap, (tern_time)TERN_WORKER_BUSY_POLL_US))
+		return 0; /* the next burst is due before a sleep and a wake-up would pay */
 	next = tern_wheel_next(&w->wheel);
 	next = next > now ? next - now : 0;
 	if (next < TERN_WORKER_WAKE_COST_US)
@@ -299,6 +301,16 @@ static void dispatch(struct tern_worker *w, struct tern_pkt *pkt, tern_time now)
 		deliver(w, pkt->data, pkt->len, &pkt->peer, now);
 }
 
+/* The average gap between receiving polls, for the idle policy; a gap over
+ * BUSY_POLL_US counts as that much (a quiet spell is not a rate). */
+static void note_rx(struct tern_worker *w, tern_time now)
+{
+	tern_time gap = TERN_MIN(now - w->last_rx, (tern_time)TERN_WORKER_BUSY_POLL_US);
+
+	w->rx_gap = (7 * w->rx_gap + gap) / 8;
+	w->last_rx = now;
+}
+
 static unsigned receive(struct tern_worker *w, tern_time *now)
 {
 	struct tern_pkt pkts[TERN_WORKER_BURST];
@@ -306,6 +318,8 @@ static unsigned receive(struct tern_worker *w, tern_time *now)
 
 	if (n > 0 && w->clock)
 		*now = TERN_MAX(*now, w->clock());
+	if (n > 0)
+		note_rx(w, *now);
 	for (int i = 0; i < n; i++) {
 		dispatch(w, &pkts[i], *now);
 		w->ops->buf_free(w->be, &pkts[i]);

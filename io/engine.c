@@ -305,6 +305,17 @@ static void control_sleep(struct tern_engine *e, tern_time now)
 		return;
 }
 
+unsigned tern_engine_control_step(struct tern_engine *e, tern_time now)
+{
+	unsigned work = control_connects(e, now);
+
+	for (unsigned i = 0; i < e->n; i++)
+		work += control_packets(e, &e->ws[i], now);
+	if (now >= tern_control_deadline(e->ctl))
+		tern_control_on_timeout(e->ctl, now);
+	return work;
+}
+
 void *tern_engine_control_main(void *arg)
 {
 	struct tern_engine *e = arg;
@@ -313,15 +324,58 @@ void *tern_engine_control_main(void *arg)
 		tern_engine_pin(e->cfg.control_core);
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
 		tern_time now = tern_engine_clock();
-		unsigned work = control_connects(e, now);
-		for (unsigned i = 0; i < e->n; i++)
-			work += control_packets(e, &e->ws[i], now);
-		if (now >= tern_control_deadline(e->ctl))
-			tern_control_on_timeout(e->ctl, now);
+		unsigned work = tern_engine_control_step(e, now);
 		if (!work && going_to_sleep(e, &e->ctl_asleep, e->ctl_rings, e->n + 1)) {
 			control_sleep(e, now);
 			atomic_store(&e->ctl_asleep, false);
 		}
 	}
 	return NULL;
+}
+
+/* ---- inline engines: the caller's thread is the worker and the control
+ * thread ---- */
+
+/* One round of both; how long it may then sleep (0: poll again). */
+static unsigned inline_round(struct tern_engine *e, tern_time *sleep)
+{
+	struct wslot *ws = &e->ws[0];
+	tern_time now = tern_engine_clock(), next;
+	unsigned work = tern_engine_control_step(e, now);
+
+	work += tern_worker_poll(&ws->w, now);
+	e->inline_polled = now;
+	atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w), memory_order_relaxed);
+	*sleep = e->cfg.latency_mode && !work ? 0 : tern_worker_idle_time(&ws->w, now, work);
+	next = tern_control_deadline(e->ctl);
+	if (*sleep && next != TERN_TIME_NEVER)
+		*sleep = TERN_MIN(*sleep, next > now ? next - now : 0);
+	return work;
+}
+
+int tern_engine_poll(struct tern_engine *e, uint64_t timeout_us)
+{
+	tern_time start = tern_engine_clock();
+	const struct tern_backend_ops *ops;
+
+	if (!e->cfg.inline_mode || !atomic_load_explicit(&e->running, memory_order_relaxed))
+		return TERN_ESTATE;
+	ops = e->ws[0].w.ops;
+	for (;;) {
+		tern_time sleep, spent;
+		unsigned work = inline_round(e, &sleep);
+		if (work)
+			return (int)TERN_MIN(work, (unsigned)INT32_MAX);
+		spent = tern_engine_clock() - start;
+		if (spent >= timeout_us)
+			return 0;
+		if (sleep && ops->wait)
+			ops->wait(e->ws[0].w.be, TERN_MIN(sleep, timeout_us - spent));
+	}
+}
+
+void tern_engine_inline_flush(struct tern_engine *e)
+{
+	if (e->cfg.inline_mode && tern_engine_clock() - e->inline_polled >= TERN_INLINE_FLUSH_US)
+		tern_engine_poll(e, 0);
 }

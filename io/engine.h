@@ -59,7 +59,8 @@ struct tern_engine {
 	/* the DPDK backend's port (io/dpdk_engine.c); NULL on io_uring */
 	struct tern_dpdk_port *dpdk;
 	char err[256];
-	struct tern_hub *hub; /* the handle API's state (io/handle.c); NULL until used */
+	struct tern_hub *hub;    /* the handle API's state (io/handle.c); NULL until used */
+	tern_time inline_polled; /* inline engines: when tern_engine_poll last ran */
 };
 
 tern_time tern_engine_clock(void);
@@ -67,6 +68,16 @@ void tern_engine_wake(void *ctx, int worker);
 void tern_engine_pin(int core);
 void *tern_engine_worker_main(void *arg);
 void *tern_engine_control_main(void *arg);
+/* One step of the control plane (connect requests, handshake packets,
+ * timeouts); returns the units of work done. */
+unsigned tern_engine_control_step(struct tern_engine *e, tern_time now);
+/* Inline engines: a send that found the engine last polled more than this
+ * long ago flushes at once (otherwise messages coalesce until the next
+ * call into the engine). */
+#define TERN_INLINE_FLUSH_US 20
+/* Inline engines: one poll without waiting when the last was over
+ * TERN_INLINE_FLUSH_US ago (a no-op for threaded engines). */
+void tern_engine_inline_flush(struct tern_engine *e);
 int tern_engine_make_control(struct tern_engine *e);
 /* Ends every handle's tie to the engine (io/handle.c); threads stopped. */
 void tern_hub_free(struct tern_engine *e);

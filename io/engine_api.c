@@ -53,6 +53,10 @@ static int check_cfg(struct tern_engine *e, const struct tern_engine_cfg *c)
 {
 	if (c->workers == 0 || c->workers > 64)
 		return fail(e, TERN_EINVAL, "workers: %u is out of range; use 1 to 64", c->workers);
+	if (c->inline_mode && (c->workers != 1 || c->backend != TERN_BACKEND_URING))
+		return fail(e, TERN_EINVAL,
+		            "inline_mode: the calling thread is the one worker; set workers to 1 "
+		            "and use the io_uring backend");
 	if (c->cc && !tern_cc_find(c->cc))
 		return fail(e, TERN_EINVAL, "cc: unknown algorithm '%s'; use cubic, newreno or bbr",
 		            c->cc);
@@ -212,6 +216,8 @@ int tern_engine_start(struct tern_engine *e)
 	if (atomic_load(&e->running) || e->ctl_started)
 		return fail(e, TERN_ESTATE, "start: the engine is already started");
 	atomic_store_explicit(&e->running, true, memory_order_release);
+	if (e->cfg.inline_mode)
+		return 0; /* the caller's calls drive it (tern_engine_poll) */
 	for (unsigned i = 0; i < e->n; i++) {
 		if (pthread_create(&e->ws[i].th, NULL, tern_engine_worker_main, &e->ws[i]) != 0) {
 			tern_engine_stop(e, 0);
@@ -247,8 +253,13 @@ static int drain(struct tern_engine *e, uint64_t drain_us)
 			usleep(100);
 		tern_engine_wake(e, (int)i);
 	}
-	while (live_sessions(e) && tern_engine_clock() < until)
-		usleep(1000);
+	while (live_sessions(e) && tern_engine_clock() < until) {
+		if (e->cfg.inline_mode)
+			tern_engine_poll(e,
+			                 TERN_MIN(until - tern_engine_clock(), (tern_time)TERN_MS));
+		else
+			usleep(1000);
+	}
 	return live_sessions(e) ? TERN_ETIMEDOUT : 0;
 }
 
