@@ -565,7 +565,7 @@ static void test_new_path(void)
 	CHECK_EQ(r.cc.cwnd, TERN_CC_INITIAL_WINDOW(MSS));
 	CHECK_EQ(r.cc.bytes_in_flight, 0);
 	CHECK_EQ(r.ack_eliciting_in_flight, 20); /* still recovered by PTO */
-	send_n(&r, 2, 100000, 1); /* pns 24, 25 on the new path */
+	send_n(&r, 2, 100000, 1);                /* pns 24, 25 on the new path */
 	CHECK_EQ(r.cc.bytes_in_flight, 2 * MSS);
 	n_on_ack = n_on_loss = 0;
 	CHECK_EQ(ack1(&r, 24, 25, 150000), 0);
