@@ -199,19 +199,25 @@ void tern_session_set_peer(struct tern_session *s, const struct tern_addr *peer)
 	tern_path_set_peer(&s->path, peer);
 }
 
-void tern_session_set_random(struct tern_session *s, void (*fn)(void *ctx, uint8_t *out, size_t n),
-                             void *ctx)
+void tern_session_seed_random(struct tern_session *s, uint64_t seed)
 {
-	s->random = fn;
-	s->random_ctx = ctx;
+	s->seeded = true;
+	s->rng = seed;
 }
 
+/* splitmix64 when seeded: fast, and one 64-bit state replays a run */
 void tern_session_random(struct tern_session *s, uint8_t *out, size_t n)
 {
-	if (s->random)
-		s->random(s->random_ctx, out, n);
-	else
+	if (!s->seeded) {
 		tern_random_bytes(out, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		out[i] = (uint8_t)(z ^ (z >> 31));
+	}
 }
 
 int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,

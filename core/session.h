@@ -194,10 +194,10 @@ struct tern_session {
 	 * two the packet being processed came from. */
 	struct tern_path path;
 	enum tern_path_from rx_from;
-	/* Randomness for PATH_CHALLENGE data and packet-number skips; NULL:
-	 * libsodium's CSPRNG (tern_session_set_random). */
-	void (*random)(void *ctx, uint8_t *out, size_t n);
-	void *random_ctx;
+	/* Randomness for PATH_CHALLENGE data and packet-number skips:
+	 * libsodium's CSPRNG, or a seeded generator (tern_session_seed_random). */
+	bool seeded;
+	uint64_t rng;
 
 	/* close */
 	struct tern_close_info close; /* what we send (CLOSING) or received */
@@ -272,11 +272,11 @@ static inline const struct tern_addr *tern_session_peer(const struct tern_sessio
 {
 	return &s->path.peer;
 }
-/* Sets where the session draws random bytes (PATH_CHALLENGE data, skipped
- * packet numbers); fn NULL: libsodium's CSPRNG. Called on the session's
- * owner thread. The simulator passes a seeded generator so runs replay. */
-void tern_session_set_random(struct tern_session *s, void (*fn)(void *ctx, uint8_t *out, size_t n),
-                             void *ctx);
+/* Makes the session draw its random bytes (PATH_CHALLENGE data, skipped
+ * packet numbers) from a generator seeded with seed instead of libsodium's
+ * CSPRNG: for the simulator and tests, so that runs replay. Predictable:
+ * never for a session on a real network. */
+void tern_session_seed_random(struct tern_session *s, uint64_t seed);
 /* The earliest time the session needs tern_session_on_timeout or has a
  * packet to write; TERN_TIME_NEVER when closed. */
 tern_time tern_session_deadline(const struct tern_session *s, tern_time now);

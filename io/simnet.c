@@ -58,19 +58,6 @@ static void on_timer(struct tern_timer *t, tern_time now)
 	tern_session_on_timeout(c->s, now);
 }
 
-/* splitmix64, one stream per attached session */
-static void conn_random(void *ctx, uint8_t *out, size_t n)
-{
-	struct conn *c = ctx;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		out[i] = (uint8_t)(z ^ (z >> 31));
-	}
-}
-
 int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
                        const struct tern_addr *peer)
 {
@@ -90,10 +77,9 @@ int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
 	if (!c)
 		return TERN_ENOMEM;
 	*c = (struct conn){.s = s, .ep = ep, .net = net};
-	c->rng = net->seed * 0xd1342543de82ef95ull + ++net->attached;
 	tern_timer_init(&c->timer, on_timer, c);
 	tern_session_set_peer(s, peer);
-	tern_session_set_random(s, conn_random, c);
+	tern_session_seed_random(s, net->seed * 0xd1342543de82ef95ull + ++net->attached);
 	net->conns[net->n++] = c;
 	if (ep > net->max_ep)
 		net->max_ep = ep;

@@ -11,7 +11,6 @@
 struct conn {
 	struct tern_session *s;
 	int ep;
-	uint64_t rng; /* the session's randomness: seeded, so runs replay */
 	struct tern_timer timer;
 	struct tern_simnet *net;
 };

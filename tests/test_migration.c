@@ -41,7 +41,6 @@ struct node {
 	struct tern_sim_port port;
 	struct tern_ring *inbox, *to_control, *inboxes[1];
 	struct tern_conn *c;
-	uint64_t rng;
 	bool on; /* the worker runs (off: the attacker plays this side) */
 };
 
@@ -137,18 +136,6 @@ static void b_closed(void *ctx, struct tern_conn *c, const struct tern_close_rea
 
 /* ---- the world ---- */
 
-static void node_random(void *ctx, uint8_t *out, size_t n)
-{
-	struct node *nd = ctx;
-
-	for (size_t i = 0; i < n; i++) {
-		nd->rng ^= nd->rng << 13;
-		nd->rng ^= nd->rng >> 7;
-		nd->rng ^= nd->rng << 17;
-		out[i] = (uint8_t)nd->rng;
-	}
-}
-
 static void node_init(struct world *w, struct node *nd, int ep)
 {
 	struct tern_worker_cfg cfg = {.nworkers = 1,
@@ -159,7 +146,6 @@ static void node_init(struct world *w, struct node *nd, int ep)
 	                              .local = addrs[ep]};
 
 	nd->port = (struct tern_sim_port){w->sim, ep};
-	nd->rng = 0x9e3779b97f4a7c15ull + (uint64_t)ep;
 	CHECK_EQ(tern_ring_new(&nd->inbox, 64, TERN_RING_MPSC), 0);
 	CHECK_EQ(tern_ring_new(&nd->to_control, 64, TERN_RING_SPSC), 0);
 	nd->inboxes[0] = nd->inbox;
@@ -185,7 +171,7 @@ static void node_install(struct world *w, struct node *nd, bool initiator, int p
 	CHECK_EQ(tern_session_new_psk(&in->s, NULL, NULL, initiator, initiator ? cid_a : cid_b,
 	                              initiator ? cid_b : cid_a, secret, sizeof(secret), 0, NULL),
 	         0);
-	tern_session_set_random(in->s, node_random, nd);
+	tern_session_seed_random(in->s, initiator ? 1 : 2);
 	in->info.peer = addrs[peer_ep];
 	in->handler = initiator ? ha : hb;
 	in->handler.ctx = w;
