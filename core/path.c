@@ -18,7 +18,7 @@ static tern_time retry_interval(tern_time pto)
 }
 
 enum tern_path_from tern_path_on_new(struct tern_path *p, const struct tern_addr *from, size_t len,
-                                     tern_time now, tern_time pto)
+                                     tern_time now, const struct tern_rtt *rtt)
 {
 	if (p->peer.family == 0) {
 		p->peer = *from;
@@ -30,7 +30,7 @@ enum tern_path_from tern_path_on_new(struct tern_path *p, const struct tern_addr
 		p->cand_valid = p->cand_active = p->response_due = false;
 		p->tries = 0;
 		p->retry_at = now;
-		p->deadline = now + TERN_PATH_CHALLENGE_TRIES * retry_interval(pto);
+		p->deadline = now + TERN_PATH_CHALLENGE_TRIES * retry_interval(tern_rtt_pto(rtt));
 		p->cand_rx = p->cand_tx = 0;
 	}
 	p->cand_rx += len;

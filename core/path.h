@@ -25,6 +25,7 @@
 
 #include "common.h"
 #include "proto.h"
+#include "rtt.h"
 #include "tern/addr.h"
 
 /* The largest probe packet: header, PATH_CHALLENGE, PATH_RESPONSE, tag. */
@@ -67,19 +68,21 @@ static inline bool tern_addr_eq(const struct tern_addr *a, const struct tern_add
 /* Sets the peer address (at session start) and drops any candidate. */
 void tern_path_set_peer(struct tern_path *p, const struct tern_addr *peer);
 
+/* tern_path_on_recv's slow path: a packet from another address. */
 enum tern_path_from tern_path_on_new(struct tern_path *p, const struct tern_addr *from, size_t len,
-                                     tern_time now, tern_time pto);
+                                     tern_time now, const struct tern_rtt *rtt);
 /* A packet of len bytes authenticated from `from` (NULL: the peer's path).
  * Returns which address it came from. A new address becomes the candidate
- * (replacing any other) and its validation starts at now. While no peer is
- * set, the first address seen becomes the peer. */
+ * (replacing any other) and its validation starts at now, paced by the
+ * current path's PTO (rtt). While no peer is set, the first address seen
+ * becomes the peer. The common case costs one address compare. */
 static inline enum tern_path_from tern_path_on_recv(struct tern_path *p,
                                                     const struct tern_addr *from, size_t len,
-                                                    tern_time now, tern_time pto)
+                                                    tern_time now, const struct tern_rtt *rtt)
 {
 	if (tern_likely(!from || tern_addr_eq(from, &p->peer)))
 		return TERN_PATH_FROM_PEER;
-	return tern_path_on_new(p, from, len, now, pto);
+	return tern_path_on_new(p, from, len, now, rtt);
 }
 
 /* A PATH_CHALLENGE came from the candidate: its PATH_RESPONSE goes there. */

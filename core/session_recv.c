@@ -473,7 +473,7 @@ int tern_session_recv_from(struct tern_session *s, uint8_t *pkt, size_t len,
 		return n;
 	largest = s->largest_rx_pn == UINT64_MAX || pn > s->largest_rx_pn;
 	on_authenticated(s, pn, len, now);
-	s->rx_from = tern_path_on_recv(&s->path, from, len, now, tern_rtt_pto(&s->rec.rtt));
+	s->rx_from = tern_path_on_recv(&s->path, from, len, now, &s->rec.rtt);
 	rc = process_frames(s, pkt + hdr_len, pkt + hdr_len + n, now, &eliciting, &probing);
 	if (tern_unlikely(s->path.probing) && rc == 0 && largest && !probing &&
 	    s->state == TERN_SESSION_ESTABLISHED)

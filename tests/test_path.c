@@ -10,6 +10,10 @@
 #define RETRY TERN_PATH_MIN_RETRY_US /* 300 ms */
 #define PROBE 36                     /* a probe with one PATH_CHALLENGE */
 
+/* PTO = smoothed + max(4 var, 1 ms) + max_ack_delay: 100 ms, and 2 s */
+static const struct tern_rtt rtt = {.smoothed = 60000, .var = 5000, .max_ack_delay = 20000};
+static const struct tern_rtt slow = {.smoothed = 1900000, .max_ack_delay = 99000};
+
 static const struct tern_addr peer = {.family = 4, .port = 1000, .ip = {10, 0, 0, 1}};
 static const struct tern_addr cand = {.family = 4, .port = 4000, .ip = {10, 0, 0, 9}};
 static const struct tern_addr other = {.family = 6, .port = 4000, .ip = {0xfe, 0x80, [15] = 1}};
@@ -51,14 +55,14 @@ static void test_addresses(void)
 
 	/* without a peer, the first address seen becomes it */
 	memset(&p, 0, sizeof(p));
-	CHECK_EQ(tern_path_on_recv(&p, NULL, 100, 0, PTO), TERN_PATH_FROM_PEER);
-	CHECK_EQ(tern_path_on_recv(&p, &cand, 100, 0, PTO), TERN_PATH_FROM_PEER);
+	CHECK_EQ(tern_path_on_recv(&p, NULL, 100, 0, &rtt), TERN_PATH_FROM_PEER);
+	CHECK_EQ(tern_path_on_recv(&p, &cand, 100, 0, &rtt), TERN_PATH_FROM_PEER);
 	CHECK(tern_addr_eq(&p.peer, &cand));
 	CHECK(!p.probing);
 
 	setup(&p);
-	CHECK_EQ(tern_path_on_recv(&p, &peer, 100, 0, PTO), TERN_PATH_FROM_PEER);
-	CHECK_EQ(tern_path_on_recv(&p, NULL, 100, 0, PTO), TERN_PATH_FROM_PEER);
+	CHECK_EQ(tern_path_on_recv(&p, &peer, 100, 0, &rtt), TERN_PATH_FROM_PEER);
+	CHECK_EQ(tern_path_on_recv(&p, NULL, 100, 0, &rtt), TERN_PATH_FROM_PEER);
 	CHECK(!p.probing);
 	CHECK_EQ(tern_path_deadline(&p, 0), TERN_TIME_NEVER);
 	CHECK(!tern_path_probe_due(&p, 0));
@@ -72,7 +76,7 @@ static void test_amplification_and_retries(void)
 	struct tern_path p;
 
 	setup(&p);
-	CHECK_EQ(tern_path_on_recv(&p, &cand, 40, 1000, PTO), TERN_PATH_FROM_CAND);
+	CHECK_EQ(tern_path_on_recv(&p, &cand, 40, 1000, &rtt), TERN_PATH_FROM_CAND);
 	CHECK(p.probing);
 	CHECK(tern_addr_eq(&p.peer, &peer)); /* not followed */
 	CHECK_EQ(p.deadline, 1000 + 3 * RETRY);
@@ -100,16 +104,16 @@ static void test_amplification_and_retries(void)
 	/* A 20-byte packet buys 60: one probe, then the budget is spent and the
 	 * retry time is no deadline (nothing to do until more arrives). */
 	setup(&p);
-	tern_path_on_recv(&p, &cand, 20, 0, PTO);
+	tern_path_on_recv(&p, &cand, 20, 0, &rtt);
 	send_challenge(&p, d, 1, 0);
 	CHECK(!tern_path_challenge_due(&p, RETRY));
 	CHECK_EQ(tern_path_deadline(&p, RETRY), 3 * RETRY);
-	tern_path_on_recv(&p, &cand, 20, RETRY, PTO); /* 120 allowed, 36 used */
+	tern_path_on_recv(&p, &cand, 20, RETRY, &rtt); /* 120 allowed, 36 used */
 	CHECK(tern_path_challenge_due(&p, RETRY));
 	CHECK_EQ(p.cand_rx, 40);
 	/* a longer PTO spaces the challenges further */
 	setup(&p);
-	tern_path_on_recv(&p, &cand, 1200, 0, 2 * TERN_SEC);
+	tern_path_on_recv(&p, &cand, 1200, 0, &slow);
 	CHECK_EQ(p.deadline, 6 * TERN_SEC);
 	challenge_data(d, 1);
 	tern_path_on_probe_sent(&p, d, PROBE, 0, 2 * TERN_SEC);
@@ -122,7 +126,7 @@ static void test_validation_and_migration(void)
 	struct tern_path p;
 
 	setup(&p);
-	tern_path_on_recv(&p, &cand, 1200, 0, PTO);
+	tern_path_on_recv(&p, &cand, 1200, 0, &rtt);
 	send_challenge(&p, d1, 1, 0);
 	send_challenge(&p, d2, 2, RETRY);
 	challenge_data(wrong, 9);
@@ -150,15 +154,15 @@ static void test_validation_and_migration(void)
 	CHECK(tern_addr_eq(&p.peer, &cand));
 	CHECK(!p.probing);
 	CHECK_EQ(p.stats.migrations, 1);
-	CHECK_EQ(tern_path_on_recv(&p, &cand, 100, RETRY, PTO), TERN_PATH_FROM_PEER);
+	CHECK_EQ(tern_path_on_recv(&p, &cand, 100, RETRY, &rtt), TERN_PATH_FROM_PEER);
 	/* the old address is now a stranger like any other */
-	CHECK_EQ(tern_path_on_recv(&p, &peer, 100, RETRY, PTO), TERN_PATH_FROM_CAND);
+	CHECK_EQ(tern_path_on_recv(&p, &peer, 100, RETRY, &rtt), TERN_PATH_FROM_CAND);
 	CHECK(tern_addr_eq(&p.cand, &peer));
 	CHECK(!p.cand_valid);
 
 	/* active first, validated later: migrates on the response */
 	setup(&p);
-	tern_path_on_recv(&p, &cand, 1200, 0, PTO);
+	tern_path_on_recv(&p, &cand, 1200, 0, &rtt);
 	tern_path_on_active(&p, TERN_PATH_FROM_CAND);
 	send_challenge(&p, d1, 4, 0);
 	CHECK(!tern_path_ready(&p));
@@ -174,9 +178,9 @@ static void test_replacement_and_responses(void)
 	struct tern_path p;
 
 	setup(&p);
-	tern_path_on_recv(&p, &cand, 100, 0, PTO);
+	tern_path_on_recv(&p, &cand, 100, 0, &rtt);
 	send_challenge(&p, d, 1, 0);
-	CHECK_EQ(tern_path_on_recv(&p, &other, 50, 10, PTO), TERN_PATH_FROM_CAND);
+	CHECK_EQ(tern_path_on_recv(&p, &other, 50, 10, &rtt), TERN_PATH_FROM_CAND);
 	CHECK(tern_addr_eq(&p.cand, &other));
 	CHECK_EQ(p.tries, 0);
 	CHECK_EQ(p.cand_rx, 50);
