@@ -161,13 +161,12 @@ static void session_flush(struct tern_worker *w, struct tern_conn *c, tern_time 
 			w->stats.tx_dropped++;
 			return;
 		}
-		n = tern_session_write(c->s, p->data, TERN_MAX_PACKET, now);
+		n = tern_session_write_to(c->s, p->data, TERN_MAX_PACKET, now, &p->peer);
 		if (n <= 0) {
 			w->ops->buf_free(w->be, p);
 			return;
 		}
 		p->len = (uint16_t)n;
-		p->peer = c->info.peer;
 		w->ntx++;
 		w->stats.tx_pkts++;
 		w->stats.tx_bytes += (uint64_t)n;
@@ -274,8 +273,9 @@ static void deliver(struct tern_worker *w, uint8_t *data, size_t len, const stru
 		w->stats.unknown_cid++;
 		return;
 	}
-	if (tern_session_recv(c->s, data, len, now) == 0)
-		c->info.peer = *from; /* follow the peer across NAT rebinding */
+	/* a new source address is validated before the session follows it */
+	if (tern_session_recv_from(c->s, data, len, from, now) == 0)
+		c->info.peer = *tern_session_peer(c->s);
 	tern_worker_touch(w, c);
 }
 
