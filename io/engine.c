@@ -358,8 +358,21 @@ int tern_engine_poll(struct tern_engine *e, uint64_t timeout_us)
 	tern_time start = tern_engine_clock();
 	const struct tern_backend_ops *ops;
 
-	if (!e->cfg.inline_mode || !atomic_load_explicit(&e->running, memory_order_relaxed))
+	if (!e->cfg.inline_mode || !atomic_load_explicit(&e->running, memory_order_relaxed)) {
+		snprintf(e->err, sizeof(e->err), "poll: %s",
+		         e->cfg.inline_mode
+		                 ? "the engine is not started"
+		                 : "the engine runs its own threads (inline_mode is off)");
 		return TERN_ESTATE;
+	}
+	if (!e->inline_owned) {
+		e->inline_owned = true;
+		e->inline_owner = pthread_self();
+	} else if (!pthread_equal(e->inline_owner, pthread_self())) {
+		snprintf(e->err, sizeof(e->err),
+		         "poll: an inline engine is driven by the one thread that first polled it");
+		return TERN_ESTATE;
+	}
 	ops = e->ws[0].w.ops;
 	for (;;) {
 		tern_time sleep, spent;

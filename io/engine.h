@@ -61,6 +61,8 @@ struct tern_engine {
 	char err[256];
 	struct tern_hub *hub;    /* the handle API's state (io/handle.c); NULL until used */
 	tern_time inline_polled; /* inline engines: when tern_engine_poll last ran */
+	bool inline_owned;       /* inline engines: a thread has polled; it is the only one */
+	pthread_t inline_owner;
 };
 
 tern_time tern_engine_clock(void);

@@ -67,9 +67,10 @@ struct tern_engine_cfg {
 	 * between calls, so a program that goes quiet calls tern_engine_poll
 	 * (a message sent is flushed when a packet fills, at the next call
 	 * into the engine, or by the send itself when the engine was last
-	 * polled more than 20 us before). One worker; io_uring only; use it
-	 * from one thread at a time. Callbacks run on the calling thread,
-	 * inside these calls. */
+	 * polled more than 20 us before). One worker; io_uring only; the thread
+	 * that first drives it is the only one that may (calls from another
+	 * return TERN_ESTATE), and stops and frees it. Callbacks run on that
+	 * thread, inside these calls. */
 	bool inline_mode;
 	bool gso, gro; /* UDP segmentation offloads (default on, fall back if absent) */
 	bool sqpoll;   /* io_uring kernel-side submission polling */
@@ -169,7 +170,8 @@ void tern_engine_free(struct tern_engine *e);
 /* Inline engines only: receives, runs timers and handshakes, and sends
  * what is due, waiting up to timeout_us (0: not at all) for something to
  * do. Returns the units of work done (0: none within the timeout), or
- * TERN_ESTATE (not started, or the engine runs threads of its own). */
+ * TERN_ESTATE (not started, the engine runs threads of its own, or another
+ * thread drives it). */
 int tern_engine_poll(struct tern_engine *e, uint64_t timeout_us);
 /* The bound UDP port (useful with port 0). */
 uint16_t tern_engine_port(const struct tern_engine *e);
