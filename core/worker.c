@@ -259,16 +259,10 @@ static void handoff(struct tern_worker *w, unsigned owner, const struct tern_pkt
 		w->wake(w->wake_ctx, (int)owner);
 }
 
-static void deliver(struct tern_worker *w, uint8_t *data, size_t len, const struct tern_addr *from,
-                    tern_time now)
+/* A data packet to c (NULL: no session has its CID). */
+static void deliver_to(struct tern_worker *w, struct tern_conn *c, uint8_t *data, size_t len,
+                       const struct tern_addr *from, tern_time now)
 {
-	struct tern_conn *c;
-
-	if (len < 1 + TERN_CID_LEN) {
-		w->stats.malformed++;
-		return;
-	}
-	c = tern_table_lookup(&w->table, tern_get_be64(data + 1));
 	if (!c) {
 		w->stats.unknown_cid++;
 		return;
@@ -279,7 +273,20 @@ static void deliver(struct tern_worker *w, uint8_t *data, size_t len, const stru
 	tern_worker_touch(w, c);
 }
 
-static void dispatch(struct tern_worker *w, struct tern_pkt *pkt, tern_time now)
+/* A packet another worker handed us. */
+static void deliver(struct tern_worker *w, uint8_t *data, size_t len, const struct tern_addr *from,
+                    tern_time now)
+{
+	if (len < 1 + TERN_CID_LEN) {
+		w->stats.malformed++;
+		return;
+	}
+	deliver_to(w, tern_table_lookup(&w->table, tern_get_be64(data + 1)), data, len, from, now);
+}
+
+/* Routes handshake packets, strays and malformed ones; returns true for a
+ * data packet of ours, which the caller delivers after a batched lookup. */
+static bool dispatch(struct tern_worker *w, struct tern_pkt *pkt)
 {
 	unsigned owner;
 
@@ -288,17 +295,43 @@ static void dispatch(struct tern_worker *w, struct tern_pkt *pkt, tern_time now)
 	if (pkt->len == 0 || (pkt->data[0] & TERN_FORM_MASK) == TERN_FORM_HANDSHAKE) {
 		if (pkt->len)
 			to_control(w, pkt);
-		return;
+		return false;
 	}
 	if ((pkt->data[0] & TERN_FORM_MASK) != TERN_FORM_DATA || pkt->len < 1 + TERN_CID_LEN) {
 		w->stats.malformed++;
-		return;
+		return false;
 	}
 	owner = tern_cid_owner(pkt->data + 1);
-	if (owner != w->id && owner < w->nworkers)
+	if (owner != w->id && owner < w->nworkers) {
 		handoff(w, owner, pkt);
-	else
-		deliver(w, pkt->data, pkt->len, &pkt->peer, now);
+		return false;
+	}
+	return true;
+}
+
+/* Delivers the burst's data packets of ours, their sessions looked up
+ * TERN_TABLE_BURST at a time (the table prefetches their slots together). */
+static void deliver_burst(struct tern_worker *w, struct tern_pkt *pkts, const bool *ours,
+                          unsigned n, tern_time now)
+{
+	uint64_t keys[TERN_TABLE_BURST];
+	void *conns[TERN_TABLE_BURST];
+	unsigned at[TERN_TABLE_BURST];
+
+	for (unsigned i = 0; i < n;) {
+		unsigned k = 0;
+		for (; i < n && k < TERN_TABLE_BURST; i++) {
+			if (!ours[i])
+				continue;
+			keys[k] = tern_get_be64(pkts[i].data + 1);
+			at[k++] = i;
+		}
+		tern_table_lookup_burst(&w->table, keys, conns, k);
+		for (unsigned j = 0; j < k; j++) {
+			struct tern_pkt *p = &pkts[at[j]];
+			deliver_to(w, conns[j], p->data, p->len, &p->peer, now);
+		}
+	}
 }
 
 /* The average gap between receiving polls, for the idle policy; a gap over
@@ -314,17 +347,20 @@ static void note_rx(struct tern_worker *w, tern_time now)
 static unsigned receive(struct tern_worker *w, tern_time *now)
 {
 	struct tern_pkt pkts[TERN_WORKER_BURST];
+	bool ours[TERN_WORKER_BURST];
 	int n = w->ops->rx_burst(w->be, pkts, TERN_WORKER_BURST);
 
 	if (n > 0 && w->clock)
 		*now = TERN_MAX(*now, w->clock());
-	if (n > 0)
-		note_rx(w, *now);
-	for (int i = 0; i < n; i++) {
-		dispatch(w, &pkts[i], *now);
+	if (n <= 0)
+		return 0;
+	note_rx(w, *now);
+	for (int i = 0; i < n; i++)
+		ours[i] = dispatch(w, &pkts[i]);
+	deliver_burst(w, pkts, ours, (unsigned)n, *now);
+	for (int i = 0; i < n; i++)
 		w->ops->buf_free(w->be, &pkts[i]);
-	}
-	return n > 0 ? (unsigned)n : 0;
+	return (unsigned)n;
 }
 
 /* ---- inbox ---- */
