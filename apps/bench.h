@@ -170,6 +170,7 @@ struct bench_out {
 	double mhz;           /* 0: unknown, cycles not reported */
 	const char *mhz_from; /* where mhz came from */
 	int backends;         /* bits 1 << BACKEND_*: tern's backends in this run */
+	const char *trace;    /* --trace: the sender's state every 10 ms, appended as CSV */
 };
 extern struct bench_out bench_out;
 /* "tern", "tern-dpdk" or "tcp": the test's name after its mode. */
