@@ -79,13 +79,13 @@ static int inline_wait_for(struct tern_engine *e, uint64_t timeout_us, tern_try_
 	}
 }
 
-int tern_evc_wait_for(struct tern_engine *e, struct evc *ev, uint64_t timeout_us, tern_try_fn try,
-                      void *arg)
+int tern_evc_wait_for(struct tern_engine *poll, struct evc *ev, uint64_t timeout_us,
+                      tern_try_fn try, void *arg)
 {
 	uint64_t start = tern_engine_clock();
 
-	if (e && e->cfg.inline_mode)
-		return inline_wait_for(e, timeout_us, try, arg);
+	if (poll)
+		return inline_wait_for(poll, timeout_us, try, arg);
 	for (;;) {
 		unsigned seen = atomic_load(&ev->seq);
 		int rc = try(arg);
@@ -176,6 +176,7 @@ struct tern_handle *tern_handle_new(struct tern_engine *e, struct tern_hub *hub)
 	}
 	h->e = e;
 	h->hub = hub;
+	h->inline_mode = e->cfg.inline_mode;
 	h->max_streams = e->cfg.max_streams;
 	h->tx_budget = e->cfg.send_buffer;
 	h->rx_budget = TERN_HANDLE_RECV_BYTES;
@@ -254,7 +255,7 @@ static int post(struct tern_handle *h, struct hcmd *cmd)
 {
 	struct tern_msg m = {.type = TERN_MSG_CALL, .ptr = cmd};
 
-	if (h->e->cfg.inline_mode) {
+	if (h->inline_mode) {
 		tern_handle_run_cmd(&h->e->ws[0].w, cmd, tern_engine_clock());
 		return 0;
 	}
@@ -327,7 +328,7 @@ static int try_open(void *arg)
 
 int tern_handle_wait_open(struct tern_handle *h, uint64_t timeout_us)
 {
-	int rc = tern_evc_wait_for(h->e, &h->ev, timeout_us, try_open, h);
+	int rc = tern_evc_wait_for(TERN_HANDLE_POLL(h), &h->ev, timeout_us, try_open, h);
 
 	return rc == TERN_ETIMEDOUT ? TERN_EAGAIN : rc;
 }
@@ -404,7 +405,7 @@ static int send_post(struct tern_handle *h, uint16_t stream, const void *msg, si
 	struct hcmd *cmd;
 	int rc;
 
-	if (h->e->cfg.inline_mode)
+	if (h->inline_mode)
 		return send_inline(h, stream, msg, len);
 	if (!budget_take(h, len))
 		return TERN_EAGAIN;
@@ -489,7 +490,7 @@ static int try_writable(void *arg)
 
 	if (tern_handle_usable(a->h) == TERN_ECLOSED)
 		return TERN_ECLOSED;
-	if (a->h->e->cfg.inline_mode)
+	if (a->h->inline_mode)
 		return a->h->inline_blocked ? TERN_EAGAIN : 0;
 	return q == 0 || q + a->len <= a->h->tx_budget ? 0 : TERN_EAGAIN;
 }
@@ -497,7 +498,7 @@ static int try_writable(void *arg)
 int tern_handle_wait_writable(struct tern_handle *h, size_t len, uint64_t timeout_us)
 {
 	struct writable_arg a = {h, len};
-	int rc = tern_evc_wait_for(h->e, &h->ev, timeout_us, try_writable, &a);
+	int rc = tern_evc_wait_for(TERN_HANDLE_POLL(h), &h->ev, timeout_us, try_writable, &a);
 
 	return rc == TERN_EAGAIN ? TERN_ETIMEDOUT : rc;
 }

@@ -39,11 +39,13 @@ struct evc {
 void tern_evc_notify(struct evc *ev);
 typedef int (*tern_try_fn)(void *arg);
 /* Calls try until it returns other than TERN_EAGAIN, sleeping on ev in
- * between (on an inline engine e: polling e instead, at least once), for up
- * to timeout_us. Returns try's result, or TERN_EAGAIN (timeout 0) or
+ * between (given an inline engine `poll`: polling it instead, at least
+ * once; NULL otherwise, never a freed engine), for up to timeout_us. Returns try's result, or TERN_EAGAIN (timeout 0) or
  * TERN_ETIMEDOUT. */
-int tern_evc_wait_for(struct tern_engine *e, struct evc *ev, uint64_t timeout_us, tern_try_fn try,
-                      void *arg);
+int tern_evc_wait_for(struct tern_engine *poll, struct evc *ev, uint64_t timeout_us,
+                      tern_try_fn try, void *arg);
+/* What a handle's waits poll: its engine if inline, else NULL. */
+#define TERN_HANDLE_POLL(h) ((h)->inline_mode ? (h)->e : NULL)
 
 /* Inline engines: a receive that found nothing leaves its buffer here, and
  * a message that arrives while the engine is polled goes straight into it
@@ -86,6 +88,7 @@ struct tern_hub {
 struct tern_hlistener {
 	struct tern_engine *e; /* NULL once the engine is freed */
 	struct tern_hub *hub;
+	bool inline_mode; /* the engine's cfg.inline_mode */
 	uint16_t vport;
 	uint8_t stream_type;
 	atomic_uint refs;       /* the hub's and the application's */
@@ -138,6 +141,7 @@ struct tern_handle {
 	struct held *closed_held; /* the worker's held list, handed over at CLOSED */
 	/* written before state turns CLOSED (release) */
 	struct tern_reason reason;
+	bool inline_mode; /* the engine's cfg.inline_mode, copied: the engine may go first */
 	/* inline engines only (one thread) */
 	bool inline_blocked; /* a send found the session's buffer full; on_writable clears */
 	struct direct_rx direct;

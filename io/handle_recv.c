@@ -92,7 +92,7 @@ static int try_recv(void *arg)
 	if (!load_head(h)) {
 		rc = tern_handle_usable(h) == TERN_ECLOSED ? TERN_ECLOSED : TERN_EAGAIN;
 		pthread_mutex_unlock(&h->rx_lock);
-		if (rc == TERN_EAGAIN && h->e->cfg.inline_mode && a->cap)
+		if (rc == TERN_EAGAIN && h->inline_mode && a->cap)
 			h->direct = (struct direct_rx){.buf = a->buf, .cap = a->cap, .armed = true};
 		return rc;
 	}
@@ -120,7 +120,7 @@ int tern_handle_recv(struct tern_handle *h, void *buf, size_t cap, struct tern_r
 		return TERN_EAGAIN;
 	int rc;
 
-	rc = tern_evc_wait_for(h->e, &h->ev, timeout_us, try_recv, &a);
+	rc = tern_evc_wait_for(TERN_HANDLE_POLL(h), &h->ev, timeout_us, try_recv, &a);
 	h->direct.armed = false; /* inline engines: no message may land in buf after we return */
 	return rc;
 }
@@ -149,6 +149,7 @@ static struct tern_hlistener *listener_new(struct tern_engine *e, struct tern_hu
 	}
 	l->e = e;
 	l->hub = hub;
+	l->inline_mode = e->cfg.inline_mode;
 	atomic_init(&l->refs, 2); /* the hub's and the application's */
 	pthread_mutex_init(&l->lock, NULL);
 	return l;
@@ -210,7 +211,7 @@ int tern_handle_accept(struct tern_hlistener *l, uint64_t timeout_us, struct ter
 	struct accept_arg a = {l, out};
 
 	*out = NULL;
-	return tern_evc_wait_for(l->e, &l->ev, timeout_us, try_accept, &a);
+	return tern_evc_wait_for(TERN_HANDLE_POLL(l), &l->ev, timeout_us, try_accept, &a);
 }
 
 /* Closes the sessions still queued (their only reference is the queue's). */
