@@ -82,6 +82,7 @@ struct tern_stream_recv {
 	uint64_t final_size; /* UINT64_MAX until a FIN arrives */
 	tern_time epoch;     /* autotuning: when the current window epoch began */
 	uint64_t epoch_off;  /* read_off then */
+	uint64_t work;       /* frames taken plus message ends shifted, ever */
 	bool fin_delivered;
 };
 
@@ -121,5 +122,11 @@ bool tern_srecv_window_update_at(struct tern_stream_recv *r, tern_time now, tern
                                  size_t max_cap, uint64_t *new_max);
 /* Bytes of heap this stream holds. */
 size_t tern_srecv_mem(const struct tern_stream_recv *r);
+/* Reassembly bookkeeping done so far, in 8-byte words moved (plus one per
+ * frame): tests check it does not depend on the order frames arrive in. */
+static inline uint64_t tern_srecv_work(const struct tern_stream_recv *r)
+{
+	return r->work + 2 * r->have.moved;
+}
 
 #endif

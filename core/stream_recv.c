@@ -100,6 +100,7 @@ static void ends_insert(struct tern_stream_recv *r, uint64_t v)
 	size_t i = ends_find(r, v);
 
 	memmove(&r->ends[i + 1], &r->ends[i], (r->ends_n - i) * sizeof(*r->ends));
+	r->work += r->ends_n - i;
 	r->ends[i] = v;
 	r->ends_n++;
 }
@@ -190,6 +191,7 @@ int tern_srecv_frame(struct tern_stream_recv *r, uint64_t off, const uint8_t *da
 	int rc;
 
 	*new_bytes = 0;
+	r->work++;
 	rc = check_frame(r, off, end, msg_end, fin);
 	if (!rc)
 		rc = check_size(r, off, end, msg_end);
@@ -293,6 +295,7 @@ uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ct
 	}
 	if (used) {
 		memmove(r->ends, r->ends + used, (r->ends_n - used) * sizeof(*r->ends));
+		r->work += r->ends_n - used;
 		r->ends_n -= used;
 	}
 	if (r->final_size == r->read_off && r->msg_len == 0)

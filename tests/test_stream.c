@@ -528,6 +528,71 @@ static void test_recv_ooo_limit(void)
 	tern_srecv_free(&r);
 }
 
+/* ---- reassembly cost does not depend on arrival order ---- */
+
+/* A stream of COST_BYTES / 2 two-byte messages arrives as one-byte frames,
+ * frame i carrying offset order[i]. */
+#define COST_BYTES (1u << 14)
+static uint64_t cost_order[COST_BYTES];
+
+/* Feeds the frames in cost_order, delivering after each, and returns the
+ * receive side's bookkeeping work; every message must come out intact. */
+static uint64_t reassembly_work(void)
+{
+	static size_t sizes[COST_BYTES / 2];
+	struct sink k = {.sizes = sizes, .nmsg = COST_BYTES / 2};
+	struct tern_stream_recv r;
+	uint64_t nb, work;
+
+	for (size_t i = 0; i < COST_BYTES / 2; i++)
+		sizes[i] = 2;
+	tern_srecv_init(&r, 256 << 10);
+	for (size_t i = 0; i < COST_BYTES; i++) {
+		uint64_t off = cost_order[i];
+		uint8_t b = msg_byte(off / 2, off % 2);
+		CHECK_EQ(tern_srecv_frame(&r, off, &b, 1, off % 2 == 1, false, &nb), 0);
+		tern_srecv_deliver(&r, sink_cb, &k);
+	}
+	CHECK_EQ(k.got, COST_BYTES / 2);
+	CHECK_EQ(k.bad, 0);
+	work = tern_srecv_work(&r);
+	tern_srecv_free(&r);
+	return work;
+}
+
+/* Issue 13 item 2: one-byte fragments sent highest offset first made every
+ * insertion shift every range and message end already held (quadratic).
+ * Orders that leave a gap at every byte (ends first, then the data, both
+ * from the top; a random permutation) must cost at most twice in-order. */
+static void test_recv_order_cost(void)
+{
+	uint64_t in_order, top_down, shuffled, seed = 42;
+
+	for (uint64_t i = 0; i < COST_BYTES; i++)
+		cost_order[i] = i;
+	in_order = reassembly_work();
+	for (uint64_t i = 0; i < COST_BYTES / 2; i++) {
+		cost_order[i] = COST_BYTES - 1 - 2 * i;                  /* the ends, top down */
+		cost_order[COST_BYTES / 2 + i] = COST_BYTES - 2 - 2 * i; /* then the data */
+	}
+	top_down = reassembly_work();
+	for (uint64_t i = 0; i < COST_BYTES; i++)
+		cost_order[i] = i;
+	for (uint64_t i = COST_BYTES - 1; i > 0; i--) {
+		uint64_t j = rng_next(&seed) % (i + 1), t = cost_order[i];
+		cost_order[i] = cost_order[j];
+		cost_order[j] = t;
+	}
+	shuffled = reassembly_work();
+	fprintf(stderr,
+	        "reassembly work for %u one-byte frames: %llu in order, %llu top down, %llu "
+	        "shuffled\n",
+	        COST_BYTES, (unsigned long long)in_order, (unsigned long long)top_down,
+	        (unsigned long long)shuffled);
+	CHECK(top_down <= 2 * in_order);
+	CHECK(shuffled <= 2 * in_order);
+}
+
 /* ---- direct send-side rules ---- */
 
 struct decoded {
@@ -779,6 +844,7 @@ int main(void)
 	test_recv_final_size();
 	test_recv_too_big();
 	test_recv_ooo_limit();
+	test_recv_order_cost();
 	test_send_boundaries();
 	test_send_credit();
 	test_send_fin_only();
