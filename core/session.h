@@ -112,7 +112,7 @@ struct tern_session_stats {
 	uint64_t msgs_sent, msgs_recv, dgrams_sent, dgrams_recv, dgrams_dropped_stale;
 	uint64_t dgrams_lost; /* sent datagrams in packets declared lost */
 	/* received packets dropped, by reason */
-	uint64_t drop_malformed, drop_auth, drop_duplicate, drop_state, drop_limit;
+	uint64_t drop_malformed, drop_auth, drop_duplicate, drop_state;
 	uint64_t spurious_losses, persistent_congestions;
 };
 

@@ -34,8 +34,7 @@ static void give_credit(struct tern_session *s, struct tern_stream *st)
 
 	if (s->credit_held)
 		return;
-	in_order = TERN_MAX(tern_ranges_contiguous_end(&st->rx.have, st->rx.read_off),
-	                    st->rx.read_off);
+	in_order = st->rx.contig;
 	rtt = s->rec.rtt.has_sample ? s->rec.rtt.smoothed : 0;
 	if (in_order > st->credited) {
 		if (tern_flow_rx_consume_at(&s->frx, in_order - st->credited, s->last_recv, rtt,
@@ -76,8 +75,6 @@ static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stre
 static int stream_error(struct tern_session *s, int rc, uint64_t id)
 {
 	switch (rc) {
-	case TERN_ELIMIT:
-		return rc; /* drop the packet unacknowledged; the peer re-sends */
 	case TERN_EFLOWCONTROL:
 		tern_session_fail(s, TERN_CLOSE_FLOW_CONTROL, "stream data beyond credit");
 		break;
@@ -432,10 +429,6 @@ int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_tim
 	rc = process_frames(s, pkt + hdr_len, pkt + hdr_len + n, now, &eliciting);
 	if (s->state == TERN_SESSION_CLOSING && eliciting)
 		s->close_pending = true; /* the peer is still talking: repeat CLOSE */
-	if (rc == TERN_ELIMIT) {
-		s->stats.drop_limit++;
-		return rc;
-	}
 	if (rc < 0 || s->state == TERN_SESSION_CLOSED)
 		return rc;
 	if (tern_ackgen_on_packet(&s->ack, pn, eliciting, now) < 0)

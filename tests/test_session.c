@@ -879,8 +879,7 @@ static uint64_t rng(void)
 
 static uint64_t drops(const struct tern_session_stats *st)
 {
-	return st->drop_malformed + st->drop_auth + st->drop_duplicate + st->drop_state +
-	       st->drop_limit;
+	return st->drop_malformed + st->drop_auth + st->drop_duplicate + st->drop_state;
 }
 
 /* Queues one message on A and takes the packet carrying it. */
