@@ -57,19 +57,43 @@ void tern_session_hold_credit(struct tern_session *s, bool hold)
 			give_credit(s, s->streams[id]);
 }
 
+static void retry_assembly(struct tern_session *s, uint16_t from);
+
 static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stream *st)
 {
 	struct deliver_ctx d = {s, id};
+	uint64_t start = st->rx.msg_start;
+	size_t had = st->rx.msg_len;
 
-	tern_srecv_deliver(&st->rx, deliver_msg, &d);
+	tern_srecv_deliver_room(&st->rx, deliver_msg, &d, tern_session_assembly_room(s, id));
 	if (s->state > TERN_SESSION_ESTABLISHED || s->streams[id] != st)
 		return; /* the application closed the session from its callback */
+	if (tern_session_assembly_after(s, id, st, start, had))
+		retry_assembly(s, id);
 	give_credit(s, st);
 	if (tern_srecv_finished(&st->rx) && !st->fin_reported) {
 		st->fin_reported = true;
 		if (s->cbs.stream_fin)
 			s->cbs.stream_fin(s->cbs.ctx, s, id);
 	}
+}
+
+/* Assembly room came back (session_mem.c): the streams waiting for it try
+ * again, those after `from` first. A delivery in here that gives room back
+ * asks for another pass instead of recursing. */
+static void retry_assembly(struct tern_session *s, uint16_t from)
+{
+	if (s->assembly_retrying)
+		return;
+	s->assembly_retrying = true;
+	for (unsigned k = 1; k <= s->streams_hi && s->assembly_waiting; k++) {
+		uint16_t id = (uint16_t)((from + k) % s->streams_hi);
+		if (s->state > TERN_SESSION_ESTABLISHED)
+			break;
+		if (s->streams[id] && s->streams[id]->assembly_wait)
+			deliver_stream(s, id, s->streams[id]);
+	}
+	s->assembly_retrying = false;
 }
 
 static int stream_error(struct tern_session *s, int rc, uint64_t id)

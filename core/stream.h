@@ -8,6 +8,7 @@
 #ifndef TERN_STREAM_H
 #define TERN_STREAM_H
 
+#include "budget.h"
 #include "common.h"
 #include "ranges.h"
 #include "recovery.h"
@@ -29,6 +30,7 @@ struct tern_stream_send {
 	size_t ends_cap, ends_head, ends_n;
 	bool fin; /* the application finished the stream at write_off */
 	bool fin_sent, fin_lost, fin_acked;
+	struct tern_memacct *acct; /* the ring and ends grow and shrink here; NULL: none */
 };
 
 /* limit: most bytes buffered (a message longer than limit is accepted only
@@ -83,11 +85,12 @@ struct tern_stream_recv {
 	uint64_t highest;      /* highest offset received + 1 */
 	uint8_t *msg;          /* assembly of the current message once it outgrows the ring */
 	size_t msg_len, msg_cap;
-	uint64_t msg_start;  /* offset where the current message starts */
-	uint64_t final_size; /* UINT64_MAX until a FIN arrives */
-	tern_time epoch;     /* autotuning: when the current window epoch began */
-	uint64_t epoch_off;  /* read_off then */
-	uint64_t work;       /* frames taken plus bitmap words touched, ever */
+	uint64_t msg_start;        /* offset where the current message starts */
+	uint64_t final_size;       /* UINT64_MAX until a FIN arrives */
+	tern_time epoch;           /* autotuning: when the current window epoch began */
+	uint64_t epoch_off;        /* read_off then */
+	uint64_t work;             /* frames taken plus bitmap words touched, ever */
+	struct tern_memacct *acct; /* the ring and msg grow and shrink here; NULL: none */
 	bool fin_delivered;
 };
 
@@ -105,9 +108,24 @@ void tern_srecv_free(struct tern_stream_recv *r);
  * order frames arrive in (the receive window bounds every structure). */
 int tern_srecv_frame(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, size_t len,
                      bool msg_end, bool fin, uint64_t *new_bytes);
-/* Hands every complete in-order message to cb. Returns the bytes that left
- * the receive window (connection credit to give back). */
-uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx);
+/* Hands every complete in-order message to cb, then moves at most `room`
+ * bytes of an incomplete message of half the window or more into the
+ * assembly buffer (none if a message from the assembly buffer was handed up
+ * in this call: the caller may give that room to another stream first).
+ * Returns the bytes that left the receive window. */
+uint64_t tern_srecv_deliver_room(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx,
+                                 uint64_t room);
+/* The same with no limit on the assembly buffer (beyond TERN_MAX_MESSAGE). */
+static inline uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx)
+{
+	return tern_srecv_deliver_room(r, cb, ctx, UINT64_MAX);
+}
+/* True when in-order bytes of an incomplete message wait for room in the
+ * assembly buffer (after a delivery that was limited). */
+static inline bool tern_srecv_wants_room(const struct tern_stream_recv *r)
+{
+	return r->contig > r->read_off && (r->msg_len > 0 || r->contig - r->read_off >= r->cap / 2);
+}
 /* True once the FIN and every byte before it have been delivered. */
 static inline bool tern_srecv_finished(const struct tern_stream_recv *r)
 {

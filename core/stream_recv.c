@@ -47,6 +47,7 @@ int tern_srecv_init(struct tern_stream_recv *r, size_t window)
 
 void tern_srecv_free(struct tern_stream_recv *r)
 {
+	tern_memacct_add(r->acct, -(int64_t)tern_srecv_mem(r));
 	free(r->buf);
 	free(r->msg);
 	memset(r, 0, sizeof(*r));
@@ -155,8 +156,11 @@ static int store(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, 
 {
 	uint64_t lo = TERN_MAX(off, r->read_off), ce, first;
 
-	if (!r->buf && ring_alloc(r->cap, &r->buf, &r->have, &r->ends))
-		return TERN_ENOMEM;
+	if (!r->buf) {
+		if (ring_alloc(r->cap, &r->buf, &r->have, &r->ends))
+			return TERN_ENOMEM;
+		tern_memacct_add(r->acct, (int64_t)ring_bytes(r->cap));
+	}
 	ce = contig_with(r, lo, end);
 	first = first_bit(r, r->ends, r->cap, r->scan, ce, true);
 	if (msg_end)
@@ -210,6 +214,7 @@ static int msg_reserve(struct tern_stream_recv *r, size_t need)
 	nm = realloc(r->msg, ncap);
 	if (!nm)
 		return TERN_ENOMEM;
+	tern_memacct_add(r->acct, (int64_t)ncap - (int64_t)r->msg_cap);
 	r->msg = nm;
 	r->msg_cap = ncap;
 	return 0;
@@ -256,6 +261,7 @@ static int deliver_one(struct tern_stream_recv *r, uint64_t e, tern_msg_cb cb, v
 	r->msg_start = e;
 	r->msg_len = 0;
 	if (r->msg_cap > TERN_MAX(r->cap, (size_t)RECV_MSG_MIN)) {
+		tern_memacct_add(r->acct, -(int64_t)r->msg_cap);
 		free(r->msg); /* do not keep a giant buffer after a giant message */
 		r->msg = NULL;
 		r->msg_cap = 0;
@@ -273,17 +279,19 @@ static uint64_t next_end(struct tern_stream_recv *r)
 	return p < r->contig ? p + 1 : 0;
 }
 
-uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx)
+uint64_t tern_srecv_deliver_room(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx,
+                                 uint64_t room)
 {
 	uint64_t start = r->read_off, e;
-	bool stuck = false;
+	bool stuck = false, assembled = false;
 
-	while (!stuck && (e = next_end(r)) != 0)
+	while (!stuck && (e = next_end(r)) != 0) {
+		assembled |= r->msg_len > 0;
 		stuck = deliver_one(r, e, cb, ctx) != 0; /* ENOMEM: retried on the next call */
+	}
 	/* a message of half the window or more: stream its bytes out */
-	if (!stuck && r->contig > r->read_off &&
-	    (r->msg_len > 0 || r->contig - r->read_off >= r->cap / 2))
-		(void)move_out(r, r->contig); /* on ENOMEM, retried on the next call */
+	if (!stuck && !assembled && room && tern_srecv_wants_room(r))
+		(void)move_out(r, r->read_off + TERN_MIN(r->contig - r->read_off, room));
 	if (r->final_size == r->read_off && r->msg_len == 0)
 		r->fin_delivered = true;
 	return r->read_off - start;
@@ -321,6 +329,7 @@ static int grow(struct tern_stream_recv *r, size_t ncap)
 		off += n;
 	}
 	if (nb) {
+		tern_memacct_add(r->acct, (int64_t)ring_bytes(ncap) - (int64_t)ring_bytes(r->cap));
 		copy_runs(r, r->have, have, ncap);
 		copy_runs(r, r->ends, ends, ncap);
 		free(r->buf);
