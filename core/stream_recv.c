@@ -10,7 +10,10 @@
  * end. So the bookkeeping per frame is bounded by its length, never by what
  * the stream already holds (a sorted array of ranges cost a shift of every
  * later range per out-of-order insertion: quadratic for fragments sent top
- * down), and its memory is a quarter of the ring, fixed.
+ * down), and its memory is a quarter of the ring, fixed. Only the bits of
+ * [read_off, highest) mean anything: a bit is cleared when `highest` first
+ * passes its offset, so no pass clears bits as bytes leave, and the bitmaps,
+ * like the ring, are touched only as far as data arrived.
  *
  * Delivery hands a message that sits contiguously in the ring to the
  * callback by pointer (no copy); one that wraps is copied to the assembly
@@ -98,13 +101,13 @@ static uint64_t first_bit(struct tern_stream_recv *r, const uint64_t *bm, size_t
 	return limit;
 }
 
+/* The bitmaps' bits are cleared as `highest` reaches them, not here. */
 static int ring_alloc(size_t cap, uint8_t **buf, uint64_t **have, uint64_t **ends)
 {
 	uint8_t *b = malloc(ring_bytes(cap));
 
 	if (!b)
 		return TERN_ENOMEM;
-	memset(b + cap, 0, cap / 4);
 	*buf = b;
 	*have = (uint64_t *)(void *)(b + cap);
 	*ends = *have + cap / 64;
@@ -160,6 +163,10 @@ static int store(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, 
 		if (ring_alloc(r->cap, &r->buf, &r->have, &r->ends))
 			return TERN_ENOMEM;
 		tern_memacct_add(r->acct, (int64_t)ring_bytes(r->cap));
+	}
+	if (end > r->highest) { /* new offsets: their bits still describe a window ago */
+		put_bits(r, r->have, r->cap, r->highest, end, false);
+		put_bits(r, r->ends, r->cap, r->highest, end, false);
 	}
 	ce = contig_with(r, lo, end);
 	first = first_bit(r, r->ends, r->cap, r->scan, ce, true);
@@ -220,12 +227,9 @@ static int msg_reserve(struct tern_stream_recv *r, size_t need)
 	return 0;
 }
 
-/* Bytes [read_off, to) leave the ring: their bits clear for the offsets a
- * window later that reuse them. */
+/* Bytes [read_off, to) leave the ring (their bits go stale, unread). */
 static void advance(struct tern_stream_recv *r, uint64_t to)
 {
-	put_bits(r, r->have, r->cap, r->read_off, to, false);
-	put_bits(r, r->ends, r->cap, r->read_off, to, false);
 	r->read_off = to;
 	r->scan = TERN_MAX(r->scan, to);
 }
@@ -297,12 +301,13 @@ uint64_t tern_srecv_deliver_room(struct tern_stream_recv *r, tern_msg_cb cb, voi
 	return r->read_off - start;
 }
 
-/* Marks in a new ring's bitmap bm (ncap bits) the runs set in the old one,
- * over [read_off, highest): a word per 64 bits plus one per run. */
+/* Copies [read_off, highest) of a bitmap into a new ring's (ncap bits): a
+ * word per 64 bits plus one per run of set bits. */
 static void copy_runs(struct tern_stream_recv *r, const uint64_t *old, uint64_t *bm, size_t ncap)
 {
 	uint64_t o = r->read_off;
 
+	put_bits(r, bm, ncap, r->read_off, r->highest, false);
 	while (o < r->highest) {
 		uint64_t lo = first_bit(r, old, r->cap, o, r->highest, true);
 		o = first_bit(r, old, r->cap, lo, r->highest, false);

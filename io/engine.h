@@ -55,7 +55,8 @@ struct tern_engine {
 	/* the DPDK backend's port (io/dpdk_engine.c); NULL on io_uring */
 	struct tern_dpdk_port *dpdk;
 	char err[256];
-	struct tern_hub *hub; /* the handle API's state (io/handle.c); NULL until used */
+	struct tern_hub *hub;      /* the handle API's state (io/handle.c); NULL until used */
+	struct tern_budget budget; /* every session's stream buffers, against cfg.max_memory */
 };
 
 tern_time tern_engine_clock(void);
