@@ -74,13 +74,14 @@ struct tern_stream_recv {
 	 * offset & (cap - 1), followed in the same allocation by two bitmaps
 	 * of cap bits indexed alike: `have` marks the bytes received, `ends`
 	 * the last byte of each message (bit (e - 1) for a message ending at
-	 * e). Bits of offsets below read_off are clear. Owned, lazy. */
+	 * e). Only the bits of [read_off, valid) are meaningful. Owned, lazy. */
 	uint8_t *buf;
 	uint64_t *have, *ends; /* inside buf */
 	size_t cap;            /* = window, power of two, at least 64 */
 	uint64_t read_off;     /* every byte below has left the ring */
 	uint64_t contig;       /* every byte in [read_off, contig) is received */
 	uint64_t scan;         /* no message ends in (read_off, scan]; read_off <= scan <= contig */
+	uint64_t valid;        /* the bitmaps' bits below are meaningful; contig <= valid */
 	uint64_t max_data;     /* the limit we advertised */
 	uint64_t highest;      /* highest offset received + 1 */
 	uint8_t *msg;          /* assembly of the current message once it outgrows the ring */

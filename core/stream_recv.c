@@ -11,9 +11,10 @@
  * the stream already holds (a sorted array of ranges cost a shift of every
  * later range per out-of-order insertion: quadratic for fragments sent top
  * down), and its memory is a quarter of the ring, fixed. Only the bits of
- * [read_off, highest) mean anything: a bit is cleared when `highest` first
- * passes its offset, so no pass clears bits as bytes leave, and the bitmaps,
- * like the ring, are touched only as far as data arrived.
+ * [read_off, valid) mean anything: a bit is cleared when `valid` first
+ * passes its offset, ahead of the data stored there, so no pass clears bits
+ * as bytes leave, and the bitmaps, like the ring, are touched only as far
+ * as data arrived.
  *
  * Delivery hands a message that sits contiguously in the ring to the
  * callback by pointer (no copy); one that wraps is copied to the assembly
@@ -133,6 +134,17 @@ static int check_frame(const struct tern_stream_recv *r, uint64_t off, uint64_t 
 	return 0;
 }
 
+/* Clears the bits of [valid, to): offsets that still describe a window ago
+ * (to is at most one window past read_off). */
+static void make_valid(struct tern_stream_recv *r, uint64_t to)
+{
+	if (to <= r->valid)
+		return;
+	put_bits(r, r->have, r->cap, r->valid, to, false);
+	put_bits(r, r->ends, r->cap, r->valid, to, false);
+	r->valid = to;
+}
+
 /* The end of contiguous data once [lo, end) is added (lo >= read_off). */
 static uint64_t contig_with(struct tern_stream_recv *r, uint64_t lo, uint64_t end)
 {
@@ -164,10 +176,7 @@ static int store(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, 
 			return TERN_ENOMEM;
 		tern_memacct_add(r->acct, (int64_t)ring_bytes(r->cap));
 	}
-	if (end > r->highest) { /* new offsets: their bits still describe a window ago */
-		put_bits(r, r->have, r->cap, r->highest, end, false);
-		put_bits(r, r->ends, r->cap, r->highest, end, false);
-	}
+	make_valid(r, TERN_MAX(r->highest, end));
 	ce = contig_with(r, lo, end);
 	first = first_bit(r, r->ends, r->cap, r->scan, ce, true);
 	if (msg_end)
@@ -301,16 +310,16 @@ uint64_t tern_srecv_deliver_room(struct tern_stream_recv *r, tern_msg_cb cb, voi
 	return r->read_off - start;
 }
 
-/* Copies [read_off, highest) of a bitmap into a new ring's (ncap bits): a
+/* Copies [read_off, valid) of a bitmap into a new ring's (ncap bits): a
  * word per 64 bits plus one per run of set bits. */
 static void copy_runs(struct tern_stream_recv *r, const uint64_t *old, uint64_t *bm, size_t ncap)
 {
 	uint64_t o = r->read_off;
 
-	put_bits(r, bm, ncap, r->read_off, r->highest, false);
-	while (o < r->highest) {
-		uint64_t lo = first_bit(r, old, r->cap, o, r->highest, true);
-		o = first_bit(r, old, r->cap, lo, r->highest, false);
+	put_bits(r, bm, ncap, r->read_off, r->valid, false);
+	while (o < r->valid) {
+		uint64_t lo = first_bit(r, old, r->cap, o, r->valid, true);
+		o = first_bit(r, old, r->cap, lo, r->valid, false);
 		put_bits(r, bm, ncap, lo, o, true);
 	}
 }

@@ -541,6 +541,32 @@ static void test_recv_ooo_ends(void)
 	tern_srecv_free(&r);
 }
 
+/* A bitmap bit means something only once data reached its offset: ten
+ * 6-byte messages mark ends all over a 64-byte ring, then a FIN alone says
+ * the stream ends at 100 before [60, 100) arrives, as one message, over the
+ * ring positions those old ends used. */
+static void test_recv_stale_bits(void)
+{
+	uint8_t d[40] = {0};
+	struct tern_stream_recv r;
+	struct capture cp = {0};
+	uint64_t nb, m;
+
+	tern_srecv_init(&r, 64);
+	for (uint64_t off = 0; off < 60; off += 6)
+		CHECK_EQ(tern_srecv_frame(&r, off, d, 6, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 60);
+	CHECK_EQ(cp.n, 10);
+	CHECK(tern_srecv_window_update(&r, &m));
+	CHECK_EQ(tern_srecv_frame(&r, 100, NULL, 0, false, true, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 0);
+	CHECK_EQ(tern_srecv_frame(&r, 60, d, 40, true, true, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 40);
+	CHECK_EQ(cp.n, 11); /* one 40-byte message, not pieces cut at stale ends */
+	CHECK(tern_srecv_finished(&r));
+	tern_srecv_free(&r);
+}
+
 /* ---- reassembly cost does not depend on arrival order ---- */
 
 /* A stream of COST_BYTES / 2 two-byte messages arrives as one-byte frames,
@@ -858,6 +884,7 @@ int main(void)
 	test_recv_too_big();
 	test_recv_ooo_ends();
 	test_recv_order_cost();
+	test_recv_stale_bits();
 	test_send_boundaries();
 	test_send_credit();
 	test_send_fin_only();
