@@ -152,6 +152,7 @@ struct transfer {
 	size_t window, limit, burst;
 	uint64_t seed;
 	unsigned drop, dup, hold, ack_loss;
+	size_t grow_to; /* autotune the receive window up to this (its ring moves) */
 };
 
 static void app_write(struct tern_stream_send *s, const struct transfer *t, uint8_t *buf,
@@ -210,12 +211,15 @@ static size_t run_transfer(const struct transfer *t)
 		emit_burst(&c, &s, t->burst, &sent_new);
 		carry(&c, &s, &r);
 		tern_srecv_deliver(&r, sink_cb, &k);
-		if (tern_srecv_window_update(&r, &m))
+		/* a round is 1 us against a 1 ms RTT: always window-limited */
+		if (t->grow_to ? tern_srecv_window_update_at(&r, rounds, TERN_MS, t->grow_to, &m)
+		               : tern_srecv_window_update(&r, &m))
 			tern_ssend_on_max_data(&s, m);
 		peak = TERN_MAX(peak, tern_srecv_mem(&r));
 	}
 	CHECK(tern_ssend_done(&s));
 	CHECK(tern_srecv_finished(&r));
+	CHECK(!t->grow_to || r.cap >= 64u << 10); /* it grew, four doublings at least */
 	CHECK_EQ(k.got, t->nmsg);
 	CHECK_EQ(k.bad, 0);
 	CHECK_EQ(c.recv_errors, 0);
@@ -247,6 +251,22 @@ static void test_transfer_mixed(void)
 		                     .dup = 5,
 		                     .hold = 15,
 		                     .ack_loss = 5};
+		run_transfer(&t);
+	}
+	/* windows that grow from 4 KiB while frames are out of order: the ring
+	 * and its bitmaps move with holes and early message ends in them */
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		struct transfer t = {.sizes = sizes,
+		                     .nmsg = TERN_ARRAY_LEN(sizes),
+		                     .window = 4096,
+		                     .limit = 256 << 10,
+		                     .burst = 64,
+		                     .seed = seed,
+		                     .drop = 10,
+		                     .dup = 5,
+		                     .hold = 30,
+		                     .ack_loss = 5,
+		                     .grow_to = 1 << 20};
 		run_transfer(&t);
 	}
 	/* a clean channel, and a tiny window with small messages */
