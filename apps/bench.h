@@ -57,6 +57,7 @@ struct bench_side {
 	uint64_t packets;                 /* UDP packets sent (client) or received (server) */
 	uint64_t packets_in, packets_out; /* the other direction: ACKs, echoes (tern) */
 	int64_t rss_kb;                   /* RSS growth over the test */
+	uint64_t ctxsw;                   /* context switches (voluntary + involuntary) */
 };
 
 struct bench_result {
@@ -83,6 +84,8 @@ int bench_pattern_init(uint64_t seed);
 size_t bench_pat_off(uint64_t seed, unsigned stream, uint64_t idx, uint64_t size);
 uint64_t bench_now_ns(void);
 double bench_cpu_s(void);
+/* The process's context switches so far, voluntary and involuntary. */
+uint64_t bench_ctxsw(void);
 int64_t bench_rss_kb(void);
 double bench_cpu_mhz(void);
 int bench_ncpu(void);
@@ -167,6 +170,7 @@ struct bench_out {
 	double mhz;           /* 0: unknown, cycles not reported */
 	const char *mhz_from; /* where mhz came from */
 	int backends;         /* bits 1 << BACKEND_*: tern's backends in this run */
+	const char *trace;    /* --trace: the sender's state every 10 ms, appended as CSV */
 };
 extern struct bench_out bench_out;
 /* "tern", "tern-dpdk" or "tcp": the test's name after its mode. */

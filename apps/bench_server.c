@@ -24,6 +24,7 @@ struct test {
 	struct bench_tern_srv *tern;
 	struct bench_tcp_srv *tcp;
 	double cpu0;
+	uint64_t csw0;
 	int64_t rss0;
 };
 
@@ -53,11 +54,11 @@ static void end_test(struct test *t, int fd)
 	t->tern = NULL;
 	t->tcp = NULL;
 	snprintf(line, sizeof(line),
-	         "RESULT cpu=%.6f rss=%lld verified=%llu msgs=%llu errors=%llu packets=%llu "
-	         "accepted=%llu\n",
-	         bench_cpu_s() - t->cpu0, (long long)rss, (unsigned long long)st[0],
-	         (unsigned long long)st[1], (unsigned long long)st[2], (unsigned long long)st[3],
-	         (unsigned long long)st[4]);
+	         "RESULT cpu=%.6f csw=%llu rss=%lld verified=%llu msgs=%llu errors=%llu "
+	         "packets=%llu accepted=%llu\n",
+	         bench_cpu_s() - t->cpu0, (unsigned long long)(bench_ctxsw() - t->csw0),
+	         (long long)rss, (unsigned long long)st[0], (unsigned long long)st[1],
+	         (unsigned long long)st[2], (unsigned long long)st[3], (unsigned long long)st[4]);
 	if (fd >= 0)
 		bench_write_all(fd, line, strlen(line));
 }
@@ -83,6 +84,7 @@ static void begin_test(struct test *t, char *args, const struct tern_addr *bind,
 	else
 		rc = bench_tcp_serve(&t->tcp, &t->p, bind, core, out, sizeof(out));
 	t->cpu0 = bench_cpu_s();
+	t->csw0 = bench_ctxsw();
 	t->rss0 = bench_rss_kb();
 	reply(fd, rc < 0 ? "ERR %s%s\n" : "OK %s%s\n", out, "");
 }

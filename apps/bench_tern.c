@@ -225,7 +225,50 @@ struct cli {
 	char err[200];
 	char first_fail[60]; /* written once, before failed becomes 1 */
 	const char *cipher;  /* of the first session (handshake modes) */
+	/* --trace: samples taken on the worker, written by the main thread after done */
+	struct tern_conn_info *trace;
+	uint64_t *trace_t;
+	size_t ntrace;
 };
+
+#define TRACE_EVERY_NS 10000000ull
+#define TRACE_MAX 100000
+
+/* The sender's state, at most every 10 ms (on the worker, from pump). */
+static void trace_sample(struct cli *k, struct tern_conn *c)
+{
+	uint64_t now = bench_now_ns();
+
+	if (!k->trace || k->ntrace == TRACE_MAX ||
+	    (k->ntrace && now - k->trace_t[k->ntrace - 1] < TRACE_EVERY_NS))
+		return;
+	k->trace_t[k->ntrace] = now;
+	tern_conn_info(c, &k->trace[k->ntrace++]);
+}
+
+static void trace_write(const struct cli *k)
+{
+	FILE *f = k->trace ? fopen(bench_out.trace, "a") : NULL;
+
+	if (!f)
+		return;
+	fprintf(f,
+	        "# %s %s: ms,bytes_sent,cwnd,in_flight,srtt_us,min_rtt_us,bw_Bps,pacing_Bps,"
+	        "lost_pkts,retx_bytes,ptos,state\n",
+	        bench_mode_name(k->p->mode), bench_impl_name(k->p));
+	for (size_t i = 0; i < k->ntrace; i++) {
+		const struct tern_conn_info *t = &k->trace[i];
+		fprintf(f, "%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s\n",
+		        (double)(k->trace_t[i] - k->trace_t[0]) / 1e6,
+		        (unsigned long long)t->bytes_sent, (unsigned long long)t->cwnd,
+		        (unsigned long long)t->bytes_in_flight, (unsigned long long)t->rtt_us,
+		        (unsigned long long)t->min_rtt_us, (unsigned long long)t->bandwidth,
+		        (unsigned long long)t->pacing_rate, (unsigned long long)t->packets_lost,
+		        (unsigned long long)t->bytes_retransmitted,
+		        (unsigned long long)t->pto_count, t->state);
+	}
+	fclose(f);
+}
 
 static void cli_fail(struct cli *k, const char *fmt, const char *what)
 {
@@ -237,6 +280,7 @@ static void cli_fail(struct cli *k, const char *fmt, const char *what)
 
 static void pump(struct cli *k, struct tern_conn *c, unsigned s)
 {
+	trace_sample(k, c);
 	while (!k->fin[s]) {
 		size_t off = bench_pat_off(k->p->seed, s, k->idx[s], k->p->size);
 		int rc;
@@ -430,7 +474,7 @@ static void wait_data(struct cli *k, uint64_t deadline, uint64_t seconds_ns)
 			break;
 		}
 		bench_tick();
-		usleep(1000);
+		usleep(10000); /* 100 wake-ups a second: few context switches of our own */
 	}
 }
 
@@ -458,6 +502,7 @@ static void run(struct cli *k, struct tern_engine *e, struct tern_connect_opts *
 	const struct bench_params *p = k->p;
 	uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)(p->seconds * 1e9);
 	double cpu0 = bench_cpu_s();
+	uint64_t csw0 = bench_ctxsw();
 	int64_t rss0 = bench_rss_kb();
 
 	if (!data_mode(p->mode)) {
@@ -469,11 +514,20 @@ static void run(struct cli *k, struct tern_engine *e, struct tern_connect_opts *
 		return;
 	}
 	atomic_store(&k->inflight, 1);
+	if (bench_out.trace && p->mode != MODE_PINGPONG) {
+		k->trace = calloc(TRACE_MAX, sizeof(*k->trace));
+		k->trace_t = calloc(TRACE_MAX, sizeof(*k->trace_t));
+		if (!k->trace || !k->trace_t)
+			k->trace = NULL;
+	}
 	if (tern_connect(e, o) < 0)
 		cli_fail(k, "connect: %s", tern_engine_errmsg(e));
 	wait_data(k, deadline, (uint64_t)(p->seconds * 1e9));
 	r->cli.cpu_s = bench_cpu_s() - cpu0;
+	r->cli.ctxsw = bench_ctxsw() - csw0;
 	r->ok = atomic_load_explicit(&k->done, memory_order_acquire) == 1;
+	if (r->ok)
+		trace_write(k); /* after done's acquire: the worker is through with them */
 	if (!r->ok) {
 		snprintf(r->err, sizeof(r->err), "%s", k->err);
 		return;
@@ -543,6 +597,10 @@ void bench_tern_release(void *hold)
 		return;
 	tern_engine_stop(h->e, 1000000);
 	tern_engine_free(h->e);
+	if (h->k) {
+		free(h->k->trace);
+		free(h->k->trace_t);
+	}
 	free(h->k);
 	free(h);
 }

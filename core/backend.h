@@ -32,6 +32,14 @@ struct tern_backend_ops {
 	void (*buf_free)(void *be, struct tern_pkt *pkt);
 	/* The backend's clock in microseconds (virtual time in the simulator). */
 	tern_time (*now)(void *be);
+	/* Optional, for backends a thread drives (tern_engine_worker_main):
+	 * wait sleeps until a packet may have arrived, the worker was woken
+	 * (tern_engine_wake) or timeout_us passed, whichever is first (returns
+	 * 1, 0 on timeout, or a TERN_E*); thread_start runs on that thread
+	 * before its first poll (0 or a TERN_E*), thread_stop after its last. */
+	int (*wait)(void *be, tern_time timeout_us);
+	int (*thread_start)(void *be);
+	void (*thread_stop)(void *be);
 };
 
 #endif

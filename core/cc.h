@@ -89,6 +89,12 @@ struct tern_bbr {
 	uint32_t base_loss_ppm;  /* loss rate in rounds with no queue: not congestion */
 	uint32_t round_loss_ppm; /* loss rate of the last completed round */
 	uint64_t rng;            /* probe timing; deterministic from init and ProbeBW entry times */
+	/* ACK aggregation (the draft's extra_acked): bytes acknowledged beyond
+	 * what bw explains since the epoch began, max-filtered over two slots of
+	 * EXTRA_ACKED_ROUNDS rounds each */
+	uint64_t extra_acked[2], epoch_acked;
+	tern_time epoch_start;
+	uint8_t extra_acked_idx, extra_acked_rounds;
 };
 
 struct tern_cc {

@@ -23,6 +23,15 @@ typedef uint64_t tern_time;
 #define TERN_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define TERN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A spin-wait hint to the CPU (a pause between polls of a shared word). */
+#if defined(__x86_64__) || defined(__i386__)
+#define TERN_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define TERN_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define TERN_CPU_RELAX() ((void)0)
+#endif
+
 static inline void tern_put_be16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);

@@ -93,6 +93,7 @@ struct tern_conn *tern_conn_new(struct tern_worker *w, const struct tern_install
 	c->info = in->info;
 	c->initiator = in->initiator;
 	c->key = tern_get_be64(in->s->local_cid);
+	tern_session_set_peer(c->s, &in->info.peer);
 	c->s->cbs = (struct tern_session_cbs){.ctx = c,
 	                                      .established = cb_established,
 	                                      .message = cb_message,

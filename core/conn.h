@@ -18,6 +18,7 @@ struct tern_conn {
 	bool accepted;    /* on_accept/on_connect ran */
 	bool closed_seen; /* on_closed ran */
 	bool in_dirty;
+	bool busy; /* counted in the worker's `busy`: data in flight or queued */
 	struct tern_conn *dirty_next;
 	struct tern_timer timer;
 	uint64_t key; /* local CID as the table key */

@@ -16,6 +16,8 @@ void tern_pacer_init(struct tern_pacer *p, uint64_t burst)
 	p->tokens = burst;
 	p->last = 0;
 	p->frac = 0;
+	p->quantum = 0;
+	p->in_train = false;
 }
 
 void tern_pacer_update(struct tern_pacer *p, uint64_t cwnd, tern_time srtt, unsigned gain_num,
@@ -39,6 +41,7 @@ void tern_pacer_set_rate(struct tern_pacer *p, uint64_t rate, uint64_t min_burst
 
 	p->rate = rate;
 	p->burst = TERN_MAX(q, min_burst);
+	p->quantum = q;
 }
 
 /* Brings tokens forward to now. Unpaced, the bucket is simply full. */
@@ -73,7 +76,8 @@ tern_time tern_pacer_next(struct tern_pacer *p, size_t bytes, tern_time now)
 
 	refill(p, now);
 	/* A send larger than the bucket waits only for a full bucket. */
-	need = TERN_MIN((uint64_t)bytes, p->burst);
+	need = p->in_train ? (uint64_t)bytes : TERN_MAX((uint64_t)bytes, p->quantum);
+	need = TERN_MIN(need, p->burst);
 	if (p->rate == 0 || p->tokens >= need)
 		return now;
 	deficit = (u128)(need - p->tokens) * TERN_SEC - p->frac;
@@ -90,4 +94,5 @@ void tern_pacer_on_sent(struct tern_pacer *p, size_t bytes, tern_time now)
 		return;
 	/* Saturate: a send the bucket could not cover leaves no debt. */
 	p->tokens = p->tokens > bytes ? p->tokens - bytes : 0;
+	p->in_train = p->tokens >= bytes; /* another packet this size goes at once */
 }

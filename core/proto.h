@@ -84,4 +84,17 @@ enum tern_frame_type {
 #define TERN_ACK_ELICITING_THRESHOLD 2
 #define TERN_DEFAULT_MAX_ACK_DELAY_US 25000
 
+/* Path validation (docs/protocol.md §6.10). Until an address is validated a
+ * sender sends it at most AMP_FACTOR times the bytes received from it; it
+ * tries CHALLENGE_TRIES PATH_CHALLENGEs, max(PTO, MIN_RETRY) apart, and
+ * gives up CHALLENGE_TRIES retry intervals after the first. */
+#define TERN_PATH_AMP_FACTOR 3
+#define TERN_PATH_CHALLENGE_TRIES 3
+#define TERN_PATH_MIN_RETRY_US (3 * TERN_INITIAL_RTT_US)
+
+/* Optimistic-ACK defence (§8.4): a sender leaves one packet number unused
+ * every PN_SKIP_MIN..PN_SKIP_MAX packets, uniformly at random. */
+#define TERN_PN_SKIP_MIN 256
+#define TERN_PN_SKIP_MAX 2048
+
 #endif

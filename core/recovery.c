@@ -21,6 +21,14 @@
  * - Ranges are clipped to [base_pn, next_pn) and the walk stops at the first
  *   range wholly below base_pn, so an ACK costs O(ranges + tracked window),
  *   never O(range width) for old ranges the peer keeps repeating.
+ * - Loss detection keeps a cursor (loss_pn): below it nothing is in flight,
+ *   so each pass visits only what was acknowledged since the last one plus
+ *   the few packets still within the packet threshold. A lost packet that
+ *   pins base_pn for a PTO no longer makes every ACK rescan the flight.
+ * - Skipped packet numbers (optimistic-ACK defence, RFC 9000 §21.4): the
+ *   caller sets skip_pn; on_sent then leaves that number unused, tracked as
+ *   SKIPPED for a PTO like a lost packet. An ACK covering it is reported as
+ *   TERN_EPROTO: the peer acknowledged a packet it cannot have received.
  * - Spurious loss: a LOST packet stays tracked for one PTO after it was sent
  *   (long enough for a reordered ACK). If an ACK covers it then, it becomes
  *   ACKED, stats.spurious_losses counts it and cbs->acked still runs, so the
@@ -37,8 +45,8 @@
 #include "recovery.h"
 #include "proto.h"
 
-#define INITIAL_CAP 16                   /* 3.2 KiB; doubles as needed, up to max_cap */
-#define SENT_ACKING (TERN_SENT_LOST + 1) /* private, only inside on_ack */
+#define INITIAL_CAP 16                      /* 3.2 KiB; doubles as needed, up to max_cap */
+#define SENT_ACKING (TERN_SENT_SKIPPED + 1) /* private, only inside on_ack */
 
 static struct tern_sent_pkt *slot(const struct tern_recovery *r, uint64_t pn)
 {
@@ -71,6 +79,7 @@ int tern_recovery_init(struct tern_recovery *r, const struct tern_cc_ops *cc, ui
 	r->loss_time = TERN_TIME_NEVER;
 	r->first_rtt_sample_time = TERN_TIME_NEVER;
 	r->pkt_threshold = TERN_PACKET_THRESHOLD;
+	r->run_first = r->run_last = TERN_TIME_NEVER;
 	return 0;
 }
 
@@ -109,6 +118,7 @@ static bool finished(const struct tern_recovery *r, const struct tern_sent_pkt *
 	case TERN_SENT_ACKED:
 		return true;
 	case TERN_SENT_LOST:
+	case TERN_SENT_SKIPPED:
 		return force || p->sent_time + tern_rtt_pto(&r->rtt) <= now;
 	case TERN_SENT_INFLIGHT:
 		return force && !p->in_flight && !p->ack_eliciting;
@@ -138,6 +148,25 @@ struct tern_sent_pkt *tern_recovery_next(struct tern_recovery *r)
 	return p;
 }
 
+/* Leaves the next packet number unused (skip_pn). A full ring has no slot to
+ * track it in: the skip moves to the next number. */
+static void skip_pn(struct tern_recovery *r, tern_time now)
+{
+	struct tern_sent_pkt *p;
+
+	if (r->next_pn - r->base_pn == r->cap) {
+		r->skip_pn++;
+		return;
+	}
+	p = slot(r, r->next_pn);
+	memset(p, 0, sizeof(*p));
+	p->pn = r->next_pn++;
+	p->sent_time = now;
+	p->state = TERN_SENT_SKIPPED;
+	r->skip_pn = 0;
+	r->stats.pkts_skipped++;
+}
+
 void tern_recovery_on_sent(struct tern_recovery *r, struct tern_sent_pkt *p, size_t size,
                            bool ack_eliciting, bool in_flight, tern_time now)
 {
@@ -157,6 +186,8 @@ void tern_recovery_on_sent(struct tern_recovery *r, struct tern_sent_pkt *p, siz
 		r->last_ack_eliciting_sent = now;
 		r->ack_eliciting_in_flight++;
 	}
+	if (r->next_pn == r->skip_pn)
+		skip_pn(r, now);
 }
 
 /* Takes a packet out of the flight (acked or lost): the counters it fed. */
@@ -235,23 +266,42 @@ static void scan_init(const struct tern_recovery *r, struct loss_scan *s, tern_t
 	s->run_first = s->run_last = TERN_TIME_NEVER;
 }
 
-/* Visits the outstanding packets below largest_acked: declares those past the
- * packet or time threshold lost and sets loss_time for the rest. Then one
- * congestion event for the pass, and persistent congestion if found. */
+/* The cursor stops at pn: nothing below it is in flight; the lost run that
+ * ends there carries over to the next pass. */
+static void scan_save(struct tern_recovery *r, const struct loss_scan *s, uint64_t pn)
+{
+	r->loss_pn = pn;
+	r->run_first = s->run_first;
+	r->run_last = s->run_last;
+}
+
+/* Visits the outstanding packets below largest_acked from the cursor on:
+ * declares those past the packet or time threshold lost and sets loss_time
+ * for the rest. Then one congestion event for the pass, and persistent
+ * congestion if found. A skipped pn neither extends nor breaks a run. */
 static void detect_losses(struct tern_recovery *r, tern_time now,
                           const struct tern_recovery_cbs *cbs)
 {
+	uint64_t pn = TERN_MAX(r->loss_pn, r->base_pn);
+	bool settled = true; /* everything visited so far is out of flight */
 	struct loss_scan s;
 
 	r->loss_time = TERN_TIME_NEVER;
 	if (r->largest_acked == UINT64_MAX)
 		return;
 	scan_init(r, &s, now);
-	for (uint64_t pn = r->base_pn; pn < r->largest_acked; pn++) {
+	if (r->loss_pn >= r->base_pn) {
+		s.run_first = r->run_first;
+		s.run_last = r->run_last;
+	}
+	for (; pn < r->largest_acked; pn++) {
 		struct tern_sent_pkt *p = slot(r, pn);
 
+		r->stats.loss_scan_steps++;
 		if (p->state == TERN_SENT_LOST) {
 			run_extend(r, &s, p, false);
+		} else if (p->state == TERN_SENT_SKIPPED) {
+			continue;
 		} else if (p->state != TERN_SENT_INFLIGHT) {
 			run_break(r, &s);
 		} else if (r->largest_acked - pn >= r->pkt_threshold ||
@@ -260,9 +310,14 @@ static void detect_losses(struct tern_recovery *r, tern_time now,
 			run_extend(r, &s, p, true);
 		} else {
 			r->loss_time = TERN_MIN(r->loss_time, p->sent_time + s.delay);
+			if (settled)
+				scan_save(r, &s, pn);
+			settled = false;
 			run_break(r, &s);
 		}
 	}
+	if (settled)
+		scan_save(r, &s, pn);
 	run_break(r, &s);
 	if (s.any_lost)
 		r->cc.ops->on_loss(&r->cc, s.largest_lost_sent, now);
@@ -281,6 +336,7 @@ struct ack_pass {
 	uint64_t newly;     /* packets newly acked (INFLIGHT -> ACKED), spurious included */
 	bool eliciting;     /* one of them was ack-eliciting */
 	bool largest_newly; /* the frame's largest pn was INFLIGHT */
+	bool skipped;       /* the frame covers a skipped pn */
 };
 
 typedef void (*visit_fn)(struct ack_pass *a, struct tern_sent_pkt *p);
@@ -315,13 +371,22 @@ static void widen_reordering(struct tern_recovery *r)
 	r->reo_wnd = TERN_MIN(r->reo_wnd + step, r->rtt.smoothed);
 }
 
-/* Pass 1: take newly acked packets out of the flight; settle spurious losses. */
+/* Pass 1: take newly acked packets out of the flight; settle spurious losses.
+ * A spurious loss below the loss cursor may split the lost run carried there:
+ * forget the run rather than rescan (persistent congestion is then judged on
+ * later losses only). */
 static void mark_acked(struct ack_pass *a, struct tern_sent_pkt *p)
 {
+	if (p->state == TERN_SENT_SKIPPED) {
+		a->skipped = true;
+		return;
+	}
 	if (p->state == TERN_SENT_LOST) {
 		p->state = TERN_SENT_ACKED;
 		a->r->stats.spurious_losses++;
 		widen_reordering(a->r);
+		if (p->pn < a->r->loss_pn)
+			a->r->run_first = a->r->run_last = TERN_TIME_NEVER;
 		if (p->in_flight)
 			tern_delivery_on_acked(&a->r->cc.delivery, &p->dr, p->sent_time, p->size,
 			                       true, a->now);
@@ -395,7 +460,7 @@ int tern_recovery_on_ack(struct tern_recovery *r, const struct tern_frame *ack, 
 	tern_delivery_begin(&r->cc.delivery, r->cc.bytes_in_flight);
 	walk_ranges(&a, ack, mark_acked);
 	if (a.newly == 0)
-		return 0;
+		return a.skipped ? TERN_EPROTO : 0;
 	r->pto_count = 0;
 	if (a.largest_newly)
 		r->largest_acked_sent_time = slot(r, largest)->sent_time;
@@ -405,7 +470,7 @@ int tern_recovery_on_ack(struct tern_recovery *r, const struct tern_frame *ack, 
 	walk_ranges(&a, ack, finish_acked);
 	feed_rate_sample(r, now);
 	advance_base(r, now, false);
-	return 0;
+	return a.skipped ? TERN_EPROTO : 0;
 }
 
 /* ---- timers ---- */
@@ -439,6 +504,22 @@ int tern_recovery_on_timeout(struct tern_recovery *r, tern_time now,
 	r->pto_count++;
 	r->stats.pto_count_total++;
 	return 2;
+}
+
+void tern_recovery_new_path(struct tern_recovery *r, tern_time now)
+{
+	for (uint64_t pn = r->base_pn; pn < r->next_pn; pn++) {
+		struct tern_sent_pkt *p = slot(r, pn);
+		if (p->state == TERN_SENT_INFLIGHT)
+			p->in_flight = 0; /* its delivery stamp and size belong to the old path */
+	}
+	tern_cc_init(&r->cc, r->cc.ops, r->cc.mss, now);
+	tern_rtt_init(&r->rtt, TERN_INITIAL_RTT_US, r->rtt.max_ack_delay);
+	r->first_rtt_sample_time = TERN_TIME_NEVER;
+	r->pto_count = 0;
+	r->pkt_threshold = TERN_PACKET_THRESHOLD;
+	r->reo_wnd = 0;
+	r->run_first = r->run_last = TERN_TIME_NEVER;
 }
 
 uint64_t tern_recovery_cwnd_avail(const struct tern_recovery *r)

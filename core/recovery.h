@@ -39,7 +39,15 @@ struct tern_frame_meta {
 	uint64_t off; /* stream offset, or the value of a credit/ACK meta */
 };
 
-enum tern_sent_state { TERN_SENT_FREE = 0, TERN_SENT_INFLIGHT, TERN_SENT_ACKED, TERN_SENT_LOST };
+/* SKIPPED: a packet number deliberately never sent (optimistic-ACK defence:
+ * an ACK that covers it closes the session). */
+enum tern_sent_state {
+	TERN_SENT_FREE = 0,
+	TERN_SENT_INFLIGHT,
+	TERN_SENT_ACKED,
+	TERN_SENT_LOST,
+	TERN_SENT_SKIPPED,
+};
 
 struct tern_sent_pkt {
 	uint64_t pn;
@@ -62,6 +70,8 @@ struct tern_recovery_cbs {
 struct tern_recovery_stats {
 	uint64_t pkts_sent, bytes_sent, pkts_acked, pkts_lost, bytes_lost;
 	uint64_t pto_count_total, persistent_congestions, spurious_losses;
+	uint64_t loss_scan_steps; /* sent records loss detection visited (its cost) */
+	uint64_t pkts_skipped;    /* packet numbers skipped on purpose */
 };
 
 struct tern_recovery {
@@ -83,6 +93,16 @@ struct tern_recovery {
 	unsigned pkt_threshold;
 	tern_time reo_wnd;
 	uint64_t ack_eliciting_in_flight;
+	/* Loss detection resumes at loss_pn: no packet below it is in flight,
+	 * so a pass costs the packets acknowledged since the last one plus at
+	 * most pkt_threshold, not the whole map. run_first/run_last carry the
+	 * run of lost packets that ends just below loss_pn into the next pass
+	 * (persistent congestion); TERN_TIME_NEVER = none. */
+	uint64_t loss_pn;
+	tern_time run_first, run_last;
+	/* The next packet number to skip, 0 = none planned. The caller plans
+	 * skips (it owns the randomness); tern_recovery_on_sent consumes them. */
+	uint64_t skip_pn;
 	struct tern_recovery_stats stats;
 };
 
@@ -101,7 +121,8 @@ void tern_recovery_on_sent(struct tern_recovery *r, struct tern_sent_pkt *p, siz
 
 /* Processes a decoded ACK frame. Calls cbs->acked for each newly acked packet
  * and cbs->lost for each packet declared lost. Returns 0, or TERN_EPROTO if
- * the frame acks a pn that was never sent. */
+ * the frame acks a pn that was never sent: beyond the largest sent, or a
+ * skipped pn still tracked (the rest of the frame is still processed). */
 int tern_recovery_on_ack(struct tern_recovery *r, const struct tern_frame *ack, tern_time now,
                          const struct tern_recovery_cbs *cbs);
 
@@ -112,6 +133,12 @@ tern_time tern_recovery_deadline(const struct tern_recovery *r);
  * PTO backs off and returns the number of probe packets to send (1 or 2). */
 int tern_recovery_on_timeout(struct tern_recovery *r, tern_time now,
                              const struct tern_recovery_cbs *cbs);
+/* The peer moved to a newly validated path (RFC 9002 §9.4): the controller
+ * and the RTT estimate start over. Packets still out on the old path leave
+ * the flight without feeding the new controller (they are still acked or
+ * declared lost, and their data re-sent). O(packets tracked), once per
+ * migration. */
+void tern_recovery_new_path(struct tern_recovery *r, tern_time now);
 /* Bytes the congestion window allows now (0 when full). */
 uint64_t tern_recovery_cwnd_avail(const struct tern_recovery *r);
 /* Packets tracked (in flight or awaiting forget). */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "session.h"
+#include "crypto/random.h"
 
 static const char *const state_names[] = {
         [TERN_SESSION_HANDSHAKING] = "handshaking", [TERN_SESSION_ESTABLISHED] = "established",
@@ -193,6 +194,32 @@ int tern_session_new(struct tern_session **out, const struct tern_session_cfg *c
 void tern_session_limit_amplification(struct tern_session *s, uint64_t budget)
 {
 	s->amp_budget = budget;
+}
+
+void tern_session_set_peer(struct tern_session *s, const struct tern_addr *peer)
+{
+	tern_path_set_peer(&s->path, peer);
+}
+
+void tern_session_seed_random(struct tern_session *s, uint64_t seed)
+{
+	s->seeded = true;
+	s->rng = seed;
+}
+
+/* splitmix64 when seeded: fast, and one 64-bit state replays a run */
+void tern_session_random(struct tern_session *s, uint8_t *out, size_t n)
+{
+	if (!s->seeded) {
+		tern_random_bytes(out, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		out[i] = (uint8_t)(z ^ (z >> 31));
+	}
 }
 
 int tern_session_new_psk(struct tern_session **out, const struct tern_session_cfg *cfg,
@@ -540,6 +567,8 @@ tern_time tern_session_deadline(const struct tern_session *s, tern_time now)
 	t = TERN_MIN(t, idle_deadline(s));
 	if (s->rx_prev)
 		t = TERN_MIN(t, s->rx_prev_drop);
+	if (s->path.probing && s->state == TERN_SESSION_ESTABLISHED)
+		t = TERN_MIN(t, tern_path_deadline(&s->path, now));
 	return TERN_MIN(t, keepalive_deadline(s));
 }
 
@@ -568,6 +597,7 @@ void tern_session_on_timeout(struct tern_session *s, tern_time now)
 			s->probes = (unsigned)probes;
 	}
 	tern_session_keys_tick(s, now);
+	tern_path_on_timeout(&s->path, now);
 	if (now >= keepalive_deadline(s))
 		s->ping_pending = true;
 }
@@ -578,6 +608,11 @@ void tern_session_get_stats(const struct tern_session *s, struct tern_session_st
 	out->pto_count = s->rec.stats.pto_count_total;
 	out->spurious_losses = s->rec.stats.spurious_losses;
 	out->persistent_congestions = s->rec.stats.persistent_congestions;
+	out->path_challenges = s->path.stats.challenges;
+	out->paths_validated = s->path.stats.validated;
+	out->paths_failed = s->path.stats.failed;
+	out->migrations = s->path.stats.migrations;
+	out->pns_skipped = s->rec.stats.pkts_skipped;
 }
 
 size_t tern_session_mem(const struct tern_session *s)

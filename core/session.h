@@ -4,9 +4,13 @@
  * caller (a worker, or the simulator's driver) hands it received packets and
  * the time, asks it for packets to send, and calls it back at its deadline.
  *
- *   recv:  tern_session_recv(s, pkt, len, now)        core/session_recv.c
- *   send:  tern_session_write(s, buf, cap, now) -> len core/session_send.c
+ *   recv:  tern_session_recv_from(s, pkt, len, from, now)      core/session_recv.c
+ *   send:  tern_session_write_to(s, buf, cap, now, &to) -> len core/session_send.c
  *   time:  tern_session_deadline(s) / tern_session_on_timeout(s, now)
+ *
+ * The session also owns the peer's address (core/path.h): it tells the
+ * caller where each packet goes, and moves to a new address only once that
+ * address is validated.
  *
  * A session is owned by exactly one thread for its life. */
 #ifndef TERN_SESSION_H
@@ -17,6 +21,7 @@
 #include "dgram.h"
 #include "flow.h"
 #include "pacer.h"
+#include "path.h"
 #include "recovery.h"
 #include "stream.h"
 #include "crypto/aead.h"
@@ -118,6 +123,10 @@ struct tern_session_stats {
 	/* received packets dropped, by reason */
 	uint64_t drop_malformed, drop_auth, drop_duplicate, drop_state;
 	uint64_t spurious_losses, persistent_congestions;
+	/* path validation (docs/protocol.md §6.10): PATH_CHALLENGEs sent,
+	 * candidates validated and dropped unanswered, migrations; and packet
+	 * numbers skipped against optimistic ACKs (§8.4) */
+	uint64_t path_challenges, paths_validated, paths_failed, migrations, pns_skipped;
 };
 
 struct tern_stream {
@@ -192,8 +201,17 @@ struct tern_session {
 
 	/* control frames owed */
 	bool max_data_pending, data_blocked_pending, ping_pending, path_response_pending;
-	unsigned probes; /* PTO probe packets owed (bypass cwnd) */
-	uint8_t path_response[TERN_PATH_DATA_LEN];
+	unsigned probes;                           /* PTO probe packets owed (bypass cwnd) */
+	uint8_t path_response[TERN_PATH_DATA_LEN]; /* owed on the peer's path */
+
+	/* The peer's address and any candidate (path.h); rx_from: which of the
+	 * two the packet being processed came from. */
+	struct tern_path path;
+	enum tern_path_from rx_from;
+	/* Randomness for PATH_CHALLENGE data and packet-number skips:
+	 * libsodium's CSPRNG, or a seeded generator (tern_session_seed_random). */
+	bool seeded;
+	uint64_t rng;
 
 	/* close */
 	struct tern_close_info close; /* what we send (CLOSING) or received */
@@ -240,18 +258,52 @@ int tern_session_new_psk(struct tern_session **out, const struct tern_session_cf
 void tern_session_free(struct tern_session *s);
 
 /* Processes one received datagram addressed to this session (in place:
- * the payload is decrypted into pkt). Returns 0 when processed, or a
- * negative code when the packet was dropped (and counted in stats). */
+ * the payload is decrypted into pkt), which arrived from `from` (NULL: from
+ * the peer's address). Returns 0 when processed, or a negative code when the
+ * packet was dropped (and counted in stats). A packet that authenticates
+ * from another address starts validating it (docs/protocol.md §6.10); the
+ * session moves there only once it is validated: see tern_session_peer. */
+int tern_session_recv_from(struct tern_session *s, uint8_t *pkt, size_t len,
+                           const struct tern_addr *from, tern_time now);
+/* tern_session_recv_from with from = NULL: for callers that track no
+ * addresses (tests, tools); the session then never sees a new path. */
 int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_time now);
-/* Writes the next packet to send into buf (cap ≥ cfg.max_packet). Returns its
- * length, 0 when nothing is to be sent now (see tern_session_deadline), or a
- * negative TERN_E*. */
+/* Writes the next packet to send into buf (cap ≥ cfg.max_packet) and its
+ * destination into *to: the peer, or a candidate address being validated.
+ * Returns its length, 0 when nothing is to be sent now (see
+ * tern_session_deadline), or a negative TERN_E*. A caller that passes
+ * addresses to tern_session_recv_from must write with this. */
+int tern_session_write_to(struct tern_session *s, uint8_t *buf, size_t cap, tern_time now,
+                          struct tern_addr *to);
+/* tern_session_write_to for callers without addresses: writes only packets
+ * for the peer. */
 int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_time now);
+/* Sets the peer's address (before the first packet; the handshake's). */
+void tern_session_set_peer(struct tern_session *s, const struct tern_addr *peer);
+/* The address packets go to: the peer's, changed only by a migration to a
+ * validated address. */
+static inline const struct tern_addr *tern_session_peer(const struct tern_session *s)
+{
+	return &s->path.peer;
+}
+/* Makes the session draw its random bytes (PATH_CHALLENGE data, skipped
+ * packet numbers) from a generator seeded with seed instead of libsodium's
+ * CSPRNG: for the simulator and tests, so that runs replay. Predictable:
+ * never for a session on a real network. */
+void tern_session_seed_random(struct tern_session *s, uint64_t seed);
 /* The earliest time the session needs tern_session_on_timeout or has a
  * packet to write; TERN_TIME_NEVER when closed. */
 tern_time tern_session_deadline(const struct tern_session *s, tern_time now);
 /* Runs every expired timer (loss, PTO, idle, keepalive, close). */
 void tern_session_on_timeout(struct tern_session *s, tern_time now);
+/* True while the session has packets in flight that expect an ACK, stream
+ * bytes not yet acknowledged, or datagrams queued: an ACK or a send is due
+ * within about a round trip (the worker's idle policy polls meanwhile). */
+static inline bool tern_session_busy(const struct tern_session *s)
+{
+	return s->state != TERN_SESSION_CLOSED &&
+	       (s->rec.cc.bytes_in_flight || s->tx_buffered || s->dq.n);
+}
 
 /* Queues a whole message on stream (< cfg.max_streams). Returns 0,
  * TERN_EAGAIN (send buffer full: a writable callback follows),
@@ -303,6 +355,7 @@ void tern_session_fail(struct tern_session *s, uint64_t code, const char *reason
 void tern_session_enter_closed(struct tern_session *s);
 void tern_session_report_closed(struct tern_session *s);
 tern_time tern_session_three_pto(const struct tern_session *s);
+void tern_session_random(struct tern_session *s, uint8_t *out, size_t n);
 void tern_session_on_acked(void *ctx, const struct tern_sent_pkt *p);
 void tern_session_on_lost(void *ctx, const struct tern_sent_pkt *p);
 tern_time tern_session_send_ready(const struct tern_session *s, tern_time now);

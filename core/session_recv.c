@@ -2,7 +2,9 @@
  * received set, before any AEAD work), open it under the key generation its
  * K bit and number select (rotating keys when the peer updated), dispatch
  * its frames through a table of small handlers, deliver complete messages,
- * and record the packet for acknowledgement. A packet that fails to parse or
+ * and record the packet for acknowledgement. Where the packet came from goes
+ * to path validation (path.h): a new address is challenged, never followed
+ * until it answers. A packet that fails to parse or
  * authenticate is dropped and counted, never acted on; a packet that breaks
  * the protocol closes the session with a named code (docs/protocol.md §11). */
 #include "session.h"
@@ -210,7 +212,7 @@ static int on_stream_blocked(struct tern_session *s, const struct tern_frame *f,
 
 static int on_nothing(struct tern_session *s, const struct tern_frame *f, tern_time now)
 {
-	(void)s, (void)f, (void)now; /* PADDING, PING, DATA_BLOCKED, PATH_RESPONSE */
+	(void)s, (void)f, (void)now; /* PADDING, PING, DATA_BLOCKED */
 	return 0;
 }
 
@@ -232,11 +234,32 @@ static int on_datagram(struct tern_session *s, const struct tern_frame *f, tern_
 	return 0;
 }
 
+/* The peer has moved: new congestion and RTT state for the new path. */
+static void migrate(struct tern_session *s, tern_time now)
+{
+	tern_path_migrate(&s->path);
+	tern_recovery_new_path(&s->rec, now);
+	tern_pacer_init(&s->pacer, 10 * s->cfg.max_packet);
+}
+
+/* The response goes back to the address the challenge came from. */
 static int on_path_challenge(struct tern_session *s, const struct tern_frame *f, tern_time now)
 {
 	(void)now;
+	if (s->rx_from == TERN_PATH_FROM_CAND) {
+		tern_path_on_challenge(&s->path, f->u.path.data);
+		return 0;
+	}
 	memcpy(s->path_response, f->u.path.data, TERN_PATH_DATA_LEN);
 	s->path_response_pending = true;
+	return 0;
+}
+
+static int on_path_response(struct tern_session *s, const struct tern_frame *f, tern_time now)
+{
+	if (tern_path_on_response(&s->path, f->u.path.data, s->rx_from) &&
+	    tern_path_ready(&s->path))
+		migrate(s, now);
 	return 0;
 }
 
@@ -265,7 +288,7 @@ static const frame_fn handlers[] = {
         [TERN_FRAME_DATAGRAM] = on_datagram,
         [TERN_FRAME_DATAGRAM_SEQ] = on_datagram,
         [TERN_FRAME_PATH_CHALLENGE] = on_path_challenge,
-        [TERN_FRAME_PATH_RESPONSE] = on_nothing,
+        [TERN_FRAME_PATH_RESPONSE] = on_path_response,
         [TERN_FRAME_KEY_UPDATE] = on_key_update,
         [TERN_FRAME_STREAM_DATA_BLOCKED] = on_stream_blocked,
 };
@@ -278,19 +301,29 @@ static bool frame_wanted(const struct tern_session *s, uint8_t type)
 	return type == TERN_FRAME_ACK || type == TERN_FRAME_CLOSE || type == TERN_FRAME_CLOSE_APP;
 }
 
+/* RFC 9000 §9.1: a packet of only these frames probes a path; any other
+ * frame shows where the peer sends from. */
+static bool probing_frame(uint8_t type)
+{
+	return type == TERN_FRAME_PATH_CHALLENGE || type == TERN_FRAME_PATH_RESPONSE ||
+	       type == TERN_FRAME_PADDING;
+}
+
 static int process_frames(struct tern_session *s, const uint8_t *p, const uint8_t *end,
-                          tern_time now, bool *eliciting)
+                          tern_time now, bool *eliciting, bool *probing)
 {
 	struct tern_frame f;
 	int rc;
 
 	*eliciting = false;
+	*probing = true;
 	while (p < end) {
 		if (tern_frame_decode(&p, end, &f) < 0) {
 			tern_session_fail(s, TERN_CLOSE_FRAME_ENCODING, "malformed frame");
 			return TERN_EMALFORMED;
 		}
 		*eliciting |= tern_frame_is_ack_eliciting(f.type);
+		*probing &= probing_frame(f.type);
 		if (f.type >= TERN_ARRAY_LEN(handlers) || !handlers[f.type] ||
 		    !frame_wanted(s, f.type))
 			continue;
@@ -435,11 +468,21 @@ static void on_authenticated(struct tern_session *s, uint64_t pn, size_t len, te
 	}
 }
 
-int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_time now)
+/* A non-probing packet with the largest packet number so far: the peer
+ * sends from where it came (RFC 9000 §9.3). */
+static void on_path_active(struct tern_session *s, tern_time now)
+{
+	tern_path_on_active(&s->path, s->rx_from);
+	if (tern_path_ready(&s->path))
+		migrate(s, now);
+}
+
+int tern_session_recv_from(struct tern_session *s, uint8_t *pkt, size_t len,
+                           const struct tern_addr *from, tern_time now)
 {
 	uint64_t pn;
 	size_t hdr_len;
-	bool eliciting;
+	bool eliciting, probing, largest;
 	int n, rc;
 
 	if (s->state == TERN_SESSION_CLOSED) {
@@ -449,8 +492,13 @@ int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_tim
 	n = open_packet(s, pkt, len, &pn, &hdr_len, now);
 	if (n < 0)
 		return n;
+	largest = s->largest_rx_pn == UINT64_MAX || pn > s->largest_rx_pn;
 	on_authenticated(s, pn, len, now);
-	rc = process_frames(s, pkt + hdr_len, pkt + hdr_len + n, now, &eliciting);
+	s->rx_from = tern_path_on_recv(&s->path, from, len, now, &s->rec.rtt);
+	rc = process_frames(s, pkt + hdr_len, pkt + hdr_len + n, now, &eliciting, &probing);
+	if (tern_unlikely(s->path.probing) && rc == 0 && largest && !probing &&
+	    s->state == TERN_SESSION_ESTABLISHED)
+		on_path_active(s, now);
 	if (s->state == TERN_SESSION_CLOSING && eliciting)
 		s->close_pending = true; /* the peer is still talking: repeat CLOSE */
 	if (rc < 0 || s->state == TERN_SESSION_CLOSED)
@@ -458,4 +506,9 @@ int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_tim
 	if (tern_ackgen_on_packet(&s->ack, pn, eliciting, now) < 0)
 		tern_session_fail(s, TERN_CLOSE_INTERNAL, "out of memory");
 	return 0;
+}
+
+int tern_session_recv(struct tern_session *s, uint8_t *pkt, size_t len, tern_time now)
+{
+	return tern_session_recv_from(s, pkt, len, NULL, now);
 }

@@ -5,7 +5,10 @@
  * generation (starting a key update when one is due and allowed, and never
  * past the key's usage limit); record what it carried so
  * that acks and losses reach the right stream; and the ack/loss callbacks
- * that consume those records. */
+ * that consume those records. Two things guard the path: probe packets
+ * (PATH_CHALLENGE / PATH_RESPONSE only) go to a candidate address being
+ * validated, and a packet number is skipped now and then so that an ACK of
+ * packets the peer never received gives it away (docs/protocol.md §8.4). */
 #include "session.h"
 
 struct builder {
@@ -394,24 +397,79 @@ static int seal_and_commit(struct tern_session *s, struct builder *b, size_t cap
 	return n;
 }
 
-int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_time now)
+/* The next skipped packet number, TERN_PN_SKIP_MIN..MAX packets ahead: drawn
+ * from the session's CSPRNG so that a peer cannot tell which number to leave
+ * out of an ACK of packets it never received. */
+static void plan_skip(struct tern_session *s)
 {
-	struct builder b = {.buf = buf};
+	uint8_t r[4];
 
+	tern_session_random(s, r, sizeof(r));
+	s->rec.skip_pn = s->rec.next_pn + TERN_PN_SKIP_MIN +
+	                 tern_get_be32(r) % (TERN_PN_SKIP_MAX - TERN_PN_SKIP_MIN);
+}
+
+/* Takes the next packet number and writes the header. Returns 1 to go on,
+ * 0 when nothing may be sent now, or a negative TERN_E*. */
+static int begin_packet(struct tern_session *s, struct builder *b, uint8_t *buf, size_t cap,
+                        tern_time now)
+{
 	if (s->state == TERN_SESSION_CLOSED)
 		return 0;
 	if (cap < s->cfg.max_packet)
 		return TERN_ENOSPC;
-	b.rec = tern_recovery_next(&s->rec);
-	if (!b.rec)
+	if (tern_unlikely(s->rec.skip_pn == 0))
+		plan_skip(s);
+	b->buf = buf;
+	b->rec = tern_recovery_next(&s->rec);
+	if (!b->rec)
 		return 0; /* sent map full: wait for acknowledgements */
-	if (key_schedule(s, b.rec->pn, now))
+	if (key_schedule(s, b->rec->pn, now))
 		return 0;
-	b.hdr_len = tern_wire_data_hdr_encode(buf, cap, s->peer_cid, b.rec->pn,
-	                                      s->rec.largest_acked, (unsigned)(s->tx_gen & 1));
-	if (b.hdr_len == 0)
+	b->hdr_len = tern_wire_data_hdr_encode(buf, cap, s->peer_cid, b->rec->pn,
+	                                       s->rec.largest_acked, (unsigned)(s->tx_gen & 1));
+	if (b->hdr_len == 0)
 		return TERN_ELIMIT; /* packet numbers exhausted or too far unacknowledged */
-	b.p = buf + b.hdr_len;
+	b->p = buf + b->hdr_len;
+	return 1;
+}
+
+/* A probe for the candidate address: a PATH_CHALLENGE with fresh data when
+ * one is due, the PATH_RESPONSE owed there, nothing else. It is not in
+ * flight (the old path's controller does not pace it) and not re-sent: a
+ * later challenge carries new data. */
+static int write_probe(struct tern_session *s, uint8_t *buf, size_t cap, tern_time now)
+{
+	struct builder b = {0};
+	uint8_t data[TERN_PATH_DATA_LEN];
+	bool challenge = tern_path_challenge_due(&s->path, now);
+	struct tern_frame_meta m = {.kind = TERN_META_PATH};
+	int n = begin_packet(s, &b, buf, cap, now);
+
+	if (n <= 0)
+		return n;
+	b.end = buf + s->cfg.max_packet - TERN_AEAD_TAG_LEN;
+	if (challenge) {
+		tern_session_random(s, data, sizeof(data));
+		commit_frame(&b, tern_frame_encode_path(b.p, room(&b), false, data), &m);
+	}
+	if (s->path.response_due)
+		commit_frame(&b, tern_frame_encode_path(b.p, room(&b), true, s->path.response), &m);
+	b.eliciting = false;
+	n = seal_and_commit(s, &b, cap, now);
+	if (n > 0)
+		tern_path_on_probe_sent(&s->path, challenge ? data : NULL, (size_t)n, now,
+		                        tern_rtt_pto(&s->rec.rtt));
+	return n;
+}
+
+int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_time now)
+{
+	struct builder b = {0};
+	int rc = begin_packet(s, &b, buf, cap, now);
+
+	if (rc <= 0)
+		return rc;
 	b.end = buf + TERN_MIN(s->cfg.max_packet, s->amp_budget) - TERN_AEAD_TAG_LEN;
 	if (s->amp_budget < TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + 64)
 		return 0;      /* amplification limit: wait for the peer to prove its address */
@@ -422,6 +480,18 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 	if (b.p == buf + b.hdr_len)
 		return 0;
 	return seal_and_commit(s, &b, cap, now);
+}
+
+int tern_session_write_to(struct tern_session *s, uint8_t *buf, size_t cap, tern_time now,
+                          struct tern_addr *to)
+{
+	if (tern_unlikely(s->path.probing) && s->state == TERN_SESSION_ESTABLISHED &&
+	    tern_path_probe_due(&s->path, now)) {
+		*to = s->path.cand;
+		return write_probe(s, buf, cap, now);
+	}
+	*to = s->path.peer;
+	return tern_session_write(s, buf, cap, now);
 }
 
 /* ---- what happened to a sent packet ---- */

@@ -28,7 +28,8 @@ struct tern_stream_send {
 	struct tern_ranges lost;  /* ranges to retransmit, below sent_off */
 	uint64_t *ends; /* message end offsets in [acked_off, write_off], ascending ring */
 	size_t ends_cap, ends_head, ends_n;
-	bool fin; /* the application finished the stream at write_off */
+	size_t ends_sent; /* ends at or below sent_off: the next new frame's end is ends[this] */
+	bool fin;         /* the application finished the stream at write_off */
 	bool fin_sent, fin_lost, fin_acked;
 	struct tern_memacct *acct; /* the ring and ends grow and shrink here; NULL: none */
 };

@@ -132,13 +132,31 @@ static uint64_t next_end_after(const struct tern_stream_send *s, uint64_t off)
 	return lo < s->ends_n ? end_at(s, lo) : UINT64_MAX;
 }
 
-/* Forgets message ends at or below v: every frame from now starts above. */
+/* Forgets message ends at or below v (<= sent_off): every frame from now
+ * starts above. */
 static void drop_ends_upto(struct tern_stream_send *s, uint64_t v)
 {
 	while (s->ends_n && end_at(s, 0) <= v) {
 		s->ends_head = (s->ends_head + 1) & (s->ends_cap - 1);
 		s->ends_n--;
+		s->ends_sent -= s->ends_sent > 0;
 	}
+}
+
+/* The first message end above off: new data (off = sent_off) reads the
+ * cursor, a retransmission searches. */
+static uint64_t end_after(const struct tern_stream_send *s, uint64_t off)
+{
+	if (off != s->sent_off)
+		return next_end_after(s, off);
+	return s->ends_sent < s->ends_n ? end_at(s, s->ends_sent) : UINT64_MAX;
+}
+
+/* sent_off moved on: so does the cursor. */
+static void advance_ends_sent(struct tern_stream_send *s)
+{
+	while (s->ends_sent < s->ends_n && end_at(s, s->ends_sent) <= s->sent_off)
+		s->ends_sent++;
 }
 
 /* ---- application side ---- */
@@ -225,7 +243,7 @@ static void fill_meta(struct tern_frame_meta *m, uint16_t id, uint64_t off, size
 static size_t frame_out(struct tern_stream_send *s, uint16_t id, uint8_t *p, size_t cap,
                         uint64_t off, uint64_t max_len, struct tern_frame_meta *m)
 {
-	uint64_t end = next_end_after(s, off);
+	uint64_t end = end_after(s, off);
 	size_t at = (size_t)(off & (s->cap - 1)), len, over, n, got;
 	bool fin, msg_end;
 
@@ -296,6 +314,7 @@ static size_t emit_new(struct tern_stream_send *s, uint16_t id, uint8_t *p, size
 	if (n == 0)
 		return 0;
 	s->sent_off += m->len;
+	advance_ends_sent(s);
 	*new_bytes = m->len;
 	if (m->fin)
 		s->fin_sent = true;

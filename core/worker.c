@@ -74,6 +74,37 @@ tern_time tern_worker_deadline(const struct tern_worker *w)
 	return tern_wheel_next(&w->wheel);
 }
 
+tern_time tern_worker_idle_time(struct tern_worker *w, tern_time now, unsigned work)
+{
+	tern_time idle, next;
+
+	if (work)
+		w->last_work = now;
+	idle = now > w->last_work ? now - w->last_work : 0;
+	if (idle < TERN_WORKER_SPIN_US || (w->busy && idle < TERN_WORKER_BUSY_POLL_US))
+		return 0;
+	if (now - w->last_rx < TERN_MIN(2 * w->rx_gap, (tern_time)TERN_WORKER_BUSY_POLL_US))
+		return 0; /* the next burst is due before a sleep and a wake-up would pay */
+	next = tern_wheel_next(&w->wheel);
+	next = next > now ? next - now : 0;
+	if (next < TERN_WORKER_WAKE_COST_US)
+		return 0;
+	w->stats.sleeps++;
+	return TERN_MIN(next, (tern_time)TERN_WORKER_MAX_SLEEP_US);
+}
+
+/* Keeps the count of sessions with data in flight or queued. */
+static void note_busy(struct tern_worker *w, struct tern_conn *c, bool busy)
+{
+	if (busy == c->busy)
+		return;
+	c->busy = busy;
+	if (busy)
+		w->busy++;
+	else
+		w->busy--;
+}
+
 /* ---- transmit ---- */
 
 static void tx_flush(struct tern_worker *w)
@@ -131,13 +162,12 @@ static void session_flush(struct tern_worker *w, struct tern_conn *c, tern_time 
 			w->stats.tx_dropped++;
 			return;
 		}
-		n = tern_session_write(c->s, p->data, TERN_MAX_PACKET, now);
+		n = tern_session_write_to(c->s, p->data, TERN_MAX_PACKET, now, &p->peer);
 		if (n <= 0) {
 			w->ops->buf_free(w->be, p);
 			return;
 		}
 		p->len = (uint16_t)n;
-		p->peer = c->info.peer;
 		w->ntx++;
 		w->stats.tx_pkts++;
 		w->stats.tx_bytes += (uint64_t)n;
@@ -146,6 +176,7 @@ static void session_flush(struct tern_worker *w, struct tern_conn *c, tern_time 
 
 static void retire(struct tern_worker *w, struct tern_conn *c)
 {
+	note_busy(w, c, false);
 	tern_timer_cancel(&w->wheel, &c->timer);
 	tern_table_remove(&w->table, c->key);
 	w->stats.sessions_closed++;
@@ -164,6 +195,7 @@ static void flush_dirty(struct tern_worker *w, tern_time now)
 			retire(w, c);
 			continue;
 		}
+		note_busy(w, c, tern_session_busy(c->s));
 		when = tern_session_deadline(c->s, now);
 		if (when == TERN_TIME_NEVER)
 			tern_timer_cancel(&w->wheel, &c->timer);
@@ -228,26 +260,34 @@ static void handoff(struct tern_worker *w, unsigned owner, const struct tern_pkt
 		w->wake(w->wake_ctx, (int)owner);
 }
 
-static void deliver(struct tern_worker *w, uint8_t *data, size_t len, const struct tern_addr *from,
-                    tern_time now)
+/* A data packet to c (NULL: no session has its CID). */
+static void deliver_to(struct tern_worker *w, struct tern_conn *c, uint8_t *data, size_t len,
+                       const struct tern_addr *from, tern_time now)
 {
-	struct tern_conn *c;
-
-	if (len < 1 + TERN_CID_LEN) {
-		w->stats.malformed++;
-		return;
-	}
-	c = tern_table_lookup(&w->table, tern_get_be64(data + 1));
 	if (!c) {
 		w->stats.unknown_cid++;
 		return;
 	}
-	if (tern_session_recv(c->s, data, len, now) == 0)
-		c->info.peer = *from; /* follow the peer across NAT rebinding */
+	/* a new source address is validated before the session follows it */
+	if (tern_session_recv_from(c->s, data, len, from, now) == 0)
+		c->info.peer = *tern_session_peer(c->s);
 	tern_worker_touch(w, c);
 }
 
-static void dispatch(struct tern_worker *w, struct tern_pkt *pkt, tern_time now)
+/* A packet another worker handed us. */
+static void deliver(struct tern_worker *w, uint8_t *data, size_t len, const struct tern_addr *from,
+                    tern_time now)
+{
+	if (len < 1 + TERN_CID_LEN) {
+		w->stats.malformed++;
+		return;
+	}
+	deliver_to(w, tern_table_lookup(&w->table, tern_get_be64(data + 1)), data, len, from, now);
+}
+
+/* Routes handshake packets, strays and malformed ones; returns true for a
+ * data packet of ours, which the caller delivers after a batched lookup. */
+static bool dispatch(struct tern_worker *w, struct tern_pkt *pkt)
 {
 	unsigned owner;
 
@@ -256,31 +296,72 @@ static void dispatch(struct tern_worker *w, struct tern_pkt *pkt, tern_time now)
 	if (pkt->len == 0 || (pkt->data[0] & TERN_FORM_MASK) == TERN_FORM_HANDSHAKE) {
 		if (pkt->len)
 			to_control(w, pkt);
-		return;
+		return false;
 	}
 	if ((pkt->data[0] & TERN_FORM_MASK) != TERN_FORM_DATA || pkt->len < 1 + TERN_CID_LEN) {
 		w->stats.malformed++;
-		return;
+		return false;
 	}
 	owner = tern_cid_owner(pkt->data + 1);
-	if (owner != w->id && owner < w->nworkers)
+	if (owner != w->id && owner < w->nworkers) {
 		handoff(w, owner, pkt);
-	else
-		deliver(w, pkt->data, pkt->len, &pkt->peer, now);
+		return false;
+	}
+	return true;
+}
+
+/* Delivers the burst's data packets of ours, their sessions looked up
+ * TERN_TABLE_BURST at a time (the table prefetches their slots together). */
+static void deliver_burst(struct tern_worker *w, struct tern_pkt *pkts, const bool *ours,
+                          unsigned n, tern_time now)
+{
+	uint64_t keys[TERN_TABLE_BURST];
+	void *conns[TERN_TABLE_BURST];
+	unsigned at[TERN_TABLE_BURST];
+
+	for (unsigned i = 0; i < n;) {
+		unsigned k = 0;
+		for (; i < n && k < TERN_TABLE_BURST; i++) {
+			if (!ours[i])
+				continue;
+			keys[k] = tern_get_be64(pkts[i].data + 1);
+			at[k++] = i;
+		}
+		tern_table_lookup_burst(&w->table, keys, conns, k);
+		for (unsigned j = 0; j < k; j++) {
+			struct tern_pkt *p = &pkts[at[j]];
+			deliver_to(w, conns[j], p->data, p->len, &p->peer, now);
+		}
+	}
+}
+
+/* The average gap between receiving polls, for the idle policy; a gap over
+ * BUSY_POLL_US counts as that much (a quiet spell is not a rate). */
+static void note_rx(struct tern_worker *w, tern_time now)
+{
+	tern_time gap = TERN_MIN(now - w->last_rx, (tern_time)TERN_WORKER_BUSY_POLL_US);
+
+	w->rx_gap = (7 * w->rx_gap + gap) / 8;
+	w->last_rx = now;
 }
 
 static unsigned receive(struct tern_worker *w, tern_time *now)
 {
 	struct tern_pkt pkts[TERN_WORKER_BURST];
+	bool ours[TERN_WORKER_BURST];
 	int n = w->ops->rx_burst(w->be, pkts, TERN_WORKER_BURST);
 
 	if (n > 0 && w->clock)
 		*now = TERN_MAX(*now, w->clock());
-	for (int i = 0; i < n; i++) {
-		dispatch(w, &pkts[i], *now);
+	if (n <= 0)
+		return 0;
+	note_rx(w, *now);
+	for (int i = 0; i < n; i++)
+		ours[i] = dispatch(w, &pkts[i]);
+	deliver_burst(w, pkts, ours, (unsigned)n, *now);
+	for (int i = 0; i < n; i++)
 		w->ops->buf_free(w->be, &pkts[i]);
-	}
-	return n > 0 ? (unsigned)n : 0;
+	return (unsigned)n;
 }
 
 /* ---- inbox ---- */

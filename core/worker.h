@@ -21,6 +21,21 @@
 #define TERN_WORKER_BURST 64
 #define TERN_WORKER_BUDGET_CHECK (10 * TERN_MS)
 
+/* The idle policy (tern_worker_idle_time): a worker polls for SPIN_US after
+ * its last work; with data in flight or queued on any session it polls on
+ * for up to BUSY_POLL_US without work (the ACK that frees the window is due
+ * within a round trip, and a sleep and a wake-up per round trip is what kept
+ * loopback transfers slow); while packets arrive in bursts closer than
+ * BUSY_POLL_US apart it polls for twice the average gap after the last (a
+ * receiver that slept between a sender's trains added its wake-up to every
+ * round trip); and a timer due within WAKE_COST_US is met by polling rather
+ * than a sleep. Otherwise it sleeps until its next timer (at most
+ * MAX_SLEEP_US) or a packet or wake-up. */
+#define TERN_WORKER_SPIN_US 20
+#define TERN_WORKER_BUSY_POLL_US 1000
+#define TERN_WORKER_WAKE_COST_US 50
+#define TERN_WORKER_MAX_SLEEP_US 50000
+
 /* Inbox message types (beyond ring.h's). */
 enum {
 	TERN_MSG_SEND = TERN_MSG_USER, /* ptr = struct tern_wpkt: transmit it */
@@ -70,6 +85,7 @@ struct tern_worker_stats {
 	uint64_t unknown_cid, malformed, handoffs_out, handoffs_in, handshakes_out;
 	uint64_t ring_full, sessions_installed, sessions_closed, polls, idle_polls;
 	uint64_t handshake_dropped; /* bad framing or mac1: never reached the control plane */
+	uint64_t sleeps;            /* times the idle policy let the worker sleep */
 	uint64_t memory_closes;     /* greediest sessions closed with MEMORY (budget spent) */
 };
 
@@ -88,6 +104,10 @@ struct tern_worker {
 	void *wake_ctx;
 	tern_time (*clock)(void); /* NULL: simulated time */
 	struct tern_conn *dirty;  /* sessions touched this poll */
+	size_t busy;              /* sessions with data in flight or queued */
+	tern_time last_work;      /* when a poll last found work */
+	tern_time last_rx;        /* when a poll last received packets */
+	tern_time rx_gap;         /* average time between those polls (1/8 EWMA) */
 	struct tern_pkt tx[TERN_WORKER_BURST];
 	unsigned ntx;
 	bool draining;
@@ -132,6 +152,10 @@ void tern_worker_free(struct tern_worker *w);
 unsigned tern_worker_poll(struct tern_worker *w, tern_time now);
 /* The earliest timer; TERN_TIME_NEVER when none. */
 tern_time tern_worker_deadline(const struct tern_worker *w);
+/* The idle policy (see TERN_WORKER_SPIN_US), after a poll at now that did
+ * `work` units: 0 = poll again at once, otherwise how long the worker may
+ * sleep (its backend's wait wakes it early for a packet or a wake-up). */
+tern_time tern_worker_idle_time(struct tern_worker *w, tern_time now, unsigned work);
 size_t tern_worker_sessions(const struct tern_worker *w);
 
 /* ---- shared with conn.c ---- */

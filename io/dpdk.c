@@ -271,7 +271,8 @@ static int make_pools(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg,
 		                                   .port_id = p->port_id,
 		                                   .qid = (uint16_t)i,
 		                                   .socket = plan.socket[plan.pool_of[i]],
-		                                   .pool = p->pools[plan.pool_of[i]]};
+		                                   .pool = p->pools[plan.pool_of[i]],
+		                                   .wake_fd = -1};
 	}
 	return 0;
 }
@@ -451,4 +452,9 @@ void tern_dpdk_thread_enter(void)
 void tern_dpdk_thread_leave(void)
 {
 	rte_thread_unregister();
+}
+
+void tern_dpdk_queue_watch_wakeup(struct tern_dpdk_queue *q, int efd)
+{
+	q->wake_fd = efd;
 }

@@ -67,6 +67,9 @@ void tern_dpdk_mac(const struct tern_dpdk_port *p, uint8_t mac[6]);
  * no-ops if the EAL has no lcore slot left (the pool still works). */
 void tern_dpdk_thread_enter(void);
 void tern_dpdk_thread_leave(void);
+/* The backend's wait op naps on efd (an eventfd other threads write to
+ * wake the worker). */
+void tern_dpdk_queue_watch_wakeup(struct tern_dpdk_queue *q, int efd);
 
 /* Counters as text, one "name value" per line: link state, the port's
  * hardware counters, per-queue counters (q<i>.<name>), every drop reason

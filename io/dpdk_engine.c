@@ -1,20 +1,13 @@
 /* The engine on the DPDK backend (see io/dpdk_engine.h): the engine's
- * configuration becomes a tern_dpdk_cfg, each worker polls its own queue
- * pair, and the worker thread busy-polls the NIC (there is no completion to
- * sleep on), napping briefly on its wake-up eventfd when idle so an idle
- * engine does not burn its cores unless latency_mode asks it to. */
+ * configuration becomes a tern_dpdk_cfg and each worker polls its own queue
+ * pair in the engine's one worker loop (io/engine.c); the backend's wait op
+ * naps on the worker's wake-up eventfd, since a NIC has no completion to
+ * sleep on. */
 #include <errno.h>
-#include <poll.h>
-#include <sched.h>
 #include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "io/dpdk.h"
 #include "io/dpdk_engine.h"
-
-#define SPIN_POLLS 200  /* idle polls before napping */
-#define NAP_MIN_US 20   /* first nap; doubles while idle */
-#define NAP_MAX_US 1000 /* a NIC ring absorbs this much idle time */
 
 static int fail(struct tern_engine *e, int rc, const char *msg)
 {
@@ -79,48 +72,10 @@ int tern_engine_dpdk_slot(struct tern_engine *e, struct wslot *ws, unsigned i,
 	ws->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (ws->efd < 0)
 		return fail(e, TERN_ENOMEM, "eventfd: out of file descriptors");
-	return wc->be ? 0 : fail(e, TERN_EINVAL, "backend dpdk: no queue for this worker");
-}
-
-/* Sleeps up to us microseconds or until another thread wakes us. */
-static void nap(int efd, tern_time us)
-{
-	struct pollfd pfd = {.fd = efd, .events = POLLIN};
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
-	uint64_t v;
-
-	if (ppoll(&pfd, 1, &ts, NULL) > 0 && read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
-}
-
-void *tern_engine_dpdk_worker_main(void *arg)
-{
-	struct wslot *ws = arg;
-	struct tern_engine *e = ws->e;
-	unsigned idle = 0;
-	tern_time nap_us = NAP_MIN_US;
-
-	if (e->cfg.cores && e->cfg.ncores)
-		tern_engine_pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
-	tern_dpdk_thread_enter();
-	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
-		tern_time now = tern_engine_clock(), next;
-		if (tern_worker_poll(&ws->w, now)) {
-			idle = 0;
-			nap_us = NAP_MIN_US;
-			atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
-			                      memory_order_relaxed);
-			continue;
-		}
-		if (e->cfg.latency_mode || ++idle < SPIN_POLLS)
-			continue;
-		next = tern_worker_deadline(&ws->w);
-		next = next > now ? next - now : 0;
-		nap(ws->efd, TERN_MIN(next, nap_us));
-		nap_us = TERN_MIN(nap_us * 2, NAP_MAX_US);
-	}
-	tern_dpdk_thread_leave();
-	return NULL;
+	if (!wc->be)
+		return fail(e, TERN_EINVAL, "backend dpdk: no queue for this worker");
+	tern_dpdk_queue_watch_wakeup(wc->be, ws->efd);
+	return 0;
 }
 
 void tern_engine_dpdk_close(struct tern_engine *e)

@@ -1,6 +1,6 @@
 /* The engine's side of the DPDK backend (io/dpdk_engine.c): opening the
- * port for an engine, giving each worker its queue pair, the DPDK worker
- * thread, and the counters. Without DPDK in the build the same calls exist
+ * port for an engine, giving each worker its queue pair (the worker
+ * thread is the engine's one loop, io/engine.c), and the counters. Without DPDK in the build the same calls exist
  * as inline functions that refuse with a message saying how to get it, so
  * io/engine_api.c needs no #ifdef. Internal. */
 #ifndef TERN_DPDK_ENGINE_H
@@ -17,9 +17,6 @@ int tern_engine_dpdk_open(struct tern_engine *e);
 /* Worker i's backend: fills wc->ops, wc->be and ws->efd. */
 int tern_engine_dpdk_slot(struct tern_engine *e, struct wslot *ws, unsigned i,
                           struct tern_worker_cfg *wc);
-/* The DPDK worker thread: busy polls, napping on the wake-up eventfd
- * (20 µs growing to 1 ms) when idle unless cfg.latency_mode. */
-void *tern_engine_dpdk_worker_main(void *arg);
 void tern_engine_dpdk_close(struct tern_engine *e);
 size_t tern_engine_dpdk_stats(struct tern_engine *e, char *buf, size_t len);
 #else
@@ -37,10 +34,6 @@ static inline int tern_engine_dpdk_slot(struct tern_engine *e, struct wslot *ws,
 	(void)i;
 	(void)wc;
 	return tern_engine_dpdk_open(e);
-}
-static inline void *tern_engine_dpdk_worker_main(void *arg)
-{
-	return arg;
 }
 static inline void tern_engine_dpdk_close(struct tern_engine *e)
 {

@@ -37,6 +37,8 @@ struct tern_dpdk_queue {
 	tern_time next_tick;
 	unsigned nctl;
 	struct rte_mbuf *ctl[TERN_DPDK_CTL_MAX]; /* frames to send at the end of this call */
+	int wake_fd;                             /* the worker's wake-up eventfd; -1: none */
+	tern_time nap_us;                        /* the next idle nap (see wait in dpdk_rxtx.c) */
 	struct tern_dpdk_qstats st;
 } __rte_cache_aligned;
 

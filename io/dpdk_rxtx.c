@@ -9,12 +9,18 @@
  * number of times before freeing and counting them. Frames the backend
  * makes itself (replies, probes, packets released by a resolution) collect
  * in the queue's control array and leave at the end of the call. */
+#include <errno.h>
+#include <poll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_ethdev.h>
 
 #include "core/proto.h"
 #include "io/dpdk_int.h"
+
+#define NAP_MIN_US 20
+#define NAP_MAX_US 1000
 
 static tern_time clock_us(void)
 {
@@ -238,6 +244,8 @@ static int rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 
 	for (uint16_t i = 0; i < nb; i++)
 		k += rx_one(q, m[i], &pkts[k], now);
+	if (nb)
+		q->nap_us = 0;
 	tick(q, now);
 	ctl_flush(q);
 	return (int)k;
@@ -353,10 +361,47 @@ static int tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	return (int)n;
 }
 
+/* ---- idle ---- */
+
+/* A NIC has no completion to sleep on: nap on the wake-up eventfd, 20 us
+ * doubling to 1 ms while nothing arrives (a NIC ring absorbs that much
+ * idle time), never past the timeout. */
+static int be_wait(void *be, tern_time timeout_us)
+{
+	struct tern_dpdk_queue *q = be;
+	tern_time us = TERN_MIN(timeout_us, TERN_MAX(q->nap_us, (tern_time)NAP_MIN_US));
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
+	struct pollfd pfd = {.fd = q->wake_fd, .events = POLLIN};
+	uint64_t v;
+	int r;
+
+	q->nap_us = TERN_MIN(TERN_MAX(q->nap_us * 2, (tern_time)NAP_MIN_US), (tern_time)NAP_MAX_US);
+	r = ppoll(&pfd, q->wake_fd >= 0, &ts, NULL);
+	if (r > 0 && read(q->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return TERN_EAGAIN;
+	return r > 0;
+}
+
+static int thread_start(void *be)
+{
+	(void)be;
+	tern_dpdk_thread_enter();
+	return 0;
+}
+
+static void thread_stop(void *be)
+{
+	(void)be;
+	tern_dpdk_thread_leave();
+}
+
 const struct tern_backend_ops tern_dpdk_backend_ops = {
         .rx_burst = rx_burst,
         .tx_burst = tx_burst,
         .buf_alloc = buf_alloc,
         .buf_free = buf_free,
         .now = be_now,
+        .wait = be_wait,
+        .thread_start = thread_start,
+        .thread_stop = thread_stop,
 };

@@ -14,8 +14,7 @@
 
 #include "engine.h"
 
-#define SPIN_US 20                  /* idle time spent polling before sleeping */
-#define MAX_SLEEP_US (50 * TERN_MS) /* wake at least this often */
+#define MAX_SLEEP_US (50 * TERN_MS) /* the control thread wakes at least this often */
 
 tern_time tern_engine_clock(void)
 {
@@ -33,12 +32,36 @@ static void wake_fd(int fd)
 		return; /* a full counter already means "wake up" */
 }
 
-/* Wakes worker `worker`, or the control thread for -1. */
+/* Wakes worker `worker`, or the control thread for -1, after the caller
+ * queued something for it: a write to its eventfd only when it sleeps (a
+ * worker that polls sees the ring at its next poll). seq_cst fence and
+ * flag: either the sleeper's re-check after raising its flag sees what we
+ * queued, or we see the flag (Dekker, with going_to_sleep). */
 void tern_engine_wake(void *ctx, int worker)
 {
 	struct tern_engine *e = ctx;
+	atomic_bool *asleep = worker < 0 ? &e->ctl_asleep : &e->ws[worker].asleep;
 
-	wake_fd(worker < 0 ? e->ctl_efd : e->ws[worker].efd);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(asleep))
+		wake_fd(worker < 0 ? e->ctl_efd : e->ws[worker].efd);
+}
+
+/* Raises the sleeper's flag, then looks at its rings (and whether the
+ * engine still runs) once more: false when something arrived meanwhile (the
+ * caller polls instead of sleeping). */
+static bool going_to_sleep(struct tern_engine *e, atomic_bool *asleep,
+                           struct tern_ring *const *rings, unsigned n)
+{
+	atomic_store(asleep, true);
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < n; i++) {
+		if (tern_ring_count(rings[i]) || !atomic_load(&e->running)) {
+			atomic_store(asleep, false);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Pins the calling thread to core (best effort: a busy core still works). */
@@ -53,30 +76,36 @@ void tern_engine_pin(int core)
 	sched_setaffinity(0, sizeof(set), &set); /* best effort: a busy core still works */
 }
 
+/* The one worker loop, for every backend: poll, then let the idle policy
+ * (tern_worker_idle_time) decide between polling again and sleeping in the
+ * backend's wait, which a packet or tern_engine_wake ends early. */
 void *tern_engine_worker_main(void *arg)
 {
 	struct wslot *ws = arg;
 	struct tern_engine *e = ws->e;
-	tern_time busy = 0;
+	const struct tern_backend_ops *ops = ws->w.ops;
 
 	if (e->cfg.cores && e->cfg.ncores)
 		tern_engine_pin(e->cfg.cores[ws->w.id % e->cfg.ncores]);
 	prctl(PR_SET_TIMERSLACK, 1UL); /* pacing and timer deadlines are in microseconds */
+	if (ops->thread_start && ops->thread_start(ws->w.be) < 0 && e->cfg.log)
+		e->cfg.log(e->cfg.log_ctx, TERN_LOG_ERROR, "worker: the backend failed to start");
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
-		tern_time now = tern_engine_clock(), next;
+		tern_time now = tern_engine_clock(), idle;
 		unsigned work = tern_worker_poll(&ws->w, now);
 		/* relaxed: stop() only polls this count until it reaches 0 */
 		atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
 		                      memory_order_relaxed);
-		if (work)
-			busy = now;
-		if (work || e->cfg.latency_mode || now - busy < SPIN_US)
+		if (e->cfg.latency_mode && !work)
 			continue;
-		next = tern_worker_deadline(&ws->w);
-		next = next > now ? next - now : 0;
-		if (next >= SPIN_US) /* a nearer deadline is met by polling */
-			tern_uring_wait(ws->u, TERN_MIN(next, MAX_SLEEP_US));
+		idle = tern_worker_idle_time(&ws->w, work ? now : tern_engine_clock(), work);
+		if (idle && ops->wait && going_to_sleep(e, &ws->asleep, &ws->w.inbox, 1)) {
+			ops->wait(ws->w.be, idle);
+			atomic_store(&ws->asleep, false);
+		}
 	}
+	if (ops->thread_stop)
+		ops->thread_stop(ws->w.be);
 	return NULL;
 }
 
@@ -277,6 +306,17 @@ static void control_sleep(struct tern_engine *e, tern_time now)
 		return;
 }
 
+unsigned tern_engine_control_step(struct tern_engine *e, tern_time now)
+{
+	unsigned work = control_connects(e, now);
+
+	for (unsigned i = 0; i < e->n; i++)
+		work += control_packets(e, &e->ws[i], now);
+	if (now >= tern_control_deadline(e->ctl))
+		tern_control_on_timeout(e->ctl, now);
+	return work;
+}
+
 void *tern_engine_control_main(void *arg)
 {
 	struct tern_engine *e = arg;
@@ -285,13 +325,71 @@ void *tern_engine_control_main(void *arg)
 		tern_engine_pin(e->cfg.control_core);
 	while (atomic_load_explicit(&e->running, memory_order_acquire)) {
 		tern_time now = tern_engine_clock();
-		unsigned work = control_connects(e, now);
-		for (unsigned i = 0; i < e->n; i++)
-			work += control_packets(e, &e->ws[i], now);
-		if (now >= tern_control_deadline(e->ctl))
-			tern_control_on_timeout(e->ctl, now);
-		if (!work)
+		unsigned work = tern_engine_control_step(e, now);
+		if (!work && going_to_sleep(e, &e->ctl_asleep, e->ctl_rings, e->n + 1)) {
 			control_sleep(e, now);
+			atomic_store(&e->ctl_asleep, false);
+		}
 	}
 	return NULL;
+}
+
+/* ---- inline engines: the caller's thread is the worker and the control
+ * thread ---- */
+
+/* One round of both; how long it may then sleep (0: poll again). */
+static unsigned inline_round(struct tern_engine *e, tern_time *sleep)
+{
+	struct wslot *ws = &e->ws[0];
+	tern_time now = tern_engine_clock(), next;
+	unsigned work = tern_engine_control_step(e, now);
+
+	work += tern_worker_poll(&ws->w, now);
+	e->inline_polled = now;
+	atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w), memory_order_relaxed);
+	*sleep = e->cfg.latency_mode && !work ? 0 : tern_worker_idle_time(&ws->w, now, work);
+	next = tern_control_deadline(e->ctl);
+	if (*sleep && next != TERN_TIME_NEVER)
+		*sleep = TERN_MIN(*sleep, next > now ? next - now : 0);
+	return work;
+}
+
+int tern_engine_poll(struct tern_engine *e, uint64_t timeout_us)
+{
+	tern_time start = tern_engine_clock();
+	const struct tern_backend_ops *ops;
+
+	if (!e->cfg.inline_mode || !atomic_load_explicit(&e->running, memory_order_relaxed)) {
+		snprintf(e->err, sizeof(e->err), "poll: %s",
+		         e->cfg.inline_mode
+		                 ? "the engine is not started"
+		                 : "the engine runs its own threads (inline_mode is off)");
+		return TERN_ESTATE;
+	}
+	if (!e->inline_owned) {
+		e->inline_owned = true;
+		e->inline_owner = pthread_self();
+	} else if (!pthread_equal(e->inline_owner, pthread_self())) {
+		snprintf(e->err, sizeof(e->err),
+		         "poll: an inline engine is driven by the one thread that first polled it");
+		return TERN_ESTATE;
+	}
+	ops = e->ws[0].w.ops;
+	for (;;) {
+		tern_time sleep, spent;
+		unsigned work = inline_round(e, &sleep);
+		if (work)
+			return (int)TERN_MIN(work, (unsigned)INT32_MAX);
+		spent = tern_engine_clock() - start;
+		if (spent >= timeout_us)
+			return 0;
+		if (sleep && ops->wait)
+			ops->wait(e->ws[0].w.be, TERN_MIN(sleep, timeout_us - spent));
+	}
+}
+
+void tern_engine_inline_flush(struct tern_engine *e)
+{
+	if (e->cfg.inline_mode && tern_engine_clock() - e->inline_polled >= TERN_INLINE_FLUSH_US)
+		tern_engine_poll(e, 0);
 }

@@ -24,6 +24,7 @@ struct wslot {
 	pthread_t th;
 	bool started;
 	int efd;            /* wake-up eventfd */
+	atomic_bool asleep; /* in the backend's wait: a producer must write efd (seq_cst) */
 	atomic_size_t live; /* sessions, published after each poll for stop() */
 	struct tern_ring *to_control;
 };
@@ -42,7 +43,10 @@ struct tern_engine {
 	struct tern_ring **inboxes;
 	struct tern_control *ctl;
 	struct tern_ring *ctl_inbox; /* MPSC: connect requests from any thread */
+	struct tern_ring *
+	        *ctl_rings; /* what the control thread reads: ctl_inbox, each to_control */
 	int ctl_efd;
+	atomic_bool ctl_asleep; /* the control thread sleeps on ctl_efd (seq_cst) */
 	pthread_t ctl_th;
 	bool ctl_started;
 	pthread_mutex_t lock; /* listeners (read by the control thread at handshakes) */
@@ -56,6 +60,9 @@ struct tern_engine {
 	struct tern_dpdk_port *dpdk;
 	char err[256];
 	struct tern_hub *hub;      /* the handle API's state (io/handle.c); NULL until used */
+	tern_time inline_polled;   /* inline engines: when tern_engine_poll last ran */
+	bool inline_owned;         /* inline engines: a thread has polled; it is the only one */
+	pthread_t inline_owner;
 	struct tern_budget budget; /* every session's stream buffers, against cfg.max_memory */
 };
 
@@ -64,6 +71,16 @@ void tern_engine_wake(void *ctx, int worker);
 void tern_engine_pin(int core);
 void *tern_engine_worker_main(void *arg);
 void *tern_engine_control_main(void *arg);
+/* One step of the control plane (connect requests, handshake packets,
+ * timeouts); returns the units of work done. */
+unsigned tern_engine_control_step(struct tern_engine *e, tern_time now);
+/* Inline engines: a send that found the engine last polled more than this
+ * long ago flushes at once (otherwise messages coalesce until the next
+ * call into the engine). */
+#define TERN_INLINE_FLUSH_US 20
+/* Inline engines: one poll without waiting when the last was over
+ * TERN_INLINE_FLUSH_US ago (a no-op for threaded engines). */
+void tern_engine_inline_flush(struct tern_engine *e);
 int tern_engine_make_control(struct tern_engine *e);
 /* Ends every handle's tie to the engine (io/handle.c); threads stopped. */
 void tern_hub_free(struct tern_engine *e);

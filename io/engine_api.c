@@ -54,6 +54,10 @@ static int check_cfg(struct tern_engine *e, const struct tern_engine_cfg *c)
 {
 	if (c->workers == 0 || c->workers > 64)
 		return fail(e, TERN_EINVAL, "workers: %u is out of range; use 1 to 64", c->workers);
+	if (c->inline_mode && (c->workers != 1 || c->backend != TERN_BACKEND_URING))
+		return fail(e, TERN_EINVAL,
+		            "inline_mode: the calling thread is the one worker; set workers to 1 "
+		            "and use the io_uring backend");
 	if (c->cc && !tern_cc_find(c->cc))
 		return fail(e, TERN_EINVAL, "cc: unknown algorithm '%s'; use cubic, newreno or bbr",
 		            c->cc);
@@ -175,6 +179,10 @@ static int build(struct tern_engine *e)
 		rc = tern_engine_dpdk_open(e);
 	for (unsigned i = 0; rc == 0 && i < e->n; i++)
 		rc = make_worker(e, i);
+	if (rc == 0 && !(e->ctl_rings = calloc(e->n + 1, sizeof(*e->ctl_rings))))
+		rc = fail(e, TERN_ENOMEM, "out of memory");
+	for (unsigned i = 0; rc == 0 && i <= e->n; i++)
+		e->ctl_rings[i] = i ? e->ws[i - 1].to_control : e->ctl_inbox;
 	return rc ? rc : tern_engine_make_control(e);
 }
 
@@ -222,15 +230,14 @@ int tern_engine_new(struct tern_engine **out, const struct tern_engine_cfg *cfg,
 
 int tern_engine_start(struct tern_engine *e)
 {
-	void *(*worker_main)(void *) = e->cfg.backend == TERN_BACKEND_DPDK
-	                                       ? tern_engine_dpdk_worker_main
-	                                       : tern_engine_worker_main;
 
 	if (atomic_load(&e->running) || e->ctl_started)
 		return fail(e, TERN_ESTATE, "start: the engine is already started");
 	atomic_store_explicit(&e->running, true, memory_order_release);
+	if (e->cfg.inline_mode)
+		return 0; /* the caller's calls drive it (tern_engine_poll) */
 	for (unsigned i = 0; i < e->n; i++) {
-		if (pthread_create(&e->ws[i].th, NULL, worker_main, &e->ws[i]) != 0) {
+		if (pthread_create(&e->ws[i].th, NULL, tern_engine_worker_main, &e->ws[i]) != 0) {
 			tern_engine_stop(e, 0);
 			return fail(e, TERN_ENOMEM, "start: cannot create worker thread %u", i);
 		}
@@ -264,8 +271,13 @@ static int drain(struct tern_engine *e, uint64_t drain_us)
 			usleep(100);
 		tern_engine_wake(e, (int)i);
 	}
-	while (live_sessions(e) && tern_engine_clock() < until)
-		usleep(1000);
+	while (live_sessions(e) && tern_engine_clock() < until) {
+		if (e->cfg.inline_mode)
+			tern_engine_poll(e,
+			                 TERN_MIN(until - tern_engine_clock(), (tern_time)TERN_MS));
+		else
+			usleep(1000);
+	}
 	return live_sessions(e) ? TERN_ETIMEDOUT : 0;
 }
 
@@ -308,6 +320,7 @@ static void free_rings(struct tern_engine *e)
 		free(m.ptr);
 	}
 	tern_ring_free(e->ctl_inbox);
+	free(e->ctl_rings);
 }
 
 void tern_engine_free(struct tern_engine *e)
@@ -366,15 +379,9 @@ size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len)
 	if (e->cfg.backend == TERN_BACKEND_DPDK)
 		return tern_engine_dpdk_stats(e, buf, len);
 	for (unsigned i = 0; i < e->n && e->ws[i].u && used + 1 < len; i++) {
-		const struct tern_uring_stats *s = tern_uring_stats(e->ws[i].u);
-		/* relaxed: the worker updates these as it runs (STAT_ADD in uring.c) */
-		unsigned long long rx = __atomic_load_n(&s->rx_packets, __ATOMIC_RELAXED);
-		unsigned long long tx = __atomic_load_n(&s->tx_packets, __ATOMIC_RELAXED);
-		unsigned long long refused = __atomic_load_n(&s->tx_refused, __ATOMIC_RELAXED);
-		int n = snprintf(buf + used, len - used,
-		                 "w%u.rx_packets %llu\nw%u.tx_packets %llu\nw%u.tx_refused %llu\n",
-		                 i, rx, i, tx, i, refused);
-		used = n > 0 ? TERN_MIN(used + (size_t)n, len - 1) : used;
+		char prefix[16];
+		snprintf(prefix, sizeof(prefix), "w%u.", i);
+		used += tern_uring_stats_text(e->ws[i].u, prefix, buf + used, len - used);
 	}
 	return used;
 }

@@ -15,6 +15,7 @@
 #include "handle_int.h"
 
 #define WAIT_SLICE_US (20 * TERN_MS) /* re-check at least this often (inbox-full retries) */
+#define SPIN_US 10                   /* a waiter spins this long before the futex */
 #define POST_TRIES 1000              /* release's close: a full inbox is retried this many times */
 
 /* ---- waiting ---- */
@@ -28,6 +29,22 @@ void tern_evc_notify(struct evc *ev)
 		syscall(SYS_futex, &ev->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+/* A worker that is busy answers within microseconds: watch seq briefly
+ * before paying a futex sleep and wake-up. True when seq moved. */
+static bool evc_spin(struct evc *ev, unsigned seen)
+{
+	tern_time until = tern_engine_clock() + SPIN_US;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (atomic_load_explicit(&ev->seq, memory_order_acquire) != seen)
+				return true;
+			TERN_CPU_RELAX();
+		}
+	} while (tern_engine_clock() < until);
+	return false;
+}
+
 static void evc_sleep(struct evc *ev, unsigned seen, uint64_t us)
 {
 	struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
@@ -39,13 +56,36 @@ static void evc_sleep(struct evc *ev, unsigned seen, uint64_t us)
 	atomic_fetch_sub(&ev->waiters, 1);
 }
 
-/* Calls try until it returns other than TERN_EAGAIN, sleeping on ev in
- * between, for up to timeout_us. Returns try's result, or TERN_EAGAIN
- * (timeout 0) or TERN_ETIMEDOUT. */
-int tern_evc_wait_for(struct evc *ev, uint64_t timeout_us, tern_try_fn try, void *arg)
+/* An inline engine works only while called: poll it between tries. */
+static int inline_wait_for(struct tern_engine *e, uint64_t timeout_us, tern_try_fn try, void *arg)
+{
+	uint64_t start = tern_engine_clock();
+	bool polled = false;
+
+	for (;;) {
+		int rc = try(arg);
+		uint64_t spent = tern_engine_clock() - start;
+		if (rc != TERN_EAGAIN)
+			return rc;
+		if (polled && timeout_us != TERN_FOREVER && spent >= timeout_us)
+			return timeout_us ? TERN_ETIMEDOUT : TERN_EAGAIN;
+		rc = tern_engine_poll(e, TERN_MIN(timeout_us == TERN_FOREVER || spent >= timeout_us
+		                                          ? (uint64_t)WAIT_SLICE_US
+		                                          : timeout_us - spent,
+		                                  (uint64_t)WAIT_SLICE_US));
+		if (rc < 0)
+			return rc;
+		polled = true;
+	}
+}
+
+int tern_evc_wait_for(struct tern_engine *e, struct evc *ev, uint64_t timeout_us, tern_try_fn try,
+                      void *arg)
 {
 	uint64_t start = tern_engine_clock();
 
+	if (e && e->cfg.inline_mode)
+		return inline_wait_for(e, timeout_us, try, arg);
 	for (;;) {
 		unsigned seen = atomic_load(&ev->seq);
 		int rc = try(arg);
@@ -54,6 +94,8 @@ int tern_evc_wait_for(struct evc *ev, uint64_t timeout_us, tern_try_fn try, void
 			return rc;
 		if (timeout_us != TERN_FOREVER && spent >= timeout_us)
 			return TERN_ETIMEDOUT;
+		if (evc_spin(ev, seen))
+			continue;
 		evc_sleep(ev, seen,
 		          TERN_MIN(timeout_us == TERN_FOREVER ? UINT64_MAX : timeout_us - spent,
 		                   (uint64_t)WAIT_SLICE_US));
@@ -206,11 +248,16 @@ static struct hcmd *cmd_new(struct tern_handle *h, uint8_t op, const void *data,
 	return cmd;
 }
 
-/* Hands cmd to the session's worker, or frees it and returns TERN_EAGAIN. */
+/* Hands cmd to the session's worker, or frees it and returns TERN_EAGAIN.
+ * On an inline engine the caller is the worker: it runs the command now. */
 static int post(struct tern_handle *h, struct hcmd *cmd)
 {
 	struct tern_msg m = {.type = TERN_MSG_CALL, .ptr = cmd};
 
+	if (h->e->cfg.inline_mode) {
+		tern_handle_run_cmd(&h->e->ws[0].w, cmd, tern_engine_clock());
+		return 0;
+	}
 	if (tern_ring_enqueue(h->e->inboxes[h->worker], &m) < 0) {
 		free(cmd);
 		return TERN_EAGAIN;
@@ -280,7 +327,7 @@ static int try_open(void *arg)
 
 int tern_handle_wait_open(struct tern_handle *h, uint64_t timeout_us)
 {
-	int rc = tern_evc_wait_for(&h->ev, timeout_us, try_open, h);
+	int rc = tern_evc_wait_for(h->e, &h->ev, timeout_us, try_open, h);
 
 	return rc == TERN_ETIMEDOUT ? TERN_EAGAIN : rc;
 }
@@ -333,12 +380,32 @@ static bool fin_marked(struct tern_handle *h, uint16_t stream)
 	return atomic_load(&h->fin_sent[stream / 64]) & (1ull << (stream % 64));
 }
 
+/* An inline engine's send: straight into the session (its one copy), no
+ * command, no budget of our own; flushed when the engine was last polled
+ * over TERN_INLINE_FLUSH_US ago, else at the next call into the engine. */
+static int send_inline(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
+{
+	struct tern_conn *c = tern_table_lookup(&h->e->ws[0].w.table, h->key);
+	int rc;
+
+	if (!c || tern_conn_user(c) != h)
+		return TERN_ECLOSED;
+	rc = tern_send(c, stream, msg, len);
+	if (rc == TERN_EAGAIN)
+		h->inline_blocked = true;
+	else if (rc == 0)
+		tern_engine_inline_flush(h->e);
+	return rc;
+}
+
 /* Budget, copy, post: the send after its checks. */
 static int send_post(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
 {
 	struct hcmd *cmd;
 	int rc;
 
+	if (h->e->cfg.inline_mode)
+		return send_inline(h, stream, msg, len);
 	if (!budget_take(h, len))
 		return TERN_EAGAIN;
 	cmd = cmd_new(h, OP_SEND, msg, len);
@@ -422,13 +489,15 @@ static int try_writable(void *arg)
 
 	if (tern_handle_usable(a->h) == TERN_ECLOSED)
 		return TERN_ECLOSED;
+	if (a->h->e->cfg.inline_mode)
+		return a->h->inline_blocked ? TERN_EAGAIN : 0;
 	return q == 0 || q + a->len <= a->h->tx_budget ? 0 : TERN_EAGAIN;
 }
 
 int tern_handle_wait_writable(struct tern_handle *h, size_t len, uint64_t timeout_us)
 {
 	struct writable_arg a = {h, len};
-	int rc = tern_evc_wait_for(&h->ev, timeout_us, try_writable, &a);
+	int rc = tern_evc_wait_for(h->e, &h->ev, timeout_us, try_writable, &a);
 
 	return rc == TERN_EAGAIN ? TERN_ETIMEDOUT : rc;
 }

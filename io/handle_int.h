@@ -39,9 +39,21 @@ struct evc {
 void tern_evc_notify(struct evc *ev);
 typedef int (*tern_try_fn)(void *arg);
 /* Calls try until it returns other than TERN_EAGAIN, sleeping on ev in
- * between, for up to timeout_us. Returns try's result, or TERN_EAGAIN
- * (timeout 0) or TERN_ETIMEDOUT. */
-int tern_evc_wait_for(struct evc *ev, uint64_t timeout_us, tern_try_fn try, void *arg);
+ * between (on an inline engine e: polling e instead, at least once), for up
+ * to timeout_us. Returns try's result, or TERN_EAGAIN (timeout 0) or
+ * TERN_ETIMEDOUT. */
+int tern_evc_wait_for(struct tern_engine *e, struct evc *ev, uint64_t timeout_us, tern_try_fn try,
+                      void *arg);
+
+/* Inline engines: a receive that found nothing leaves its buffer here, and
+ * a message that arrives while the engine is polled goes straight into it
+ * (one copy, from the session's reassembly ring). */
+struct direct_rx {
+	void *buf;
+	size_t cap;
+	bool armed, done;
+	struct tern_recv_info info;
+};
 
 enum { RX_MSG = 1, RX_DGRAM = 2, RX_FIN = 3 };
 #define TX_SLOTS 64 /* tern_handle::tx_posting */
@@ -126,6 +138,9 @@ struct tern_handle {
 	struct held *closed_held; /* the worker's held list, handed over at CLOSED */
 	/* written before state turns CLOSED (release) */
 	struct tern_reason reason;
+	/* inline engines only (one thread) */
+	bool inline_blocked; /* a send found the session's buffer full; on_writable clears */
+	struct direct_rx direct;
 	/* counters: worker writes (relaxed), app reads */
 	atomic_ullong n_msgs, n_dgrams, n_dropped, n_holds, n_held_max, n_retries;
 	struct tern_handle *hub_prev, *hub_next; /* under hub->lock */

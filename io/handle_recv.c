@@ -67,6 +67,16 @@ static void fill_info(struct tern_recv_info *info, const struct tern_msg *m)
 	info->fin = m->type == RX_FIN;
 }
 
+static int take_direct(struct tern_handle *h, struct recv_arg *a)
+{
+	int len = (int)h->direct.info.len;
+
+	if (a->info)
+		*a->info = h->direct.info;
+	h->direct = (struct direct_rx){0};
+	return len;
+}
+
 /* One attempt: the head message into the caller's buffer (a FIN record
  * needs no room and returns 0). */
 static int try_recv(void *arg)
@@ -76,10 +86,14 @@ static int try_recv(void *arg)
 	struct tern_msg *m = &h->head;
 	int rc;
 
+	if (h->direct.done) /* inline engines: a message went straight into buf */
+		return take_direct(h, a);
 	pthread_mutex_lock(&h->rx_lock);
 	if (!load_head(h)) {
 		rc = tern_handle_usable(h) == TERN_ECLOSED ? TERN_ECLOSED : TERN_EAGAIN;
 		pthread_mutex_unlock(&h->rx_lock);
+		if (rc == TERN_EAGAIN && h->e->cfg.inline_mode && a->cap)
+			h->direct = (struct direct_rx){.buf = a->buf, .cap = a->cap, .armed = true};
 		return rc;
 	}
 	if (a->info)
@@ -102,7 +116,13 @@ int tern_handle_recv(struct tern_handle *h, void *buf, size_t cap, struct tern_r
 
 	if (!buf && cap)
 		return TERN_EINVAL;
-	return tern_evc_wait_for(&h->ev, timeout_us, try_recv, &a);
+	if (h->direct.armed) /* inline engines: a callback's recv inside a recv */
+		return TERN_EAGAIN;
+	int rc;
+
+	rc = tern_evc_wait_for(h->e, &h->ev, timeout_us, try_recv, &a);
+	h->direct.armed = false; /* inline engines: no message may land in buf after we return */
+	return rc;
 }
 
 /* ---- listeners ---- */
@@ -190,7 +210,7 @@ int tern_handle_accept(struct tern_hlistener *l, uint64_t timeout_us, struct ter
 	struct accept_arg a = {l, out};
 
 	*out = NULL;
-	return tern_evc_wait_for(&l->ev, timeout_us, try_accept, &a);
+	return tern_evc_wait_for(l->e, &l->ev, timeout_us, try_accept, &a);
 }
 
 /* Closes the sessions still queued (their only reference is the queue's). */

@@ -89,14 +89,29 @@ static struct tern_handle *live(struct tern_conn *c)
 	return h && !atomic_load_explicit(&h->app_gone, memory_order_relaxed) ? h : NULL;
 }
 
+/* Inline engines: a receive waits with its buffer and nothing is queued
+ * ahead of this message: copy it there, once. */
+static bool direct(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
+{
+	struct direct_rx *d = &h->direct;
+
+	if (!d->armed || d->done || len > d->cap || h->held_head || tern_ring_count(h->rx))
+		return false;
+	memcpy(d->buf, msg, len);
+	d->done = true;
+	d->info = (struct tern_recv_info){.len = len, .stream = stream, .lane = -1};
+	atomic_fetch_add_explicit(&h->n_msgs, 1, memory_order_relaxed);
+	return true;
+}
+
 static void on_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *msg, size_t len)
 {
 	struct tern_handle *h = live(c);
 	struct tern_msg m;
 
 	(void)ctx;
-	if (!h)
-		return; /* nobody will read it */
+	if (!h || direct(h, stream, msg, len))
+		return; /* nobody will read it, or read already */
 	if (msg_make(&m, RX_MSG, stream, msg, len) < 0) {
 		tern_session_fail(c->s, TERN_CLOSE_INTERNAL, "out of memory");
 		return;
@@ -208,8 +223,10 @@ static void on_writable(void *ctx, struct tern_conn *c, uint16_t stream)
 	struct tern_handle *h = tern_conn_user(c);
 
 	(void)ctx, (void)stream;
-	if (h)
+	if (h) {
+		h->inline_blocked = false;
 		flush_sends(h, c);
+	}
 }
 
 static void free_sends(struct tern_handle *h)

@@ -1,7 +1,8 @@
 /* Event loop over the simulated network (see simnet.h). One step: take every
- * packet that has arrived by now and hand it to its session, fire due timers,
- * then let every session write what it may. Virtual time then jumps to the
- * next arrival or timer. */
+ * packet that has arrived by now and hand it to its session with its source
+ * address, fire due timers, then let every session write what it may, each
+ * packet to the address the session names (its peer, or a new address it is
+ * validating). Virtual time then jumps to the next arrival or timer. */
 #include <stdlib.h>
 
 #include "simnet_int.h"
@@ -75,8 +76,10 @@ int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return TERN_ENOMEM;
-	*c = (struct conn){.s = s, .ep = ep, .peer = *peer, .net = net};
+	*c = (struct conn){.s = s, .ep = ep, .net = net};
 	tern_timer_init(&c->timer, on_timer, c);
+	tern_session_set_peer(s, peer);
+	tern_session_seed_random(s, net->seed * 0xd1342543de82ef95ull + ++net->attached);
 	net->conns[net->n++] = c;
 	if (ep > net->max_ep)
 		net->max_ep = ep;
@@ -121,8 +124,8 @@ static void receive(struct tern_simnet *net, tern_time now)
 					continue;
 				if (!c)
 					net->stats.unroutable++;
-				else if (tern_session_recv(c->s, pkts[i].data, pkts[i].len, now) <
-				         0)
+				else if (tern_session_recv_from(c->s, pkts[i].data, pkts[i].len,
+				                                &pkts[i].peer, now) < 0)
 					net->stats.dropped++;
 			}
 		}
@@ -131,13 +134,14 @@ static void receive(struct tern_simnet *net, tern_time now)
 
 static void flush(struct tern_simnet *net, struct conn *c, tern_time now)
 {
+	struct tern_addr to;
 	tern_time when;
 	int n = 1;
 
 	for (unsigned i = 0; i < FLUSH_BURST && n > 0; i++) {
-		n = tern_session_write(c->s, net->buf, sizeof(net->buf), now);
+		n = tern_session_write_to(c->s, net->buf, sizeof(net->buf), now, &to);
 		if (n > 0)
-			tern_sim_send(net->sim, c->ep, &c->peer, net->buf, (size_t)n);
+			tern_sim_send(net->sim, c->ep, &to, net->buf, (size_t)n);
 	}
 	when = tern_session_deadline(c->s, now);
 	if (when == TERN_TIME_NEVER)

@@ -19,8 +19,10 @@ struct tern_simnet *tern_simnet_new(uint64_t seed);
 void tern_simnet_free(struct tern_simnet *net);
 struct tern_sim *tern_simnet_sim(struct tern_simnet *net);
 tern_time tern_simnet_now(const struct tern_simnet *net);
-/* Attaches s (already created) to endpoint ep, sending to peer. Returns 0,
- * TERN_EINVAL or TERN_ENOMEM. */
+/* Attaches s (already created) to endpoint ep, with peer as its peer's
+ * address, and seeds its random generator (tern_session_seed_random).
+ * Re-attaching a detached session to another endpoint moves it there, as a
+ * NAT rebinding would. Returns 0, TERN_EINVAL or TERN_ENOMEM. */
 int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
                        const struct tern_addr *peer);
 /* Removes s from the driver (before the caller frees it). */

@@ -11,7 +11,6 @@
 struct conn {
 	struct tern_session *s;
 	int ep;
-	struct tern_addr peer;
 	struct tern_timer timer;
 	struct tern_simnet *net;
 };
@@ -28,6 +27,7 @@ struct tern_simnet {
 	int nhosts;
 	struct periodic *periodic;
 	struct tap *taps;
+	uint64_t attached; /* sessions ever attached: seeds their generators */
 	uint8_t buf[TERN_MAX_PACKET];
 };
 

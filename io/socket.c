@@ -90,6 +90,8 @@ int tern_socket_connect(struct tern_engine *e, const struct tern_addr *addr, uin
 
 int tern_socket_send(struct tern_socket *s, const void *buf, size_t len)
 {
+	bool room = false;
+
 	for (;;) {
 		int rc = tern_handle_send(s->h, 0, buf, len);
 		if (rc != TERN_EAGAIN)
@@ -97,8 +99,10 @@ int tern_socket_send(struct tern_socket *s, const void *buf, size_t len)
 		rc = tern_handle_wait_writable(s->h, len, SEND_SLICE_US);
 		if (rc == TERN_ECLOSED)
 			return rc;
-		if (rc == 0)
-			usleep(INBOX_RETRY_US); /* the budget had room: the inbox was full */
+		/* room twice and still refused: the worker's inbox was full */
+		if (rc == 0 && room)
+			usleep(INBOX_RETRY_US);
+		room = rc == 0;
 	}
 }
 

@@ -21,15 +21,18 @@
 #endif
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <liburing.h>
 #include "core/pool.h"
 #include "core/proto.h"
@@ -48,6 +51,8 @@
 #define RX_BGID 0
 #define FREE_BATCH 32 /* rx buffers returned to the kernel per ring advance */
 #define REAP_BATCH 64
+#define DEFER_FLAGS                                                                                \
+	(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED)
 
 /* One provided buffer. refs counts packets handed out from it. */
 struct rx_slot {
@@ -88,6 +93,13 @@ struct tern_uring {
 	int fd, family;
 	bool gso, gro;
 	bool rx_armed; /* the multishot recvmsg is live (no final CQE seen) */
+	/* DEFER_TASKRUN: completions are posted only when the owner thread
+	 * enters the kernel (io_uring_get_events), never by an interrupt per
+	 * datagram; the ring is created disabled and enabled by the thread that
+	 * first drives it, which alone may submit from then on */
+	bool defer;
+	bool started; /* the owner thread enabled the ring and armed RX */
+	pthread_t owner;
 	/* RX: rx_mem holds rx_bufs buffers of rx_buf_size; the kernel may fill
 	 * rx_kernel of them; rx_pending were freed but not yet published. */
 	struct io_uring_buf_ring *br;
@@ -262,7 +274,7 @@ static void rx_maybe_rearm(struct tern_uring *u)
 	if (u->rx_armed || !u->rx_kernel)
 		return;
 	if (rx_arm(u) == 0)
-		u->st.rx_rearms++;
+		STAT_ADD(u->st.rx_rearms, 1);
 }
 
 /* Finds the UDP_GRO segment size in the control area [p, end); 0 if none. */
@@ -296,20 +308,20 @@ static void rx_parse(struct tern_uring *u, struct rx_slot *s, int res, tern_time
 	uint32_t len;
 
 	if (!o || o->namelen > RX_NAME_LEN || o->controllen > RX_CTRL_LEN) {
-		u->st.rx_malformed++;
+		STAT_ADD(u->st.rx_malformed, 1);
 		return rx_recycle(u, s);
 	}
 	if (o->flags & MSG_TRUNC) {
-		u->st.rx_truncated++;
+		STAT_ADD(u->st.rx_truncated, 1);
 		return rx_recycle(u, s);
 	}
 	if (u->rxq_len == u->rx_bufs) { /* cannot happen: one item per buffer */
-		u->st.rx_errors++;
+		STAT_ADD(u->st.rx_errors, 1);
 		return rx_recycle(u, s);
 	}
 	it = &u->rxq[(u->rxq_head + u->rxq_len) & (u->rx_bufs - 1)];
 	if (tern_addr_from_sockaddr(&it->peer, io_uring_recvmsg_name(o), o->namelen) < 0) {
-		u->st.rx_malformed++;
+		STAT_ADD(u->st.rx_malformed, 1);
 		return rx_recycle(u, s);
 	}
 	ctrl = (uint8_t *)io_uring_recvmsg_name(o) + u->rx_msg.msg_namelen;
@@ -323,8 +335,8 @@ static void rx_parse(struct tern_uring *u, struct rx_slot *s, int res, tern_time
 	it->time = now;
 	s->refs = len ? (len + it->seg - 1) / it->seg : 1;
 	if (s->refs > 1) {
-		u->st.rx_gro_merges++;
-		u->st.rx_gro_segments += s->refs;
+		STAT_ADD(u->st.rx_gro_merges, 1);
+		STAT_ADD(u->st.rx_gro_segments, s->refs);
 	}
 	u->rxq_len++;
 }
@@ -338,7 +350,7 @@ static void rx_complete(struct tern_uring *u, const struct io_uring_cqe *cqe, te
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		if (bid >= u->rx_bufs) {
-			u->st.rx_malformed++;
+			STAT_ADD(u->st.rx_malformed, 1);
 			return;
 		}
 		s = &u->slots[bid];
@@ -346,9 +358,9 @@ static void rx_complete(struct tern_uring *u, const struct io_uring_cqe *cqe, te
 	}
 	if (cqe->res < 0) {
 		if (cqe->res == -ENOBUFS)
-			u->st.rx_enobufs++;
+			STAT_ADD(u->st.rx_enobufs, 1);
 		else if (cqe->res != -ECANCELED)
-			u->st.rx_errors++;
+			STAT_ADD(u->st.rx_errors, 1);
 		if (s)
 			rx_recycle(u, s);
 		return;
@@ -366,30 +378,30 @@ static void tx_count_error(struct tern_uring *u, int res, const struct tx_op *op
 	switch (-res) {
 	case ENOBUFS:
 	case ENOMEM:
-		u->st.tx_err_nobufs += n;
+		STAT_ADD(u->st.tx_err_nobufs, n);
 		break;
 	case EAGAIN:
-		u->st.tx_err_again += n;
+		STAT_ADD(u->st.tx_err_again, n);
 		break;
 	case ENETUNREACH:
 	case EHOSTUNREACH:
 	case ECONNREFUSED:
 	case EADDRNOTAVAIL:
-		u->st.tx_err_unreach += n;
+		STAT_ADD(u->st.tx_err_unreach, n);
 		break;
 	case EMSGSIZE:
-		u->st.tx_err_msgsize += n;
+		STAT_ADD(u->st.tx_err_msgsize, n);
 		break;
 	case EIO:
 	case EINVAL:
 		if (op->n > 1) {
-			u->st.tx_err_gso += n;
+			STAT_ADD(u->st.tx_err_gso, n);
 			u->gso = false; /* the device cannot segment: send singly */
 			break;
 		}
 		/* fall through */
 	default:
-		u->st.tx_err_other += n;
+		STAT_ADD(u->st.tx_err_other, n);
 	}
 }
 
@@ -399,11 +411,11 @@ static void tx_complete(struct tern_uring *u, struct tx_op *op, int res)
 
 	if (res >= 0) {
 		STAT_ADD(u->st.tx_packets, op->n);
-		u->st.tx_bytes += op->bytes;
-		u->st.tx_sendmsgs++;
+		STAT_ADD(u->st.tx_bytes, op->bytes);
+		STAT_ADD(u->st.tx_sendmsgs, 1);
 		if (op->n > 1) {
-			u->st.tx_gso_trains++;
-			u->st.tx_gso_segments += op->n;
+			STAT_ADD(u->st.tx_gso_trains, 1);
+			STAT_ADD(u->st.tx_gso_segments, op->n);
 		}
 	} else {
 		tx_count_error(u, res, op);
@@ -435,7 +447,7 @@ static void wake_complete(struct tern_uring *u, const struct io_uring_cqe *cqe)
 	uint64_t v;
 
 	if (read(u->wake_fd, &v, sizeof(v)) < 0)
-		u->st.wake_errors++;
+		STAT_ADD(u->st.wake_errors, 1);
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		wake_arm(u);
 }
@@ -445,7 +457,7 @@ int tern_uring_watch_wakeup(struct tern_uring *u, int efd)
 	if (efd < 0)
 		return TERN_EINVAL;
 	u->wake_fd = efd;
-	return wake_arm(u);
+	return u->started ? wake_arm(u) : 0; /* else armed by uring_start */
 }
 
 static void reap(struct tern_uring *u)
@@ -471,6 +483,50 @@ static void reap(struct tern_uring *u)
 	} while (n == REAP_BATCH);
 }
 
+/* ---- the owner thread ------------------------------------------------- */
+
+/* Arms the multishot recvmsg; a kernel without it fails the first CQE. */
+static int start_rx(struct tern_uring *u, char *err, size_t errlen)
+{
+	struct io_uring_cqe *cqe;
+
+	if (rx_arm(u) < 0) {
+		msg_set(err, errlen, "io_uring: no SQE for recvmsg");
+		return TERN_ESTATE;
+	}
+	if (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe->user_data == RX_UDATA &&
+	    (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP)) {
+		msg_set(err, errlen, "multishot recvmsg unavailable (%s); no fallback",
+		        strerror(-cqe->res));
+		return TERN_ESTATE;
+	}
+	return 0;
+}
+
+/* On the first call from the thread that drives the ring: a deferred ring
+ * is enabled (that thread becomes its only submitter) and RX and the wake-up
+ * poll are armed. Idempotent. */
+static int uring_start(struct tern_uring *u)
+{
+	if (u->started)
+		return 0;
+	if (u->defer && syscall(__NR_io_uring_register, u->ring.ring_fd,
+	                        IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return TERN_ESTATE;
+	u->started = true;
+	u->owner = pthread_self();
+	if (u->defer && start_rx(u, NULL, 0) < 0)
+		return TERN_ESTATE;
+	if (u->wake_fd >= 0 && wake_arm(u) == 0)
+		io_uring_submit(&u->ring);
+	return 0;
+}
+
+int tern_uring_thread_start(void *be)
+{
+	return uring_start(be);
+}
+
 /* ---- backend ops ------------------------------------------------------- */
 
 static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
@@ -478,6 +534,10 @@ static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	struct tern_uring *u = be;
 	unsigned got = 0;
 
+	if (!u->started && uring_start(u) < 0)
+		return TERN_ESTATE;
+	if (u->defer)
+		io_uring_get_events(&u->ring); /* runs the deferred completions: one syscall */
 	reap(u);
 	rx_maybe_rearm(u);
 	while (got < n && u->rxq_len) {
@@ -493,7 +553,7 @@ static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 		it->next += len;
 		it->left -= len;
 		STAT_ADD(u->st.rx_packets, 1);
-		u->st.rx_bytes += len;
+		STAT_ADD(u->st.rx_bytes, len);
 		if (!it->left) {
 			u->rxq_head = (u->rxq_head + 1) & (u->rx_bufs - 1);
 			u->rxq_len--;
@@ -508,7 +568,7 @@ static int uring_buf_alloc(void *be, struct tern_pkt *pkt)
 	void *b = tern_pool_get(&u->txpool);
 
 	if (!b) {
-		u->st.tx_alloc_fail++;
+		STAT_ADD(u->st.tx_alloc_fail, 1);
 		return TERN_ENOMEM;
 	}
 	pkt->data = b;
@@ -593,6 +653,8 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	struct tern_uring *u = be;
 	unsigned i = 0, queued = 0;
 
+	if (!u->started && uring_start(u) < 0)
+		return TERN_ESTATE;
 	reap(u);
 	while (i < n && u->free_ops) {
 		struct tx_op *op = u->free_ops;
@@ -600,7 +662,7 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 		struct io_uring_sqe *sqe;
 
 		if (tx_build(u, op, &pkts[i], k) < 0) {
-			u->st.tx_bad_addr++;
+			STAT_ADD(u->st.tx_bad_addr, 1);
 			op->n = 0;
 			tern_pool_put(&u->txpool, pkts[i++].owner);
 			continue;
@@ -619,10 +681,15 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 	}
 	if (queued) {
 		io_uring_submit(&u->ring);
-		u->st.tx_submits++;
+		STAT_ADD(u->st.tx_submits, 1);
 	}
 	STAT_ADD(u->st.tx_refused, n - i);
 	return (int)i;
+}
+
+static int uring_wait(void *be, tern_time timeout_us)
+{
+	return tern_uring_wait(be, timeout_us);
 }
 
 const struct tern_backend_ops tern_uring_backend_ops = {
@@ -631,6 +698,9 @@ const struct tern_backend_ops tern_uring_backend_ops = {
         .buf_alloc = uring_buf_alloc,
         .buf_free = uring_buf_free,
         .now = uring_now,
+        .wait = uring_wait,
+        .thread_start = tern_uring_thread_start,
+        .thread_stop = tern_uring_thread_stop,
 };
 
 /* ---- waiting, stats ---------------------------------------------------- */
@@ -641,6 +711,8 @@ int tern_uring_wait(struct tern_uring *u, tern_time timeout_us)
 	struct io_uring_cqe *cqe;
 	int r;
 
+	if (!u->started && uring_start(u) < 0)
+		return TERN_ESTATE;
 	rx_maybe_rearm(u);
 	if (u->rxq_len || io_uring_cq_ready(&u->ring))
 		return 1;
@@ -657,6 +729,39 @@ int tern_uring_wait(struct tern_uring *u, tern_time timeout_us)
 const struct tern_uring_stats *tern_uring_stats(const struct tern_uring *u)
 {
 	return &u->st;
+}
+
+#define STAT(f)                                                                                    \
+	{                                                                                          \
+#f, offsetof(struct tern_uring_stats, f)                                           \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+} stat_names[] = {
+        STAT(rx_packets),     STAT(rx_bytes),        STAT(rx_gro_merges),  STAT(rx_gro_segments),
+        STAT(rx_enobufs),     STAT(rx_truncated),    STAT(rx_malformed),   STAT(rx_errors),
+        STAT(rx_rearms),      STAT(tx_packets),      STAT(tx_bytes),       STAT(tx_sendmsgs),
+        STAT(tx_gso_trains),  STAT(tx_gso_segments), STAT(tx_submits),     STAT(tx_refused),
+        STAT(tx_alloc_fail),  STAT(tx_bad_addr),     STAT(tx_err_nobufs),  STAT(tx_err_again),
+        STAT(tx_err_unreach), STAT(wake_errors),     STAT(tx_err_msgsize), STAT(tx_err_gso),
+        STAT(tx_err_other),
+};
+
+size_t tern_uring_stats_text(const struct tern_uring *u, const char *prefix, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < TERN_ARRAY_LEN(stat_names) && used + 1 < len; i++) {
+		const uint64_t *v = (const uint64_t *)((const uint8_t *)&u->st + stat_names[i].off);
+		/* relaxed: the owner thread updates these as it runs (STAT_ADD) */
+		int n = snprintf(buf + used, len - used, "%s%s %llu\n", prefix, stat_names[i].name,
+		                 (unsigned long long)__atomic_load_n(v, __ATOMIC_RELAXED));
+		used = n > 0 ? TERN_MIN(used + (size_t)n, len - 1) : used;
+	}
+	return used;
 }
 
 bool tern_uring_gso(const struct tern_uring *u)
@@ -776,6 +881,14 @@ static int open_ring(struct tern_uring *u, const struct tern_uring_cfg *cfg, uns
 	if (cfg->sqpoll) {
 		p.flags |= IORING_SETUP_SQPOLL;
 		p.sq_thread_idle = cfg->sqpoll_idle_ms ? cfg->sqpoll_idle_ms : 1000;
+	} else if (!cfg->no_defer) {
+		p.flags |= DEFER_FLAGS;
+		r = io_uring_queue_init_params(depth, &u->ring, &p);
+		if (r == 0) {
+			u->defer = true;
+			goto opened;
+		}
+		p.flags &= ~DEFER_FLAGS; /* before Linux 6.1: completions by task work */
 	}
 	r = io_uring_queue_init_params(depth, &u->ring, &p);
 	if (r < 0 && cfg->sqpoll) {
@@ -791,6 +904,7 @@ static int open_ring(struct tern_uring *u, const struct tern_uring_cfg *cfg, uns
 		        strerror(-r));
 		return r == -ENOMEM ? TERN_ENOMEM : TERN_ESTATE;
 	}
+opened:
 	u->ring_ok = true;
 	probe = io_uring_get_probe_ring(&u->ring);
 	r = probe && io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
@@ -860,27 +974,16 @@ static int alloc_buffers(struct tern_uring *u, unsigned depth, unsigned tx_bufs)
 	return tern_pool_init(&u->txpool, TERN_MAX_PACKET, TERN_MIN(tx_bufs, 256u), tx_bufs);
 }
 
-/* Arms the multishot recvmsg; a kernel without it fails the first CQE. */
-static int start_rx(struct tern_uring *u, char *err, size_t errlen)
+/* The layout every multishot buffer follows; a ring that is not deferred
+ * arms RX now (a deferred one when its owner thread starts it). */
+static int prepare_rx(struct tern_uring *u, char *err, size_t errlen)
 {
-	struct io_uring_cqe *cqe;
-
 	memset(&u->rx_msg, 0, sizeof(u->rx_msg));
 	u->rx_msg.msg_name = &u->rx_name_tmpl;
 	u->rx_msg.msg_namelen = RX_NAME_LEN;
 	u->rx_msg.msg_control = u->rx_ctrl_tmpl;
 	u->rx_msg.msg_controllen = RX_CTRL_LEN;
-	if (rx_arm(u) < 0) {
-		msg_set(err, errlen, "io_uring: no SQE for recvmsg");
-		return TERN_ESTATE;
-	}
-	if (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe->user_data == RX_UDATA &&
-	    (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP)) {
-		msg_set(err, errlen, "multishot recvmsg unavailable (%s); no fallback",
-		        strerror(-cqe->res));
-		return TERN_ESTATE;
-	}
-	return 0;
+	return u->defer ? 0 : start_rx(u, err, errlen);
 }
 
 static int check_cfg(const struct tern_uring_cfg *cfg, struct tern_uring *u, char *err,
@@ -927,7 +1030,7 @@ int tern_uring_open(const struct tern_uring_cfg *cfg, struct tern_uring **out, u
 		goto fail;
 	if ((r = setup_buf_ring(u, err, errlen)) < 0)
 		goto fail;
-	if ((r = start_rx(u, err, errlen)) < 0)
+	if ((r = prepare_rx(u, err, errlen)) < 0)
 		goto fail;
 	*out = u;
 	return 0;
@@ -955,12 +1058,30 @@ static void drain(struct tern_uring *u)
 	}
 }
 
+/* On the owner thread, after its last poll: nothing may be in flight once
+ * another thread frees the buffers. */
+void tern_uring_thread_stop(void *be)
+{
+	struct tern_uring *u = be;
+
+	if (u->ring_ok && u->started)
+		drain(u);
+}
+
+/* Only the owner of a deferred ring may submit the cancellation; any other
+ * thread relies on tern_uring_thread_stop having drained it. */
+static bool may_drain(const struct tern_uring *u)
+{
+	return !u->defer || !u->started || pthread_equal(u->owner, pthread_self());
+}
+
 void tern_uring_close(struct tern_uring *u)
 {
 	if (!u)
 		return;
 	if (u->ring_ok) {
-		drain(u);
+		if (may_drain(u))
+			drain(u);
 		if (u->br)
 			io_uring_unregister_buf_ring(&u->ring, RX_BGID);
 		io_uring_queue_exit(&u->ring);

@@ -28,6 +28,10 @@ struct tern_uring_cfg {
 	bool sqpoll;             /* kernel thread polls the SQ: no submit syscalls */
 	unsigned sqpoll_idle_ms; /* SQPOLL thread idle time before sleeping; 0 = 1000 */
 	int sndbuf, rcvbuf;      /* SO_SNDBUF / SO_RCVBUF bytes; 0 = system default */
+	/* Turn off DEFER_TASKRUN (Linux 6.1+, used by default without SQPOLL:
+	 * completions are run in batches when the owner thread polls, instead
+	 * of an interrupt of that thread per datagram). */
+	bool no_defer;
 };
 
 /* Everything counted. rx_* on receive, tx_* on send. */
@@ -74,9 +78,18 @@ void tern_uring_cfg_default(struct tern_uring_cfg *cfg);
 int tern_uring_open(const struct tern_uring_cfg *cfg, struct tern_uring **out, uint16_t *port,
                     char *err, size_t errlen);
 
+/* One thread drives an instance: the first to call rx_burst, tx_burst,
+ * tern_uring_wait or tern_uring_thread_start (which returns 0 or
+ * TERN_ESTATE). On a DEFER_TASKRUN ring only that thread may submit from then
+ * on, so it calls tern_uring_thread_stop after its last use: that cancels
+ * RX and waits (bounded) for every operation in flight. */
+int tern_uring_thread_start(void *be);
+void tern_uring_thread_stop(void *be);
+
 /* Cancels pending operations, waits (bounded) for them, and frees
- * everything. Received packets not yet returned with buf_free become
- * invalid. NULL is a no-op. */
+ * everything (when called from another thread than the driving one, after
+ * tern_uring_thread_stop). Received packets not yet returned with buf_free
+ * become invalid. NULL is a no-op. */
 void tern_uring_close(struct tern_uring *u);
 
 /* Blocks up to timeout_us for a completion. Returns 1 when rx_burst may have
@@ -84,6 +97,9 @@ void tern_uring_close(struct tern_uring *u);
 int tern_uring_wait(struct tern_uring *u, tern_time timeout_us);
 
 const struct tern_uring_stats *tern_uring_stats(const struct tern_uring *u);
+/* Every counter as "<prefix><name> <value>\n" lines, readable from any
+ * thread while the owner runs. Returns the length written (< len). */
+size_t tern_uring_stats_text(const struct tern_uring *u, const char *prefix, char *buf, size_t len);
 /* Whether GSO / GRO are in use (after fallbacks). */
 /* Makes tern_uring_wait return when efd (an eventfd another thread writes
  * to) becomes readable, through a multishot poll: waking a sleeping worker

@@ -60,7 +60,8 @@ static void begin(struct seed *s, uint8_t cfg)
 	s->buf[s->len++] = cfg;
 }
 
-/* pn_mode: 0 next, 4 duplicate, 5 gap, 6 late, 7 short pn encoding */
+/* pn_mode: 0 next, 1-3 next from another address, 4 duplicate, 5 gap, 6 late,
+ * 7 short pn encoding */
 static void rec(struct seed *s, unsigned kind, unsigned step, unsigned pn_mode, const uint8_t *d,
                 size_t n)
 {
@@ -227,6 +228,52 @@ static int seed_path_and_idle(const char *dir)
 	return save(&s, dir, "path-idle");
 }
 
+/* A moves to address 1: B challenges it, the ACK record from there answers,
+ * B migrates and sends there. Then a probing packet with a PATH_CHALLENGE
+ * from address 2 (answered in a probe to it), A's old address back (a
+ * stranger now), and address 3, which never answers, past the deadline. */
+static int seed_path_migrate(const char *dir)
+{
+	static const uint8_t token[TERN_PATH_DATA_LEN] = {8, 7, 6, 5, 4, 3, 2, 1};
+	uint8_t ping_ack[2] = {0, TERN_FRAME_PING};
+	struct seed s;
+	uint8_t f[256];
+	size_t n;
+
+	begin(&s, ECHO);
+	n = stream(f, 0, 0, "before the move", false);
+	rec(&s, SEALED, T10MS, 0, f, n);
+	rec(&s, SEALED_ACK, T10MS, 1, ping_ack, sizeof(ping_ack)); /* from 1: challenged */
+	rec(&s, SEALED_ACK, T10MS, 1, ping_ack, sizeof(ping_ack)); /* answers: migrated */
+	n = stream(f, 0, 15, "after the move", false);
+	rec(&s, SEALED, T10MS, 1, f, n);
+	app(&s, T10MS, OP_SEND, 0, 0);
+	n = tern_frame_encode_path(f, sizeof(f), false, token);
+	n += tern_frame_encode_padding(f + n, sizeof(f) - n, 40);
+	rec(&s, SEALED, T10MS, 2, f, n); /* probing only: answered at 2 */
+	rec(&s, SEALED_ACK, T50MS, 0, ping_ack, sizeof(ping_ack));
+	rec(&s, SEALED, T300MS, 3, ping_ack + 1, 1);
+	rec(&s, SEALED, T2S, 1, ping_ack + 1, 1);
+	rec(&s, SEALED_ACK, T2S, 1, ping_ack, sizeof(ping_ack));
+	return save(&s, dir, "path-migrate");
+}
+
+/* Tiny packets from a new address: each buys B three times its size in
+ * probes, no more; B's bulk data stays on A's path. */
+static int seed_path_amplify(const char *dir)
+{
+	uint8_t ping = TERN_FRAME_PING;
+	struct seed s;
+
+	begin(&s, NEWRENO);
+	rec(&s, SEALED, T1MS, 0, &ping, 1);
+	app(&s, T1MS, OP_BIG, 0, 60);
+	for (unsigned i = 0; i < 6; i++)
+		rec(&s, SEALED, i < 3 ? T100US : T300MS, 3, &ping, 1);
+	rec(&s, SEALED, T2S, 0, &ping, 1);
+	return save(&s, dir, "path-amplify");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -236,5 +283,6 @@ int main(int argc, char **argv)
 	wire_dir = argc == 3 ? argv[2] : NULL;
 	return seed_streams(argv[1]) | seed_acks(argv[1]) | seed_datagrams(argv[1]) |
 	       seed_credit(argv[1]) | seed_close_remote(argv[1]) | seed_close_local(argv[1]) |
-	       seed_path_and_idle(argv[1]);
+	       seed_path_and_idle(argv[1]) | seed_path_migrate(argv[1]) |
+	       seed_path_amplify(argv[1]);
 }

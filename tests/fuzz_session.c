@@ -11,14 +11,20 @@
  * rejection. Between records B's application acts, virtual time advances,
  * B's timers run and B writes what it may; every packet B writes is opened
  * with A's keys and must authenticate and parse, and its ACKs may only name
- * packets A sealed. A violated check traps.
+ * packets A sealed. A's packets may come from four addresses (A's own and
+ * three others): B may send to an address other than its peer only probes
+ * (PATH_CHALLENGE / PATH_RESPONSE), only to its candidate, and at most 3x
+ * what that address sent until it answered; the harness answers B's last
+ * challenge to an address in ACK records from it. A violated check traps.
  *
  * Input: one config byte, then records [kind][len lo][len hi][len bytes]:
  *   kind & 3:        0 frames sealed by A; 1 the same behind an ACK of B's
  *                    packets (first byte: how many of the newest to leave
- *                    unacknowledged); 2 raw bytes; 3 an action of B's app
+ *                    unacknowledged) and the PATH_RESPONSE owed to the
+ *                    record's address; 2 raw bytes; 3 an action of B's app
  *   (kind >> 2) & 7: how far virtual time moves after the record (time_steps)
- *   (kind >> 5) & 7: packet number for sealed records (pn_for)
+ *   (kind >> 5) & 7: packet number for sealed records (pn_for); modes 1-3:
+ *                    the next number, sent from address 1-3 instead of A's
  * tests/fuzz_seed.c writes the seed corpus in this format. */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +59,16 @@ static const uint8_t cid_b[TERN_CID_LEN] = {0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 
 static const tern_time time_steps[8] = {
         0, 100, 1000ull, 10 * 1000ull, 50 * 1000ull, 300 * 1000ull, 2 * TERN_SEC, 40 * TERN_SEC};
 
+#define NADDRS 4 /* A's address and three others its packets may come from */
+#define MAX_GAPS 16
+
+static const struct tern_addr addrs[NADDRS] = {
+        {.family = 4, .port = 1000, .ip = {10, 0, 0, 1}},
+        {.family = 4, .port = 1001, .ip = {10, 0, 0, 1}},
+        {.family = 4, .port = 4000, .ip = {10, 9, 9, 9}},
+        {.family = 6, .port = 1000, .ip = {0xfe, 0x80, [15] = 1}},
+};
+
 /* A's side of the session: its keys (per cipher, derived once) and what it
  * has sent and seen. */
 struct peer {
@@ -61,6 +77,12 @@ struct peer {
 	uint64_t b_largest;        /* largest pn B sent, UINT64_MAX if none */
 	tern_time now;
 	bool echo;
+	/* packet numbers B skipped (the newest MAX_GAPS), left out of ACKs */
+	uint64_t gaps[MAX_GAPS];
+	unsigned ngaps;
+	/* B's last PATH_CHALLENGE to each address, answered by ACK records */
+	uint8_t challenge[NADDRS][TERN_PATH_DATA_LEN];
+	bool challenged[NADDRS];
 };
 
 static struct tern_keys keys_chacha, keys_aes;
@@ -144,6 +166,8 @@ static struct tern_session *make_b(struct peer *a, uint8_t flags)
 	a->echo = flags & CFG_ECHO;
 	REQUIRE(tern_session_new_psk(&b, &cfg, &cbs, false, cid_b, cid_a, secret, sizeof(secret),
 	                             a->now, NULL) == 0);
+	tern_session_set_peer(b, &addrs[0]);
+	tern_session_seed_random(b, 1); /* so that a crash replays */
 	return b;
 }
 
@@ -159,8 +183,33 @@ static void check_b_ack(const struct peer *a, const struct tern_frame *f)
 		REQUIRE(a->last_pn != UINT64_MAX && r.hi < a->next_pn);
 }
 
-static void check_b_packet(struct peer *a, uint8_t *pkt, size_t len)
+static int addr_index(const struct tern_addr *to)
 {
+	for (int i = 0; i < NADDRS; i++)
+		if (tern_addr_eq(to, &addrs[i]))
+			return i;
+	return -1;
+}
+
+/* A packet to an address other than B's peer: a probe for the candidate,
+ * within the amplification limit until the candidate answered. */
+static void check_b_probe(struct peer *a, const struct tern_session *b, int to,
+                          const struct tern_frame *f)
+{
+	REQUIRE(b->path.probing && tern_addr_eq(&addrs[to], &b->path.cand));
+	REQUIRE(b->path.cand_valid || b->path.cand_tx <= TERN_PATH_AMP_FACTOR * b->path.cand_rx);
+	REQUIRE(f->type == TERN_FRAME_PATH_CHALLENGE || f->type == TERN_FRAME_PATH_RESPONSE);
+	if (f->type == TERN_FRAME_PATH_CHALLENGE) {
+		memcpy(a->challenge[to], f->u.path.data, TERN_PATH_DATA_LEN);
+		a->challenged[to] = true;
+	}
+}
+
+static void check_b_packet(struct peer *a, const struct tern_session *b, uint8_t *pkt, size_t len,
+                           const struct tern_addr *dst)
+{
+	int to = addr_index(dst);
+	bool probe = !tern_addr_eq(dst, &b->path.peer);
 	struct tern_data_hdr h;
 	struct tern_frame f;
 	const uint8_t *p, *end;
@@ -170,14 +219,23 @@ static void check_b_packet(struct peer *a, uint8_t *pkt, size_t len)
 	REQUIRE(tern_wire_data_hdr_decode(pkt, len, &h) == 0);
 	REQUIRE(memcmp(h.dcid, cid_a, TERN_CID_LEN) == 0);
 	pn = tern_wire_pn_expand(a->b_largest, h.pn_trunc, h.pn_len);
-	REQUIRE(a->b_largest == UINT64_MAX || pn > a->b_largest);
+	/* B numbers from 0 and skips at most one number at a time */
+	REQUIRE(a->b_largest == UINT64_MAX ? pn == 0 : pn > a->b_largest && pn - a->b_largest <= 2);
+	if (a->b_largest != UINT64_MAX && pn - a->b_largest == 2) {
+		if (a->ngaps == MAX_GAPS)
+			memmove(a->gaps, a->gaps + 1, --a->ngaps * sizeof(*a->gaps));
+		a->gaps[a->ngaps++] = pn - 1;
+	}
 	n = tern_aead_open(a->keys->rx, pn, pkt, h.hdr_len, pkt + h.hdr_len, len - h.hdr_len);
 	REQUIRE(n >= 0);
 	a->b_largest = pn;
 	p = pkt + h.hdr_len;
 	end = p + n;
+	REQUIRE(to >= 0);
 	while (p < end) {
 		REQUIRE(tern_frame_decode(&p, end, &f) == 0);
+		if (probe)
+			check_b_probe(a, b, to, &f);
 		if (f.type == TERN_FRAME_ACK)
 			check_b_ack(a, &f);
 	}
@@ -186,14 +244,15 @@ static void check_b_packet(struct peer *a, uint8_t *pkt, size_t len)
 static void b_writes(struct peer *a, struct tern_session *b)
 {
 	static uint8_t buf[TERN_MAX_PACKET];
+	struct tern_addr to;
 	int i, n;
 
 	for (i = 0; i < WRITES_PER_ROUND; i++) {
-		n = tern_session_write(b, buf, sizeof(buf), a->now);
+		n = tern_session_write_to(b, buf, sizeof(buf), a->now, &to);
 		if (n <= 0)
 			break;
 		REQUIRE((size_t)n <= b->cfg.max_packet);
-		check_b_packet(a, buf, (size_t)n);
+		check_b_packet(a, b, buf, (size_t)n, &to);
 	}
 }
 
@@ -214,17 +273,42 @@ static uint64_t pn_for(struct peer *a, unsigned mode)
 	return pn;
 }
 
+/* Which address a sealed record comes from: pn modes 1-3 name one. */
+static int from_of(unsigned mode)
+{
+	return mode >= 1 && mode <= 3 ? (int)mode : 0;
+}
+
+/* The PATH_RESPONSE to B's last challenge to address k; 0 if none. */
+static size_t auto_response(struct peer *a, int k, uint8_t *p, size_t cap)
+{
+	if (!a->challenged[k])
+		return 0;
+	a->challenged[k] = false;
+	return tern_frame_encode_path(p, cap, true, a->challenge[k]);
+}
+
 /* Payload of an ACK of B's packets but the newest `hole` ones; 0 if none. */
 static size_t auto_ack(const struct peer *a, uint8_t hole, uint8_t *p, size_t cap)
 {
-	struct tern_ack_range r;
-	size_t written;
+	struct tern_ack_range r[MAX_GAPS + 1];
+	size_t n = 0, written;
+	uint64_t hi;
 
 	if (a->b_largest == UINT64_MAX || a->b_largest < hole % 8)
 		return 0;
-	r.lo = 0;
-	r.hi = a->b_largest - hole % 8;
-	return tern_frame_encode_ack(p, cap, &r, 1, 0, &written);
+	hi = a->b_largest - hole % 8;
+	for (unsigned i = a->ngaps; i-- > 0 && n < MAX_GAPS;) { /* honest: not B's skips */
+		if (a->gaps[i] > hi)
+			continue;
+		if (a->gaps[i] < hi)
+			r[n++] = (struct tern_ack_range){a->gaps[i] + 1, hi};
+		if (a->gaps[i] == 0)
+			return n ? tern_frame_encode_ack(p, cap, r, n, 0, &written) : 0;
+		hi = a->gaps[i] - 1;
+	}
+	r[n++] = (struct tern_ack_range){0, hi};
+	return tern_frame_encode_ack(p, cap, r, n, 0, &written);
 }
 
 static void send_sealed(struct peer *a, struct tern_session *b, const uint8_t *d, size_t len,
@@ -241,6 +325,7 @@ static void send_sealed(struct peer *a, struct tern_session *b, const uint8_t *d
 	REQUIRE(hl > 0);
 	if ((kind & 3) == REC_SEALED_ACK && len > 0) {
 		pl = auto_ack(a, d[0], pkt + hl, TERN_MAX_PACKET);
+		pl += auto_response(a, from_of(mode), pkt + hl + pl, TERN_MAX_PACKET - pl);
 		d++, len--;
 	}
 	len = TERN_MIN(len, TERN_MAX_PACKET - pl);
@@ -252,7 +337,7 @@ static void send_sealed(struct peer *a, struct tern_session *b, const uint8_t *d
 	uint8_t *exact = malloc(hl + (size_t)n);
 	REQUIRE(exact);
 	memcpy(exact, pkt, hl + (size_t)n);
-	(void)tern_session_recv(b, exact, hl + (size_t)n, a->now);
+	(void)tern_session_recv_from(b, exact, hl + (size_t)n, &addrs[from_of(mode)], a->now);
 	free(exact);
 	free(pkt);
 }
@@ -263,7 +348,7 @@ static void send_raw(struct peer *a, struct tern_session *b, const uint8_t *d, s
 
 	REQUIRE(pkt);
 	memcpy(pkt, d, len);
-	(void)tern_session_recv(b, pkt, len, a->now);
+	(void)tern_session_recv_from(b, pkt, len, &addrs[0], a->now);
 	free(pkt);
 }
 

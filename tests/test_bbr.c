@@ -9,6 +9,9 @@
 #define BW 8000000ull         /* bytes/s used for BBR's model below */
 #define MINRTT (10 * TERN_MS) /* so BDP = 80,000 bytes = 80 packets */
 #define BDP 80000ull
+/* cwnd in ProbeBW: 2 · BDP + 3 packets + the ACK aggregation the drive below
+ * makes (each ACK covers 10 packets) */
+#define CWND (2 * BDP + 3 * MSS + 10 * MSS)
 
 /* ---- windowed max filter ---- */
 
@@ -247,7 +250,10 @@ static void to_probe_bw(struct drive *v)
 	for (int i = 0; i < 4; i++)
 		sample(v, BW, MINRTT, 10 * MSS, 0, true);
 	CHECK(strcmp(state(v), "probe_bw") == 0);
-	sample(v, BW, MINRTT, 400 * MSS, 0, false);
+	for (int i = 0; i < 40; i++) { /* ACKs of 10 packets each, at the rate */
+		v->now += 10 * MSS * TERN_SEC / BW - 1;
+		sample(v, BW, MINRTT, 10 * MSS, 0, false);
+	}
 }
 
 /* cwnd = 2 · BDP + 3 packets; pacing = gain · bw · 0.99. The cycle: CRUISE
@@ -264,7 +270,7 @@ static void test_bbr_probe_bw_cycle(void)
 
 	to_probe_bw(&v);
 	CHECK_EQ(b->phase, CRUISE);
-	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+	CHECK_EQ(v.cc.cwnd, CWND);
 	CHECK_EQ(b->pacing_rate, pacing(BW, 1024));
 	tern_cc_get_info(&v.cc, &v.rtt, &ci);
 	CHECK(strcmp(ci.algorithm, "bbr") == 0);
@@ -317,7 +323,7 @@ static void test_bbr_random_loss_ignored(void)
 	CHECK_EQ(b->inflight_hi, UINT64_MAX);
 	CHECK_EQ(tern_winmax_get(&v.cc.delivery.bw) == 0, true); /* delivery's own filter unused */
 	CHECK_EQ(b->bw_hi[0] > b->bw_hi[1] ? b->bw_hi[0] : b->bw_hi[1], BW);
-	CHECK(v.cc.cwnd >= 2 * BDP + 3 * MSS);
+	CHECK(v.cc.cwnd >= CWND);
 	CHECK(b->base_loss_ppm > 40000 && b->base_loss_ppm <= 50000);
 }
 
@@ -332,13 +338,16 @@ static void test_bbr_congestion_between_probes(void)
 {
 	struct drive v;
 	const struct tern_bbr *b = &v.cc.u.bbr;
-	const uint64_t cwnd = 2 * BDP + 3 * MSS, hi = cwnd * 717 / 1024;
+	uint64_t cwnd, hi;
 
 	to_probe_bw(&v);
 	sample(&v, BW, MINRTT, MSS, 0, true);                 /* a round at min_rtt */
 	sample(&v, BW / 2, MINRTT, 90 * MSS, 10 * MSS, true); /* the lossy round */
 	sample(&v, BW / 2, 2 * MINRTT, MSS, 0, false);        /* its queue */
-	sample(&v, BW / 2, MINRTT, MSS, 0, true);             /* ends it */
+	/* cwnd as the round ends: its one 90-packet ACK grew extra_acked */
+	cwnd = v.cc.cwnd;
+	hi = cwnd * 717 / 1024;
+	sample(&v, BW / 2, MINRTT, MSS, 0, true); /* ends it */
 	/* the ACK that ends the round also takes cruise's additive step */
 	CHECK_EQ(b->bw_lo, BW * 717 / 1024 + MSS * TERN_SEC / MINRTT);
 	CHECK_EQ(b->inflight_lo, cwnd * 717 / 1024 + MSS);
@@ -521,7 +530,7 @@ static void test_bbr_probe_rtt(void)
 	sample(&v, BW, MINRTT + 2000, MSS, 0, false);
 	CHECK(strcmp(state(&v), "probe_rtt") == 0);
 	CHECK_EQ(v.cc.cwnd, BDP / 2);
-	CHECK_EQ(b->prior_cwnd, 2 * BDP + 3 * MSS);
+	CHECK_EQ(b->prior_cwnd, CWND);
 	CHECK(v.cc.delivery.app_limited != 0); /* low samples do not count */
 	v.cc.bytes_in_flight = BDP / 2;
 	sample(&v, BW / 10, MINRTT, MSS, 0, false);
@@ -534,7 +543,9 @@ static void test_bbr_probe_rtt(void)
 	sample(&v, BW / 10, MINRTT, MSS, 0, false);
 	CHECK(strcmp(state(&v), "probe_bw") == 0);
 	CHECK_EQ(b->phase, CRUISE);
-	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+	/* restored, plus this ACK's packet: ProbeRTT's ACKs, 1 us apart, grew
+	 * extra_acked a little */
+	CHECK(v.cc.cwnd >= CWND && v.cc.cwnd <= CWND + MSS);
 	CHECK_EQ(b->bw_hi[0] > b->bw_hi[1] ? b->bw_hi[0] : b->bw_hi[1], BW);
 	CHECK_EQ(b->min_rtt, MINRTT);
 }
@@ -546,12 +557,56 @@ static void test_bbr_persistent_congestion(void)
 
 	to_probe_bw(&v);
 	v.cc.ops->on_loss(&v.cc, v.now - 1, v.now);
-	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS); /* loss alone does not cut */
+	CHECK_EQ(v.cc.cwnd, CWND); /* loss alone does not cut */
 	CHECK_EQ(v.cc.congestion_events, 1);
 	v.cc.ops->on_persistent_congestion(&v.cc, v.now);
 	CHECK_EQ(v.cc.cwnd, 4 * MSS);
 	sample(&v, BW, MINRTT, MSS, 0, false);
-	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS);
+	CHECK_EQ(v.cc.cwnd, CWND);
+}
+
+/* ACK aggregation: ACKs that come in clumps (here 64 packets every 8 ms,
+ * the right average rate) put the clump on top of the BDP, the draft's
+ * extra_acked; it leaves the filter after 10 rounds without clumps. */
+static void test_bbr_ack_aggregation(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+
+	to_probe_bw(&v);
+	CHECK_EQ(TERN_MAX(b->extra_acked[0], b->extra_acked[1]), 10 * MSS);
+	for (int i = 0; i < 4; i++) {
+		v.now += 8 * TERN_MS - 1;
+		sample(&v, BW, MINRTT, 64 * MSS, 0, false);
+	}
+	CHECK_EQ(TERN_MAX(b->extra_acked[0], b->extra_acked[1]), 64 * MSS);
+	CHECK_EQ(v.cc.cwnd, 2 * BDP + 3 * MSS + 64 * MSS);
+	for (int i = 0; i < 10; i++) { /* rounds of ACKs at the rate, 10 packets each */
+		sample(&v, BW, MINRTT, 10 * MSS, 0, true);
+		v.now += 10 * MSS * TERN_SEC / BW - 1;
+		sample(&v, BW, MINRTT, 10 * MSS, 0, false);
+	}
+	CHECK_EQ(TERN_MAX(b->extra_acked[0], b->extra_acked[1]), 10 * MSS);
+}
+
+/* A fast path with a tiny RTT (5 Gbit/s x 25 us: a BDP of 15.6 KB) keeps
+ * cwnd at three send quanta of 64 KiB at least, the draft's offload budget:
+ * a host that sends GSO trains and a peer that ACKs a GRO burst at once
+ * would otherwise hold it to a train per round trip. */
+static void test_bbr_offload_budget(void)
+{
+	struct drive v;
+	const uint64_t fast = 625000000ull;
+
+	drive_init(&v);
+	v.rtt = (struct tern_rtt){
+	        .latest = 25, .smoothed = 25, .min = 25, .var = 12, .has_sample = true};
+	v.cc.bytes_in_flight = 15000;
+	for (int i = 0; i < 20; i++)
+		sample(&v, fast, 25, 20000, 0, true);
+	CHECK(strcmp(state(&v), "probe_bw") == 0);
+	CHECK(v.cc.cwnd >= 3 * 65536);
+	CHECK(v.cc.cwnd <= 3 * 65536 + 40000);
 }
 
 /* The cwnd-based controllers keep 5/4 · cwnd / srtt, and report through
@@ -595,6 +650,8 @@ int main(void)
 	test_bbr_inflight_hi();
 	test_bbr_probe_rtt();
 	test_bbr_persistent_congestion();
+	test_bbr_ack_aggregation();
+	test_bbr_offload_budget();
 	test_info_cwnd_based();
 	return tern_check_result("bbr");
 }

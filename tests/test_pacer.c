@@ -138,13 +138,43 @@ static void test_quantum(void)
 		CHECK_EQ(p.burst, cases[i].burst);
 	}
 	/* at 1 Gbit/s a worker that wakes 400 us late sends the 50 KB it owes
-	 * at once, then is paced again */
+	 * at once; the next train starts when a quantum is there again (524.3 us) */
 	tern_pacer_init(&p, 14520);
 	tern_pacer_set_rate(&p, 125000000, 14520);
 	tern_pacer_on_sent(&p, 65536, T0);
+	p.in_train = true; /* mid-train */
 	CHECK_EQ(tern_pacer_next(&p, 50000, T0 + 400), T0 + 400);
 	tern_pacer_on_sent(&p, 50000, T0 + 400);
-	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 400), T0 + 412);
+	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 400), T0 + 925);
+}
+
+/* Trains: at 1 Gbit/s (a 64 KiB quantum) a train of 1452-byte packets starts
+ * only once 64 KiB of credit is there (524.3 us after an empty bucket), then
+ * all 45 of them go at once; at 10 Mbit/s (a quantum under one packet) each
+ * packet goes as soon as its own credit is there. */
+static void test_trains(void)
+{
+	struct tern_pacer p;
+	int sent = 0;
+
+	tern_pacer_init(&p, 14520);
+	tern_pacer_set_rate(&p, 125000000, 14520);
+	tern_pacer_on_sent(&p, 65536, T0);
+	CHECK(!p.in_train);
+	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 12), T0 + 525);
+	while (tern_pacer_next(&p, 1452, T0 + 525) == T0 + 525 && sent < 100) {
+		tern_pacer_on_sent(&p, 1452, T0 + 525);
+		sent++;
+	}
+	CHECK_EQ(sent, 45);
+	CHECK(!p.in_train);
+	/* 196 bytes were left: 65,340 more take 522.7 us */
+	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 525), T0 + 525 + 523);
+
+	tern_pacer_init(&p, 14520);
+	tern_pacer_set_rate(&p, 1250000, 14520);
+	tern_pacer_on_sent(&p, 14520, T0);
+	CHECK_EQ(tern_pacer_next(&p, 1452, T0), T0 + 1162);
 }
 
 int main(void)
@@ -155,5 +185,6 @@ int main(void)
 	test_no_drift();
 	test_burst_cap_after_idle();
 	test_quantum();
+	test_trains();
 	return tern_check_result("pacer");
 }

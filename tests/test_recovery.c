@@ -470,6 +470,115 @@ static void test_ack_only_and_cwnd(void)
 	tern_recovery_free(&r);
 }
 
+/* Loss detection costs O(1) per packet, however long a lost packet pins the
+ * bottom of the map: here pn 0 is lost (and kept a PTO for a late ACK) while
+ * 3,999 ACKs arrive one packet each. Scanning from the bottom on every ACK
+ * would visit about 8 million records. */
+static void test_loss_scan_cost(void)
+{
+	const uint64_t n = 4000;
+	struct tern_recovery r;
+
+	setup(&r, 8192);
+	send_n(&r, (int)n, 0, 1);
+	for (uint64_t pn = 1; pn < n; pn++)
+		CHECK_EQ(ack1(&r, pn, pn, 50000 + pn), 0);
+	CHECK_EQ(lost_count[0], 1);
+	CHECK_EQ(r.base_pn, 0); /* the lost pn 0 is still tracked */
+	CHECK_EQ(r.stats.pkts_acked, n - 1);
+	if (r.stats.loss_scan_steps > 2 * n)
+		fprintf(stderr,
+		        "loss detection visited %" PRIu64 " records for %" PRIu64 " packets\n",
+		        r.stats.loss_scan_steps, n);
+	CHECK(r.stats.loss_scan_steps <= 2 * n);
+	/* A late ACK of pn 0 is still recognised as a spurious loss. */
+	CHECK_EQ(ack1(&r, 0, 0, 60000), 0);
+	CHECK_EQ(r.stats.spurious_losses, 1);
+	CHECK_EQ(tern_recovery_tracked(&r), 0);
+	CHECK_EQ(meta_mismatch, 0);
+	tern_recovery_free(&r);
+}
+
+/* A skipped packet number is never sent: honest ACKs leave it out and lose
+ * nothing for it; an ACK that covers it acknowledges a packet the peer
+ * cannot have received (an optimistic ACK) and is refused, after the rest of
+ * the frame has been processed. */
+static void test_skipped_pn(void)
+{
+	struct tern_recovery r;
+	struct tern_ack_range rg[2] = {{4, 5}, {0, 2}};
+
+	setup(&r, 1024);
+	r.skip_pn = 3;
+	send_n(&r, 5, 0, 1); /* pns 0, 1, 2, 4, 5 */
+	CHECK_EQ(r.next_pn, 6);
+	CHECK_EQ(r.skip_pn, 0);
+	CHECK_EQ(r.stats.pkts_skipped, 1);
+	CHECK_EQ(r.stats.pkts_sent, 5);
+	CHECK_EQ(ack_ranges(&r, rg, 2, 0, 50000), 0);
+	CHECK_EQ(r.stats.pkts_lost, 0);
+	CHECK_EQ(r.cc.bytes_in_flight, 0);
+	CHECK_EQ(r.loss_time, TERN_TIME_NEVER);
+	CHECK_EQ(tern_recovery_tracked(&r), 3); /* the skipped pn stays a PTO */
+	CHECK_EQ(ack1(&r, 0, 5, 60000), TERN_EPROTO);
+	tern_recovery_free(&r);
+
+	/* an optimistic ACK of everything sent, most of it never delivered */
+	setup(&r, 1024);
+	r.skip_pn = 3;
+	send_n(&r, 5, 0, 1);
+	CHECK_EQ(ack1(&r, 0, 5, 50000), TERN_EPROTO);
+	CHECK_EQ(r.stats.pkts_acked, 5);
+	CHECK_EQ(r.cc.bytes_in_flight, 0);
+	tern_recovery_free(&r);
+
+	/* A skip never breaks a run of lost packets: 1, 2, (3), 4 still make
+	 * persistent congestion when they span more than 3 PTO. */
+	setup(&r, 1024);
+	send_one(&r, true, 0);
+	CHECK_EQ(ack1(&r, 0, 0, 100000), 0);
+	r.skip_pn = 3;
+	send_one(&r, true, 200000);
+	send_one(&r, true, 300000); /* pn 2; 3 is skipped */
+	send_one(&r, true, 1200000);
+	send_one(&r, true, 1300000);
+	CHECK_EQ(ack1(&r, 5, 5, 1400000), 0);
+	CHECK_EQ(lost_count[1] + lost_count[2] + lost_count[4], 3);
+	CHECK_EQ(n_pc, 1);
+	tern_recovery_free(&r);
+}
+
+/* A move to a new path: controller and RTT start over, and the packets still
+ * out on the old path leave the flight without feeding the new controller,
+ * though their loss is still reported so their data is re-sent. */
+static void test_new_path(void)
+{
+	struct tern_recovery r;
+
+	setup(&r, 1024);
+	send_n(&r, 4, 0, 1);
+	CHECK_EQ(ack1(&r, 0, 3, 80000), 0);
+	send_n(&r, 20, 90000, 1); /* pns 4..23 */
+	tern_recovery_new_path(&r, 100000);
+	CHECK(!r.rtt.has_sample);
+	CHECK_EQ(r.rtt.smoothed, TERN_INITIAL_RTT_US);
+	CHECK_EQ(r.cc.cwnd, TERN_CC_INITIAL_WINDOW(MSS));
+	CHECK_EQ(r.cc.bytes_in_flight, 0);
+	CHECK_EQ(r.ack_eliciting_in_flight, 20); /* still recovered by PTO */
+	send_n(&r, 2, 100000, 1);                /* pns 24, 25 on the new path */
+	CHECK_EQ(r.cc.bytes_in_flight, 2 * MSS);
+	n_on_ack = n_on_loss = 0;
+	CHECK_EQ(ack1(&r, 24, 25, 150000), 0);
+	CHECK_EQ(n_on_ack, 2);
+	CHECK_EQ(n_on_loss, 0);
+	CHECK_EQ(r.stats.pkts_lost, 20);
+	CHECK_EQ(lost_count[4] + lost_count[23], 2);
+	CHECK_EQ(r.cc.bytes_in_flight, 0);
+	CHECK_EQ(r.cc.cwnd, TERN_CC_INITIAL_WINDOW(MSS) + 2 * MSS);
+	CHECK(r.rtt.has_sample);
+	tern_recovery_free(&r);
+}
+
 int main(void)
 {
 	test_ring_growth_and_shrink();
@@ -482,5 +591,8 @@ int main(void)
 	test_no_pc_before_first_sample();
 	test_spurious_loss();
 	test_ack_only_and_cwnd();
+	test_loss_scan_cost();
+	test_skipped_pn();
+	test_new_path();
 	return tern_check_result("recovery");
 }

@@ -60,8 +60,20 @@ struct tern_engine_cfg {
 	struct tern_addr bind; /* family 0: [::] dual-stack; port 0: ephemeral */
 	bool ipv6_only;
 	bool latency_mode; /* busy-poll: never sleep (lowest latency, burns a core) */
-	bool gso, gro;     /* UDP segmentation offloads (default on, fall back if absent) */
-	bool sqpoll;       /* io_uring kernel-side submission polling */
+	/* Inline: no threads at all. The thread that calls into the engine
+	 * drives it (the ENet model, for single-threaded programs and the
+	 * socket API): tern_engine_poll, and every blocking handle and socket
+	 * call, receive, send, run timers and handshakes; nothing happens
+	 * between calls, so a program that goes quiet calls tern_engine_poll
+	 * (a message sent is flushed when a packet fills, at the next call
+	 * into the engine, or by the send itself when the engine was last
+	 * polled more than 20 us before). One worker; io_uring only; the thread
+	 * that first drives it is the only one that may (calls from another
+	 * return TERN_ESTATE), and stops and frees it. Callbacks run on that
+	 * thread, inside these calls. */
+	bool inline_mode;
+	bool gso, gro; /* UDP segmentation offloads (default on, fall back if absent) */
+	bool sqpoll;   /* io_uring kernel-side submission polling */
 	/* io_uring: SO_RCVBUF and SO_SNDBUF of each worker's socket (default
 	 * 4 MiB, room for 4 ms at 8 Gbit/s while a worker is descheduled;
 	 * forced past net.core.rmem_max/wmem_max when privileged, otherwise a
@@ -162,6 +174,12 @@ int tern_engine_start(struct tern_engine *e);
 int tern_engine_stop(struct tern_engine *e, uint64_t drain_us);
 /* Frees the engine (stopping it first if needed). NULL is fine. */
 void tern_engine_free(struct tern_engine *e);
+/* Inline engines only: receives, runs timers and handshakes, and sends
+ * what is due, waiting up to timeout_us (0: not at all) for something to
+ * do. Returns the units of work done (0: none within the timeout), or
+ * TERN_ESTATE (not started, the engine runs threads of its own, or another
+ * thread drives it). */
+int tern_engine_poll(struct tern_engine *e, uint64_t timeout_us);
 /* The bound UDP port (useful with port 0). */
 uint16_t tern_engine_port(const struct tern_engine *e);
 /* The engine's static public key: what clients pass as server_pub. */
