@@ -59,9 +59,9 @@ struct tern_engine {
 	/* the DPDK backend's port (io/dpdk_engine.c); NULL on io_uring */
 	struct tern_dpdk_port *dpdk;
 	char err[256];
-	struct tern_hub *hub;      /* the handle API's state (io/handle.c); NULL until used */
-	tern_time inline_polled;   /* inline engines: when tern_engine_poll last ran */
-	bool inline_owned;         /* inline engines: a thread has polled; it is the only one */
+	struct tern_hub *hub;    /* the handle API's state (io/handle.c); NULL until used */
+	tern_time inline_polled; /* inline engines: when tern_engine_poll last ran */
+	bool inline_owned;       /* inline engines: a thread has polled; it is the only one */
 	pthread_t inline_owner;
 	struct tern_budget budget; /* every session's stream buffers, against cfg.max_memory */
 };
