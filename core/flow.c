@@ -2,9 +2,9 @@
  * open ahead of what the application has consumed, less what it still holds
  * undelivered (`held`), but re-advertises only once half of that has been
  * used up, so MAX_DATA frames go out about twice per window rather than on
- * every read. The sender side is a credit
- * counter plus a record of which limit it last reported being blocked at, so
- * DATA_BLOCKED goes out once per peer limit. */
+ * every read. The sender side is a credit counter plus a record of which
+ * limit it last reported being blocked at, so DATA_BLOCKED goes out once per
+ * peer limit. */
 #include "flow.h"
 
 void tern_flow_rx_init(struct tern_flow_rx *f, uint64_t window)

@@ -70,16 +70,25 @@ size_t tern_srecv_mem(const struct tern_stream_recv *r)
 
 /* ---- bitmaps ---- */
 
-/* Sets or clears the bits of offsets [lo, hi) (within one window). */
+/* Sets or clears the bits of offsets [lo, hi) (within one window): whole
+ * words by memset (a 1,400-byte frame is 22 of them), the ends by mask. */
 static void put_bits(struct tern_stream_recv *r, uint64_t *bm, size_t cap, uint64_t lo, uint64_t hi,
                      bool set)
 {
 	while (lo < hi) {
-		size_t pos = (size_t)(lo & (cap - 1)), bit = pos % 64;
+		size_t pos = (size_t)(lo & (cap - 1)), bit = pos % 64, word = pos / 64;
 		uint64_t n = TERN_MIN(hi - lo, (uint64_t)(64 - bit));
 		uint64_t mask = (n == 64 ? ~0ull : (1ull << n) - 1) << bit;
 
-		bm[pos / 64] = set ? bm[pos / 64] | mask : bm[pos / 64] & ~mask;
+		if (n == 64) { /* whole words, up to hi or the end of the ring */
+			size_t words =
+			        (size_t)TERN_MIN((hi - lo) / 64, (uint64_t)(cap / 64 - word));
+			memset(bm + word, set ? 0xff : 0, words * sizeof(*bm));
+			r->work += words;
+			lo += (uint64_t)words * 64;
+			continue;
+		}
+		bm[word] = set ? bm[word] | mask : bm[word] & ~mask;
 		r->work++;
 		lo += n;
 	}
