@@ -378,10 +378,11 @@ static inline size_t tern_session_send_limit(const struct tern_session *s,
 int tern_session_keys_init(struct tern_session *s, tern_time now);
 void tern_session_keys_free(struct tern_session *s);
 void tern_session_keys_tick(struct tern_session *s, tern_time now);
-/* Assembly outside the rings (session_mem.c), around one tern_srecv_deliver_room
- * on stream id: the room it may use, then the bookkeeping of what moved or
- * was delivered. _after returns true when room came back and streams wait
- * for it (call tern_session_deliver on them). */
+/* Assembly outside the rings (session_mem.c), around one
+ * tern_srecv_deliver_room on stream id: the room it may use, then the
+ * bookkeeping of what moved or was delivered (msg_start and msg_len as they
+ * were before the call). _after returns true when room came back and
+ * streams wait for it: the caller delivers on those again. */
 uint64_t tern_session_assembly_room(const struct tern_session *s, uint16_t id);
 bool tern_session_assembly_after(struct tern_session *s, uint16_t id, struct tern_stream *st,
                                  uint64_t msg_start, size_t msg_len);

@@ -103,11 +103,12 @@ void tern_srecv_free(struct tern_stream_recv *r);
 /* Accepts a STREAM frame's data. Duplicates and overlaps are harmless.
  * *new_bytes: how much `highest` grew (for connection flow control).
  * Returns 0, TERN_EFLOWCONTROL (beyond max_data), TERN_EPROTO (final size
- * changed or data beyond it), TERN_EMALFORMED (an empty message, or a message
- * end among bytes already found contiguous with no end there), TERN_ETOOBIG (a message would exceed
- * TERN_MAX_MESSAGE) or TERN_ENOMEM. On error nothing was applied. The cost
- * is one or two memcpys and a word of bookkeeping per 64 bytes, whatever
- * order frames arrive in (the receive window bounds every structure). */
+ * changed or data beyond it), TERN_EMALFORMED (an empty message, or a
+ * message end among bytes already found contiguous with no end there),
+ * TERN_ETOOBIG (a message would exceed TERN_MAX_MESSAGE) or TERN_ENOMEM. On
+ * error nothing was applied. The cost is one or two memcpys and a word of
+ * bookkeeping per 64 bytes, whatever order frames arrive in (the receive
+ * window bounds every structure). */
 int tern_srecv_frame(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, size_t len,
                      bool msg_end, bool fin, uint64_t *new_bytes);
 /* Hands every complete in-order message to cb, then moves at most `room`
