@@ -491,6 +491,8 @@ static const char *connect_fail_name(uint64_t code)
 		       "--server-key the server's public key?)";
 	case TERN_CONNECT_REFUSED_UNDER_LOAD:
 		return "refused under load: retry later";
+	case TERN_CONNECT_REFUSED_MEMORY:
+		return "refused: the server's memory budget is spent (its max_memory); retry later";
 	default:
 		return "internal error on the server";
 	}

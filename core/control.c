@@ -34,6 +34,7 @@ static const char *const fail_names[] = {
         "low-order point",
         "internal error",
         "refused",
+        "refused: server memory budget spent",
 };
 
 const char *tern_connect_fail_name(int why)
@@ -514,6 +515,10 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 		tern_hs_refusal_wipe(&rf); /* a retry: its answer is on its way again */
 		resend(c, e, src);
 		rc = 0;
+	} else if (tern_budget_full(c->cfg.session.budget)) {
+		refuse(c, &rf, TERN_HS_MEMORY, src); /* sessions hold all the memory allowed */
+		c->stats.refused_memory++;
+		rc = TERN_ENOMEM;
 	} else {
 		tern_hs_refusal_wipe(&rf);
 		rc = respond(c, st, &info, src, pkt, len, now);

@@ -95,7 +95,8 @@ struct tern_control_stats {
 	 * byte-identical duplicates (no DH at all); duplicates dropped once an
 	 * entry's resends ran out; live entries pushed out by newer ones. */
 	uint64_t responses_resent, duplicates_resent, drop_duplicate, resp_cache_evicted;
-	uint64_t fail[16]; /* responder-side failures by tern_hs_fail */
+	uint64_t fail[16];       /* responder-side failures by tern_hs_fail */
+	uint64_t refused_memory; /* initiations refused: the session budget was full */
 };
 
 struct tern_control;

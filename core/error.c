@@ -45,6 +45,7 @@ static const char *const close_names[] = {
         [TERN_CLOSE_AEAD_LIMIT] = "AEAD_LIMIT",
         [TERN_CLOSE_KEY_UPDATE] = "KEY_UPDATE",
         [TERN_CLOSE_IDLE_TIMEOUT] = "IDLE_TIMEOUT",
+        [TERN_CLOSE_MEMORY] = "MEMORY",
 };
 
 const char *tern_close_code_name(unsigned long long code)

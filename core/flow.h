@@ -10,7 +10,11 @@ struct tern_flow_rx {
 	uint64_t max;      /* the limit we advertised (MAX_DATA) */
 	uint64_t received; /* sum over streams of highest offsets received */
 	uint64_t consumed; /* bytes that left stream receive windows */
-	tern_time epoch;   /* autotuning: when the last MAX_DATA went out */
+	/* Consumed bytes still held undelivered (messages being assembled
+	 * outside their stream's ring): they count against the window, so the
+	 * next limit is consumed + window - held. */
+	uint64_t held;
+	tern_time epoch; /* autotuning: when the last MAX_DATA went out */
 	uint64_t epoch_consumed;
 };
 
@@ -34,6 +38,9 @@ bool tern_flow_rx_consume(struct tern_flow_rx *f, uint64_t bytes, uint64_t *new_
  * window, the window doubles first, up to max_window. rtt 0: no growth. */
 bool tern_flow_rx_consume_at(struct tern_flow_rx *f, uint64_t bytes, tern_time now, tern_time rtt,
                              uint64_t max_window, uint64_t *new_max);
+/* Charges (+) or releases (-) consumed bytes still held undelivered.
+ * Returns true and sets *new_max when a release makes MAX_DATA due. */
+bool tern_flow_rx_hold(struct tern_flow_rx *f, int64_t bytes, uint64_t *new_max);
 /* Raises the window to at least `window` (capped by max_window): the
  * connection keeps 1.5 stream windows so one fast stream is never held back
  * by the connection limit. Takes effect at the next update. */

@@ -72,7 +72,6 @@ enum tern_frame_type {
 #define TERN_MAX_ACK_RANGES 256      /* ranges one ACK frame may carry */
 #define TERN_MAX_CLOSE_REASON 256    /* bytes of CLOSE reason */
 #define TERN_PATH_DATA_LEN 8
-#define TERN_MAX_OOO_BOUNDARIES 65536 /* out-of-order message ends / stream */
 
 /* Reliability constants after RFC 9002. */
 #define TERN_PACKET_THRESHOLD 3

@@ -81,6 +81,7 @@ static int grow(struct tern_ranges *rs)
 static void erase(struct tern_ranges *rs, size_t from, size_t to)
 {
 	memmove(&rs->r[from], &rs->r[to], (rs->n - to) * sizeof(rs->r[0]));
+	rs->moved += rs->n - to;
 	rs->n -= to - from;
 }
 
@@ -99,6 +100,7 @@ static int insert_at(struct tern_ranges *rs, size_t i, uint64_t lo, uint64_t hi)
 		}
 	}
 	memmove(&rs->r[i + 1], &rs->r[i], (rs->n - i) * sizeof(rs->r[0]));
+	rs->moved += rs->n - i;
 	rs->r[i].lo = lo;
 	rs->r[i].hi = hi;
 	rs->n++;

@@ -12,6 +12,8 @@ struct tern_ranges {
 	struct tern_ack_range *r; /* ascending, disjoint, non-adjacent */
 	size_t n, cap, max;
 	bool evict_lowest; /* when full: drop the lowest range instead of failing */
+	uint64_t moved;    /* ranges shifted by inserts and erases, ever: tests bound the
+			      cost of one operation with it */
 };
 
 /* max: most ranges kept. Returns 0 (no allocation until first add). */

@@ -83,6 +83,8 @@ static int init_parts(struct tern_session *s, tern_time now)
 	tern_flow_tx_init(&s->ftx, s->peer.conn_window);
 	tern_dgram_queue_init(&s->dq, c->dgram_queue);
 	tern_dgram_lanes_init(&s->lanes);
+	s->assembling = -1;
+	s->mem.budget = c->budget;
 	/* ids below our limit may arrive, ids below the peer's may be sent */
 	s->nstreams = TERN_MAX(c->max_streams, s->peer.max_streams);
 	s->streams = calloc(s->nstreams, sizeof(*s->streams));
@@ -256,6 +258,8 @@ static void free_streams(struct tern_session *s)
 		free(st);
 		s->streams[i] = NULL;
 	}
+	s->assembling = -1;
+	s->assembly_waiting = 0;
 }
 
 void tern_session_free(struct tern_session *s)
@@ -326,6 +330,7 @@ struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, boo
 		free(st);
 		return NULL;
 	}
+	st->rx.acct = st->tx.acct = &s->mem;
 	s->streams[id] = st;
 	if (id >= s->streams_hi)
 		s->streams_hi = (uint16_t)(id + 1);
@@ -472,6 +477,17 @@ int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code,
 	s->streams_hi = 0;
 	enter_closing(s, now, false);
 	return 0;
+}
+
+void tern_session_close_memory(struct tern_session *s, tern_time now)
+{
+	if (s->state >= TERN_SESSION_CLOSING)
+		return;
+	set_close(s, false, TERN_CLOSE_MEMORY, "memory budget exceeded");
+	s->close.err = TERN_ENOMEM;
+	free_streams(s);
+	s->streams_hi = 0;
+	enter_closing(s, now, false);
 }
 
 /* A protocol error: close with a transport code at once. */

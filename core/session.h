@@ -106,6 +106,10 @@ struct tern_session_cfg {
 	tern_time key_update_interval;
 	uint64_t aead_integrity_limit;
 	uint64_t aead_confidentiality_limit;
+	/* The memory budget this session's stream buffers count against,
+	 * shared with other sessions (an engine's; tests make their own).
+	 * NULL: none. Not owned; must outlive the session. */
+	struct tern_budget *budget;
 };
 
 /* Fills cfg with the defaults above. */
@@ -117,7 +121,7 @@ struct tern_session_stats {
 	uint64_t msgs_sent, msgs_recv, dgrams_sent, dgrams_recv, dgrams_dropped_stale;
 	uint64_t dgrams_lost; /* sent datagrams in packets declared lost */
 	/* received packets dropped, by reason */
-	uint64_t drop_malformed, drop_auth, drop_duplicate, drop_state, drop_limit;
+	uint64_t drop_malformed, drop_auth, drop_duplicate, drop_state;
 	uint64_t spurious_losses, persistent_congestions;
 	/* path validation (docs/protocol.md §6.10): PATH_CHALLENGEs sent,
 	 * candidates validated and dropped unanswered, migrations; and packet
@@ -132,7 +136,9 @@ struct tern_stream {
 	bool max_data_pending; /* MAX_STREAM_DATA owed */
 	bool blocked_pending;  /* STREAM_DATA_BLOCKED owed */
 	bool fin_reported;     /* stream_fin callback ran */
+	bool assembly_wait;    /* in-order bytes wait for assembly room */
 	uint64_t credited;     /* in-order bytes returned to connection credit */
+	uint64_t charged;      /* bytes of the current message's assembly held against frx */
 };
 
 struct tern_session {
@@ -180,6 +186,14 @@ struct tern_session {
 	struct tern_dgram_queue dq;
 	struct tern_dgram_lanes lanes;
 	bool dq_want_writable;
+	/* Messages assembled outside their stream's ring (session_mem.c): one
+	 * stream at a time may assemble beyond the connection window
+	 * (`assembling`, -1: none); the others' assembly bytes are held
+	 * against it (frx.held), at most half of it. */
+	int32_t assembling;
+	uint16_t assembly_waiting; /* streams with assembly_wait set */
+	bool assembly_retrying;    /* retry_assembly is running (no recursion) */
+	struct tern_memacct mem;   /* stream buffers, counted against cfg.budget */
 	/* The application's queue is full (io/handle.c): messages are still
 	 * delivered, but no stream or connection credit goes back to the peer,
 	 * so it can send at most what it was already granted. */
@@ -320,6 +334,20 @@ void tern_session_hold_credit(struct tern_session *s, bool hold);
 void tern_session_get_stats(const struct tern_session *s, struct tern_session_stats *out);
 /* Bytes of heap the session holds (streams, queues, maps). */
 size_t tern_session_mem(const struct tern_session *s);
+/* Bytes of stream buffers the session holds (receive rings and bitmaps,
+ * assembly buffers, send rings and message ends): what it counts against
+ * cfg.budget. O(1). */
+static inline uint64_t tern_session_buffers(const struct tern_session *s)
+{
+	return s->mem.bytes;
+}
+/* Bytes received on the streams and not yet delivered: in receive rings
+ * (holes included) and assembly buffers. O(streams). */
+uint64_t tern_session_rx_undelivered(const struct tern_session *s);
+/* Closes the session at once with MEMORY (the budget is spent and this is
+ * the greediest session) and frees its stream buffers, so the budget sees
+ * them go now. No-op once closing. */
+void tern_session_close_memory(struct tern_session *s, tern_time now);
 
 /* ---- internal, shared by session*.c ---- */
 struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, bool create);
@@ -350,5 +378,13 @@ static inline size_t tern_session_send_limit(const struct tern_session *s,
 int tern_session_keys_init(struct tern_session *s, tern_time now);
 void tern_session_keys_free(struct tern_session *s);
 void tern_session_keys_tick(struct tern_session *s, tern_time now);
+/* Assembly outside the rings (session_mem.c), around one
+ * tern_srecv_deliver_room on stream id: the room it may use, then the
+ * bookkeeping of what moved or was delivered (msg_start and msg_len as they
+ * were before the call). _after returns true when room came back and
+ * streams wait for it: the caller delivers on those again. */
+uint64_t tern_session_assembly_room(const struct tern_session *s, uint16_t id);
+bool tern_session_assembly_after(struct tern_session *s, uint16_t id, struct tern_stream *st,
+                                 uint64_t msg_start, size_t msg_len);
 
 #endif

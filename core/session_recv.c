@@ -36,8 +36,7 @@ static void give_credit(struct tern_session *s, struct tern_stream *st)
 
 	if (s->credit_held)
 		return;
-	in_order = TERN_MAX(tern_ranges_contiguous_end(&st->rx.have, st->rx.read_off),
-	                    st->rx.read_off);
+	in_order = st->rx.contig;
 	rtt = s->rec.rtt.has_sample ? s->rec.rtt.smoothed : 0;
 	if (in_order > st->credited) {
 		if (tern_flow_rx_consume_at(&s->frx, in_order - st->credited, s->last_recv, rtt,
@@ -60,13 +59,19 @@ void tern_session_hold_credit(struct tern_session *s, bool hold)
 			give_credit(s, s->streams[id]);
 }
 
+static void retry_assembly(struct tern_session *s, uint16_t from);
+
 static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stream *st)
 {
 	struct deliver_ctx d = {s, id};
+	uint64_t start = st->rx.msg_start;
+	size_t had = st->rx.msg_len;
 
-	tern_srecv_deliver(&st->rx, deliver_msg, &d);
+	tern_srecv_deliver_room(&st->rx, deliver_msg, &d, tern_session_assembly_room(s, id));
 	if (s->state > TERN_SESSION_ESTABLISHED || s->streams[id] != st)
 		return; /* the application closed the session from its callback */
+	if (tern_session_assembly_after(s, id, st, start, had))
+		retry_assembly(s, id);
 	give_credit(s, st);
 	if (tern_srecv_finished(&st->rx) && !st->fin_reported) {
 		st->fin_reported = true;
@@ -75,11 +80,27 @@ static void deliver_stream(struct tern_session *s, uint16_t id, struct tern_stre
 	}
 }
 
+/* Assembly room came back (session_mem.c): the streams waiting for it try
+ * again, those after `from` first. A delivery in here that gives room back
+ * asks for another pass instead of recursing. */
+static void retry_assembly(struct tern_session *s, uint16_t from)
+{
+	if (s->assembly_retrying)
+		return;
+	s->assembly_retrying = true;
+	for (unsigned k = 1; k <= s->streams_hi && s->assembly_waiting; k++) {
+		uint16_t id = (uint16_t)((from + k) % s->streams_hi);
+		if (s->state > TERN_SESSION_ESTABLISHED)
+			break;
+		if (s->streams[id] && s->streams[id]->assembly_wait)
+			deliver_stream(s, id, s->streams[id]);
+	}
+	s->assembly_retrying = false;
+}
+
 static int stream_error(struct tern_session *s, int rc, uint64_t id)
 {
 	switch (rc) {
-	case TERN_ELIMIT:
-		return rc; /* drop the packet unacknowledged; the peer re-sends */
 	case TERN_EFLOWCONTROL:
 		tern_session_fail(s, TERN_CLOSE_FLOW_CONTROL, "stream data beyond credit");
 		break;
@@ -480,10 +501,6 @@ int tern_session_recv_from(struct tern_session *s, uint8_t *pkt, size_t len,
 		on_path_active(s, now);
 	if (s->state == TERN_SESSION_CLOSING && eliciting)
 		s->close_pending = true; /* the peer is still talking: repeat CLOSE */
-	if (rc == TERN_ELIMIT) {
-		s->stats.drop_limit++;
-		return rc;
-	}
 	if (rc < 0 || s->state == TERN_SESSION_CLOSED)
 		return rc;
 	if (tern_ackgen_on_packet(&s->ack, pn, eliciting, now) < 0)

@@ -8,6 +8,7 @@
 #ifndef TERN_STREAM_H
 #define TERN_STREAM_H
 
+#include "budget.h"
 #include "common.h"
 #include "ranges.h"
 #include "recovery.h"
@@ -30,6 +31,7 @@ struct tern_stream_send {
 	size_t ends_sent; /* ends at or below sent_off: the next new frame's end is ends[this] */
 	bool fin;         /* the application finished the stream at write_off */
 	bool fin_sent, fin_lost, fin_acked;
+	struct tern_memacct *acct; /* the ring and ends grow and shrink here; NULL: none */
 };
 
 /* limit: most bytes buffered (a message longer than limit is accepted only
@@ -69,38 +71,64 @@ bool tern_ssend_done(const struct tern_stream_send *s);
 typedef void (*tern_msg_cb)(void *ctx, const uint8_t *msg, size_t len);
 
 struct tern_stream_recv {
-	uint8_t *buf;            /* ring of window bytes from read_off; owned, lazy */
-	size_t cap;              /* = window, power of two */
-	uint64_t read_off;       /* every byte below has left the ring */
-	uint64_t max_data;       /* the limit we advertised */
-	uint64_t highest;        /* highest offset received + 1 */
-	struct tern_ranges have; /* received ranges at or above read_off */
-	uint64_t *ends;          /* out-of-order message ends ≥ read_off, ascending */
-	size_t ends_n, ends_cap;
-	uint8_t *msg; /* assembly of the current message once it outgrows the ring */
+	/* The ring of cap bytes covering [read_off, read_off + cap), indexed by
+	 * offset & (cap - 1), followed in the same allocation by two bitmaps
+	 * of cap bits indexed alike: `have` marks the bytes received, `ends`
+	 * the last byte of each message (bit (e - 1) for a message ending at
+	 * e). Only the bits of [read_off, valid) are meaningful. Owned, lazy. */
+	uint8_t *buf;
+	uint64_t *have, *ends; /* inside buf */
+	size_t cap;            /* = window, power of two, at least 64 */
+	uint64_t read_off;     /* every byte below has left the ring */
+	uint64_t contig;       /* every byte in [read_off, contig) is received */
+	uint64_t scan;         /* no message ends in (read_off, scan]; read_off <= scan <= contig */
+	uint64_t valid;        /* the bitmaps' bits below are meaningful; contig <= valid */
+	uint64_t max_data;     /* the limit we advertised */
+	uint64_t highest;      /* highest offset received + 1 */
+	uint8_t *msg;          /* assembly of the current message once it outgrows the ring */
 	size_t msg_len, msg_cap;
-	uint64_t msg_start;  /* offset where the current message starts */
-	uint64_t final_size; /* UINT64_MAX until a FIN arrives */
-	tern_time epoch;     /* autotuning: when the current window epoch began */
-	uint64_t epoch_off;  /* read_off then */
+	uint64_t msg_start;        /* offset where the current message starts */
+	uint64_t final_size;       /* UINT64_MAX until a FIN arrives */
+	tern_time epoch;           /* autotuning: when the current window epoch began */
+	uint64_t epoch_off;        /* read_off then */
+	uint64_t work;             /* frames taken plus bitmap words touched, ever */
+	struct tern_memacct *acct; /* the ring and msg grow and shrink here; NULL: none */
 	bool fin_delivered;
 };
 
-/* window: receive window in bytes, rounded up to a power of two. */
+/* window: receive window in bytes, rounded up to a power of two (at least
+ * 64). */
 int tern_srecv_init(struct tern_stream_recv *r, size_t window);
 void tern_srecv_free(struct tern_stream_recv *r);
 /* Accepts a STREAM frame's data. Duplicates and overlaps are harmless.
  * *new_bytes: how much `highest` grew (for connection flow control).
  * Returns 0, TERN_EFLOWCONTROL (beyond max_data), TERN_EPROTO (final size
- * changed or data beyond it), TERN_EMALFORMED (an empty message, or a message
- * end inside a message already reassembled), TERN_ETOOBIG (a message would exceed
- * TERN_MAX_MESSAGE), TERN_ELIMIT (too many out-of-order message ends), or
- * TERN_ENOMEM. On error nothing was applied. */
+ * changed or data beyond it), TERN_EMALFORMED (an empty message, or a
+ * message end among bytes already found contiguous with no end there),
+ * TERN_ETOOBIG (a message would exceed TERN_MAX_MESSAGE) or TERN_ENOMEM. On
+ * error nothing was applied. The cost is one or two memcpys and a word of
+ * bookkeeping per 64 bytes, whatever order frames arrive in (the receive
+ * window bounds every structure). */
 int tern_srecv_frame(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, size_t len,
                      bool msg_end, bool fin, uint64_t *new_bytes);
-/* Hands every complete in-order message to cb. Returns the bytes that left
- * the receive window (connection credit to give back). */
-uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx);
+/* Hands every complete in-order message to cb, then moves at most `room`
+ * bytes of an incomplete message of half the window or more into the
+ * assembly buffer (none if a message from the assembly buffer was handed up
+ * in this call: the caller may give that room to another stream first).
+ * Returns the bytes that left the receive window. */
+uint64_t tern_srecv_deliver_room(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx,
+                                 uint64_t room);
+/* The same with no limit on the assembly buffer (beyond TERN_MAX_MESSAGE). */
+static inline uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx)
+{
+	return tern_srecv_deliver_room(r, cb, ctx, UINT64_MAX);
+}
+/* True when in-order bytes of an incomplete message wait for room in the
+ * assembly buffer (after a delivery that was limited). */
+static inline bool tern_srecv_wants_room(const struct tern_stream_recv *r)
+{
+	return r->contig > r->read_off && (r->msg_len > 0 || r->contig - r->read_off >= r->cap / 2);
+}
 /* True once the FIN and every byte before it have been delivered. */
 static inline bool tern_srecv_finished(const struct tern_stream_recv *r)
 {
@@ -122,5 +150,11 @@ bool tern_srecv_window_update_at(struct tern_stream_recv *r, tern_time now, tern
                                  size_t max_cap, uint64_t *new_max);
 /* Bytes of heap this stream holds. */
 size_t tern_srecv_mem(const struct tern_stream_recv *r);
+/* Reassembly bookkeeping done so far, in 8-byte words touched (plus one per
+ * frame): tests check it does not depend on the order frames arrive in. */
+static inline uint64_t tern_srecv_work(const struct tern_stream_recv *r)
+{
+	return r->work;
+}
 
 #endif

@@ -2,30 +2,41 @@
  *
  * Shape: one ring of `cap` (= window) bytes covering [read_off, read_off +
  * cap), indexed by offset & (cap - 1). Flow control guarantees every
- * accepted byte lands inside it, so a frame is one or two memcpys and a
- * range merge, whatever the order it arrives in. Message ends that arrive
- * ahead of the data before them wait in a sorted array (bounded, as the peer
- * grows it). Delivery hands a message that sits contiguously in the ring to
- * the callback by pointer (no copy); one that wraps is copied to the
- * assembly buffer `msg`. A message of half the window or more cannot be
- * held in the ring while the window keeps moving, so its bytes move into
- * `msg` as they become contiguous and read_off advances past them: memory
- * stays at window + one message, and a 64 MiB message flows through a
- * 256 KiB window.
+ * accepted byte lands inside it, so a frame is one or two memcpys whatever
+ * the order it arrives in. Which bytes arrived, and where messages end, are
+ * two bitmaps of one bit per ring byte: a frame sets its bits (a word per 64
+ * bytes), and two cursors only move forward: `contig`, the end of the bytes
+ * received in order, and `scan`, how far delivery has looked for a message
+ * end. So the bookkeeping per frame is bounded by its length, never by what
+ * the stream already holds (a sorted array of ranges cost a shift of every
+ * later range per out-of-order insertion: quadratic for fragments sent top
+ * down), and its memory is a quarter of the ring, fixed. Only the bits of
+ * [read_off, valid) mean anything: a bit is cleared when `valid` first
+ * passes its offset, ahead of the data stored there, so no pass clears bits
+ * as bytes leave, and the bitmaps, like the ring, are touched only as far
+ * as data arrived.
+ *
+ * Delivery hands a message that sits contiguously in the ring to the
+ * callback by pointer (no copy); one that wraps is copied to the assembly
+ * buffer `msg`. A message of half the window or more cannot be held in the
+ * ring while the window keeps moving, so its bytes move into `msg` as they
+ * become contiguous and read_off advances past them: memory stays at window
+ * + one message, and a 64 MiB message flows through a 256 KiB window.
  *
  * Invariant: [msg_start, read_off) is in msg[0, msg_len); every message end
- * at or below the contiguous end of received data is known (a frame never
- * crosses a message end and the one ending a message carries MSG_END). */
+ * at or below `contig` is marked (a frame never crosses a message end and
+ * the one ending a message carries MSG_END), so an end that shows up among
+ * bytes already scanned cannot be right. */
 #include <stdlib.h>
 #include "flow.h"
 #include "stream.h"
 
-#define RECV_ENDS_MIN 16u
+#define RECV_MIN_CAP 64u /* one bitmap word */
 #define RECV_MSG_MIN 4096u
 
 int tern_srecv_init(struct tern_stream_recv *r, size_t window)
 {
-	size_t cap = 1;
+	size_t cap = RECV_MIN_CAP;
 
 	memset(r, 0, sizeof(*r));
 	if (window == 0 || window > ((size_t)1 << 40))
@@ -35,73 +46,82 @@ int tern_srecv_init(struct tern_stream_recv *r, size_t window)
 	r->cap = cap;
 	r->max_data = cap;
 	r->final_size = UINT64_MAX;
-	return tern_ranges_init(&r->have, cap / 2 + 2, false);
+	return 0;
 }
 
 void tern_srecv_free(struct tern_stream_recv *r)
 {
+	tern_memacct_add(r->acct, -(int64_t)tern_srecv_mem(r));
 	free(r->buf);
-	free(r->ends);
 	free(r->msg);
-	tern_ranges_free(&r->have);
 	memset(r, 0, sizeof(*r));
+}
+
+/* The ring and its two bitmaps, in one allocation. */
+static size_t ring_bytes(size_t cap)
+{
+	return cap + cap / 4;
 }
 
 size_t tern_srecv_mem(const struct tern_stream_recv *r)
 {
-	return (r->buf ? r->cap : 0) + r->msg_cap + r->ends_cap * sizeof(*r->ends) +
-	       r->have.cap * sizeof(*r->have.r);
+	return (r->buf ? ring_bytes(r->cap) : 0) + r->msg_cap;
 }
 
-/* ---- out-of-order message ends ---- */
+/* ---- bitmaps ---- */
 
-/* Index of the first end >= v. */
-static size_t ends_find(const struct tern_stream_recv *r, uint64_t v)
+/* Sets or clears the bits of offsets [lo, hi) (within one window): whole
+ * words by memset (a 1,400-byte frame is 22 of them), the ends by mask. */
+static void put_bits(struct tern_stream_recv *r, uint64_t *bm, size_t cap, uint64_t lo, uint64_t hi,
+                     bool set)
 {
-	size_t lo = 0, hi = r->ends_n;
-
 	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r->ends[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
+		size_t pos = (size_t)(lo & (cap - 1)), bit = pos % 64, word = pos / 64;
+		uint64_t n = TERN_MIN(hi - lo, (uint64_t)(64 - bit));
+		uint64_t mask = (n == 64 ? ~0ull : (1ull << n) - 1) << bit;
+
+		if (n == 64) { /* whole words, up to hi or the end of the ring */
+			size_t words =
+			        (size_t)TERN_MIN((hi - lo) / 64, (uint64_t)(cap / 64 - word));
+			memset(bm + word, set ? 0xff : 0, words * sizeof(*bm));
+			r->work += words;
+			lo += (uint64_t)words * 64;
+			continue;
+		}
+		bm[word] = set ? bm[word] | mask : bm[word] & ~mask;
+		r->work++;
+		lo += n;
 	}
-	return lo;
 }
 
-static int ends_reserve(struct tern_stream_recv *r)
+/* The first offset in [from, limit) whose bit is `set`, or limit. limit is
+ * at most one window past read_off, so no two offsets share a bit. */
+static uint64_t first_bit(struct tern_stream_recv *r, const uint64_t *bm, size_t cap, uint64_t from,
+                          uint64_t limit, bool set)
 {
-	size_t ncap = r->ends_cap ? r->ends_cap * 2 : RECV_ENDS_MIN;
-	uint64_t *ne;
+	while (from < limit) {
+		size_t pos = (size_t)(from & (cap - 1));
+		uint64_t w = (set ? bm[pos / 64] : ~bm[pos / 64]) >> (pos % 64);
 
-	if (r->ends_n < r->ends_cap)
-		return 0;
-	if (r->ends_n >= TERN_MAX_OOO_BOUNDARIES)
-		return TERN_ELIMIT;
-	ne = realloc(r->ends, TERN_MIN(ncap, (size_t)TERN_MAX_OOO_BOUNDARIES) * sizeof(*ne));
-	if (!ne)
+		r->work++;
+		if (w)
+			return TERN_MIN(from + (uint64_t)__builtin_ctzll(w), limit);
+		from += 64 - pos % 64;
+	}
+	return limit;
+}
+
+/* The bitmaps' bits are cleared as `highest` reaches them, not here. */
+static int ring_alloc(size_t cap, uint8_t **buf, uint64_t **have, uint64_t **ends)
+{
+	uint8_t *b = malloc(ring_bytes(cap));
+
+	if (!b)
 		return TERN_ENOMEM;
-	r->ends = ne;
-	r->ends_cap = TERN_MIN(ncap, (size_t)TERN_MAX_OOO_BOUNDARIES);
+	*buf = b;
+	*have = (uint64_t *)(void *)(b + cap);
+	*ends = *have + cap / 64;
 	return 0;
-}
-
-static bool has_end(const struct tern_stream_recv *r, uint64_t v)
-{
-	size_t i = ends_find(r, v);
-
-	return i < r->ends_n && r->ends[i] == v;
-}
-
-/* Inserts v, not yet present (capacity reserved by the caller). */
-static void ends_insert(struct tern_stream_recv *r, uint64_t v)
-{
-	size_t i = ends_find(r, v);
-
-	memmove(&r->ends[i + 1], &r->ends[i], (r->ends_n - i) * sizeof(*r->ends));
-	r->ends[i] = v;
-	r->ends_n++;
 }
 
 /* ---- frames ---- */
@@ -118,40 +138,28 @@ static int check_frame(const struct tern_stream_recv *r, uint64_t off, uint64_t 
 		return TERN_EPROTO;
 	if (fin && end < r->highest)
 		return TERN_EPROTO; /* data already received beyond the final size */
-	if (msg_end && (end == off || (end > r->msg_start && end <= r->read_off)))
-		return TERN_EMALFORMED; /* empty message, or an end inside one reassembled */
+	if (msg_end && (end == off || (end > r->msg_start && end <= r->scan)))
+		return TERN_EMALFORMED; /* empty message, or an end where none was found */
 	return 0;
 }
 
-/* The end of contiguous data from read_off once [off, end) is added. */
-static uint64_t contiguous_with(const struct tern_stream_recv *r, uint64_t off, uint64_t end)
+/* Clears the bits of [valid, to): offsets that still describe a window ago
+ * (to is at most one window past read_off). */
+static void make_valid(struct tern_stream_recv *r, uint64_t to)
 {
-	uint64_t ce = tern_ranges_contiguous_end(&r->have, r->read_off);
-	size_t lo = 0, hi = r->have.n;
-
-	if (off > ce || end <= ce)
-		return ce;
-	while (lo < hi) { /* a range starting at or touching end extends it */
-		size_t mid = lo + (hi - lo) / 2;
-		if (r->have.r[mid].hi < end)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < r->have.n && r->have.r[lo].lo <= end ? r->have.r[lo].hi + 1 : end;
+	if (to <= r->valid)
+		return;
+	put_bits(r, r->have, r->cap, r->valid, to, false);
+	put_bits(r, r->ends, r->cap, r->valid, to, false);
+	r->valid = to;
 }
 
-/* TERN_ETOOBIG when the frame proves the current message longer than
- * TERN_MAX_MESSAGE: either its end is known and too far, or the bytes from
- * its start run contiguously past the limit with no end among them. */
-static int check_size(const struct tern_stream_recv *r, uint64_t off, uint64_t end, bool msg_end)
+/* The end of contiguous data once [lo, end) is added (lo >= read_off). */
+static uint64_t contig_with(struct tern_stream_recv *r, uint64_t lo, uint64_t end)
 {
-	uint64_t e = r->ends_n ? r->ends[0] : UINT64_MAX;
-	uint64_t ce = contiguous_with(r, off, end);
-
-	if (msg_end && end > r->msg_start)
-		e = TERN_MIN(e, end);
-	return TERN_MIN(e, ce) - r->msg_start > TERN_MAX_MESSAGE ? TERN_ETOOBIG : 0;
+	if (lo > r->contig || end <= r->contig)
+		return r->contig;
+	return first_bit(r, r->have, r->cap, end, TERN_MAX(r->highest, end), false);
 }
 
 static void ring_put(struct tern_stream_recv *r, uint64_t off, const uint8_t *src, size_t n)
@@ -162,23 +170,35 @@ static void ring_put(struct tern_stream_recv *r, uint64_t off, const uint8_t *sr
 	memcpy(r->buf, src + first, n - first);
 }
 
-/* Stores bytes [lo, end) of the frame (the part not yet delivered). */
-static int store(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, uint64_t end)
+/* Stores bytes [lo, end) of the frame (the part not yet delivered), unless
+ * they prove the current message longer than TERN_MAX_MESSAGE (TERN_ETOOBIG):
+ * its first end at or below the new contiguous end lies too far from its
+ * start, or the contiguous bytes from its start run past the limit with no
+ * end among them. An end beyond the contiguous bytes proves nothing yet. */
+static int store(struct tern_stream_recv *r, uint64_t off, const uint8_t *data, uint64_t end,
+                 bool msg_end)
 {
-	uint64_t lo = TERN_MAX(off, r->read_off);
-	int rc;
+	uint64_t lo = TERN_MAX(off, r->read_off), ce, first;
 
-	if (end <= lo)
-		return 0;
 	if (!r->buf) {
-		r->buf = malloc(r->cap);
-		if (!r->buf)
+		if (ring_alloc(r->cap, &r->buf, &r->have, &r->ends))
 			return TERN_ENOMEM;
+		tern_memacct_add(r->acct, (int64_t)ring_bytes(r->cap));
 	}
-	rc = tern_ranges_add(&r->have, lo, end - 1);
-	if (rc)
-		return rc;
+	make_valid(r, TERN_MAX(r->highest, end));
+	ce = contig_with(r, lo, end);
+	first = first_bit(r, r->ends, r->cap, r->scan, ce, true);
+	if (msg_end)
+		first = TERN_MIN(first, end - 1);
+	first = TERN_MIN(first, ce); /* the position of the first end, or ce */
+	if ((first < ce ? first + 1 : ce) - r->msg_start > TERN_MAX_MESSAGE)
+		return TERN_ETOOBIG;
 	ring_put(r, lo, data + (lo - off), (size_t)(end - lo));
+	put_bits(r, r->have, r->cap, lo, end, true);
+	if (msg_end)
+		put_bits(r, r->ends, r->cap, end - 1, end, true);
+	r->contig = ce;
+	r->scan = first; /* no end in [scan, first): the next search starts there */
 	return 0;
 }
 
@@ -186,22 +206,15 @@ int tern_srecv_frame(struct tern_stream_recv *r, uint64_t off, const uint8_t *da
                      bool msg_end, bool fin, uint64_t *new_bytes)
 {
 	uint64_t end = off + len;
-	bool new_end;
 	int rc;
 
 	*new_bytes = 0;
+	r->work++;
 	rc = check_frame(r, off, end, msg_end, fin);
-	if (!rc)
-		rc = check_size(r, off, end, msg_end);
-	new_end = msg_end && end > r->read_off && !has_end(r, end);
-	if (!rc && new_end)
-		rc = ends_reserve(r);
-	if (!rc)
-		rc = store(r, off, data, end); /* the last step that can fail */
+	if (!rc && end > TERN_MAX(off, r->read_off))
+		rc = store(r, off, data, end, msg_end);
 	if (rc)
 		return rc;
-	if (new_end)
-		ends_insert(r, end);
 	if (fin)
 		r->final_size = end;
 	if (end > r->highest) {
@@ -226,9 +239,17 @@ static int msg_reserve(struct tern_stream_recv *r, size_t need)
 	nm = realloc(r->msg, ncap);
 	if (!nm)
 		return TERN_ENOMEM;
+	tern_memacct_add(r->acct, (int64_t)ncap - (int64_t)r->msg_cap);
 	r->msg = nm;
 	r->msg_cap = ncap;
 	return 0;
+}
+
+/* Bytes [read_off, to) leave the ring (their bits go stale, unread). */
+static void advance(struct tern_stream_recv *r, uint64_t to)
+{
+	r->read_off = to;
+	r->scan = TERN_MAX(r->scan, to);
 }
 
 /* Moves ring bytes [read_off, to) to the end of msg; they leave the ring. */
@@ -242,8 +263,7 @@ static int move_out(struct tern_stream_recv *r, uint64_t to)
 	memcpy(r->msg + r->msg_len, r->buf + at, first);
 	memcpy(r->msg + r->msg_len + first, r->buf, n - first);
 	r->msg_len += n;
-	r->read_off = to;
-	tern_ranges_remove_below(&r->have, to);
+	advance(r, to);
 	return 0;
 }
 
@@ -254,8 +274,7 @@ static int deliver_one(struct tern_stream_recv *r, uint64_t e, tern_msg_cb cb, v
 
 	if (r->msg_len == 0 && at + (e - r->read_off) <= r->cap) {
 		cb(ctx, r->buf + at, (size_t)(e - r->read_off)); /* in place, no copy */
-		r->read_off = e;
-		tern_ranges_remove_below(&r->have, e);
+		advance(r, e);
 	} else {
 		if (move_out(r, e))
 			return TERN_ENOMEM;
@@ -263,54 +282,67 @@ static int deliver_one(struct tern_stream_recv *r, uint64_t e, tern_msg_cb cb, v
 	}
 	r->msg_start = e;
 	r->msg_len = 0;
-	if (r->msg_cap >
-	    TERN_MAX(r->cap,
-	             (size_t)RECV_MSG_MIN)) { /* do not keep a giant buffer after a giant message */
-		free(r->msg);
+	if (r->msg_cap > TERN_MAX(r->cap, (size_t)RECV_MSG_MIN)) {
+		tern_memacct_add(r->acct, -(int64_t)r->msg_cap);
+		free(r->msg); /* do not keep a giant buffer after a giant message */
 		r->msg = NULL;
 		r->msg_cap = 0;
 	}
 	return 0;
 }
 
-uint64_t tern_srecv_deliver(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx)
+/* The end of the oldest complete message, or 0: the first end marked in
+ * [scan, contig). The search resumes where the last one stopped. */
+static uint64_t next_end(struct tern_stream_recv *r)
 {
-	uint64_t start = r->read_off, ce;
-	size_t used = 0;
+	uint64_t p = r->buf ? first_bit(r, r->ends, r->cap, r->scan, r->contig, true) : r->contig;
 
-	for (;;) {
-		ce = tern_ranges_contiguous_end(&r->have, r->read_off);
-		if (used < r->ends_n && r->ends[used] <= ce) {
-			if (deliver_one(r, r->ends[used], cb, ctx))
-				break;
-			used++;
-			continue;
-		}
-		/* a message of half the window or more: stream its bytes out */
-		if (ce > r->read_off && (r->msg_len > 0 || ce - r->read_off >= r->cap / 2))
-			(void)move_out(r, ce); /* on ENOMEM, retried on the next call */
-		break;
+	r->scan = p;
+	return p < r->contig ? p + 1 : 0;
+}
+
+uint64_t tern_srecv_deliver_room(struct tern_stream_recv *r, tern_msg_cb cb, void *ctx,
+                                 uint64_t room)
+{
+	uint64_t start = r->read_off, e;
+	bool stuck = false, assembled = false;
+
+	while (!stuck && (e = next_end(r)) != 0) {
+		assembled |= r->msg_len > 0;
+		stuck = deliver_one(r, e, cb, ctx) != 0; /* ENOMEM: retried on the next call */
 	}
-	if (used) {
-		memmove(r->ends, r->ends + used, (r->ends_n - used) * sizeof(*r->ends));
-		r->ends_n -= used;
-	}
+	/* a message of half the window or more: stream its bytes out */
+	if (!stuck && !assembled && room && tern_srecv_wants_room(r))
+		(void)move_out(r, r->read_off + TERN_MIN(r->contig - r->read_off, room));
 	if (r->final_size == r->read_off && r->msg_len == 0)
 		r->fin_delivered = true;
 	return r->read_off - start;
 }
 
-/* Re-places the bytes of [read_off, max_data) in a ring of ncap bytes. */
+/* Copies [read_off, valid) of a bitmap into a new ring's (ncap bits): a
+ * word per 64 bits plus one per run of set bits. */
+static void copy_runs(struct tern_stream_recv *r, const uint64_t *old, uint64_t *bm, size_t ncap)
+{
+	uint64_t o = r->read_off;
+
+	put_bits(r, bm, ncap, r->read_off, r->valid, false);
+	while (o < r->valid) {
+		uint64_t lo = first_bit(r, old, r->cap, o, r->valid, true);
+		o = first_bit(r, old, r->cap, lo, r->valid, false);
+		put_bits(r, bm, ncap, lo, o, true);
+	}
+}
+
+/* Re-places the bytes of [read_off, max_data), and their bits, in a ring
+ * of ncap bytes. */
 static int grow(struct tern_stream_recv *r, size_t ncap)
 {
 	uint64_t off = r->read_off, end = TERN_MIN(r->max_data, r->read_off + r->cap);
+	uint64_t *have = NULL, *ends = NULL;
 	uint8_t *nb = NULL;
 
-	if (r->buf) {
-		nb = malloc(ncap);
-		if (!nb)
-			return TERN_ENOMEM;
-	}
+	if (r->buf && ring_alloc(ncap, &nb, &have, &ends))
+		return TERN_ENOMEM;
 	while (nb && off < end) { /* at most three spans: wraps of either ring */
 		size_t oat = (size_t)(off & (r->cap - 1)), nat = (size_t)(off & (ncap - 1));
 		size_t n =
@@ -320,11 +352,15 @@ static int grow(struct tern_stream_recv *r, size_t ncap)
 		off += n;
 	}
 	if (nb) {
+		tern_memacct_add(r->acct, (int64_t)ring_bytes(ncap) - (int64_t)ring_bytes(r->cap));
+		copy_runs(r, r->have, have, ncap);
+		copy_runs(r, r->ends, ends, ncap);
 		free(r->buf);
 		r->buf = nb;
+		r->have = have;
+		r->ends = ends;
 	}
 	r->cap = ncap;
-	r->have.max = ncap / 2 + 2;
 	return 0;
 }
 

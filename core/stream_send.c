@@ -36,6 +36,7 @@ int tern_ssend_init(struct tern_stream_send *s, size_t limit, uint64_t max_data)
 
 void tern_ssend_free(struct tern_stream_send *s)
 {
+	tern_memacct_add(s->acct, -(int64_t)(s->cap + s->ends_cap * sizeof(*s->ends)));
 	free(s->buf);
 	free(s->ends);
 	tern_ranges_free(&s->acked);
@@ -83,6 +84,7 @@ static int reserve_bytes(struct tern_stream_send *s, size_t need)
 		ring_put(nb, ncap, s->acked_off + first, s->buf, live - first);
 	}
 	free(s->buf);
+	tern_memacct_add(s->acct, (int64_t)ncap - (int64_t)s->cap);
 	s->buf = nb;
 	s->cap = ncap;
 	return 0;
@@ -108,6 +110,7 @@ static int reserve_end(struct tern_stream_send *s)
 	for (size_t i = 0; i < s->ends_n; i++)
 		ne[i] = end_at(s, i);
 	free(s->ends);
+	tern_memacct_add(s->acct, (int64_t)((ncap - s->ends_cap) * sizeof(*ne)));
 	s->ends = ne;
 	s->ends_cap = ncap;
 	s->ends_head = 0;
@@ -339,6 +342,7 @@ size_t tern_ssend_emit(struct tern_stream_send *s, uint16_t id, uint8_t *p, size
 static void maybe_shrink(struct tern_stream_send *s)
 {
 	if (s->acked_off == s->write_off && s->cap > 2 * pow2_at_least(s->limit, SEND_MIN_CAP)) {
+		tern_memacct_add(s->acct, -(int64_t)s->cap);
 		free(s->buf);
 		s->buf = NULL;
 		s->cap = 0;

@@ -50,6 +50,7 @@ int tern_worker_init(struct tern_worker *w, const struct tern_worker_cfg *cfg)
 	w->wake_ctx = cfg->wake_ctx;
 	w->local = cfg->local;
 	w->mac = cfg->mac;
+	w->budget = cfg->budget;
 	tern_wheel_init(&w->wheel, cfg->now);
 	return tern_table_init(&w->table, &tc);
 }
@@ -458,12 +459,47 @@ static unsigned read_inbox(struct tern_worker *w, tern_time now)
 	return n;
 }
 
+/* ---- the memory budget ---- */
+
+/* The budget is spent: publish this worker's greediest session, and close
+ * it if no other worker published a greedier one (ties close both; a stale
+ * figure from a worker that has not looked yet delays this by a check). */
+static void budget_check(struct tern_worker *w, tern_time now)
+{
+	struct tern_conn *greediest = NULL;
+	struct tern_table_iter it;
+	uint64_t key, most = 0;
+	void *val;
+
+	w->budget_next = now + TERN_WORKER_BUDGET_CHECK;
+	tern_table_iter_init(&w->table, &it);
+	while (tern_table_next(&w->table, &it, &key, &val)) {
+		struct tern_conn *c = val;
+		if (c->s->state <= TERN_SESSION_ESTABLISHED && tern_session_buffers(c->s) > most) {
+			most = tern_session_buffers(c->s);
+			greediest = c;
+		}
+	}
+	/* relaxed: a hint other workers compare with their own; orders nothing */
+	__atomic_store_n(&w->budget->top[w->id % TERN_BUDGET_WORKERS], most, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < w->nworkers && i < TERN_BUDGET_WORKERS; i++)
+		if (__atomic_load_n(&w->budget->top[i], __ATOMIC_RELAXED) > most)
+			return;
+	if (!greediest)
+		return;
+	tern_session_close_memory(greediest->s, now);
+	w->stats.memory_closes++;
+	tern_worker_touch(w, greediest);
+}
+
 unsigned tern_worker_poll(struct tern_worker *w, tern_time now)
 {
 	unsigned work = receive(w, &now);
 
 	work += read_inbox(w, now);
 	work += tern_wheel_advance(&w->wheel, now);
+	if (tern_unlikely(tern_budget_full(w->budget)) && now >= w->budget_next)
+		budget_check(w, now);
 	flush_dirty(w, now);
 	w->stats.polls++;
 	w->stats.idle_polls += work == 0;

@@ -19,6 +19,7 @@
 #include "tern/tern.h"
 
 #define TERN_WORKER_BURST 64
+#define TERN_WORKER_BUDGET_CHECK (10 * TERN_MS)
 
 /* The idle policy (tern_worker_idle_time): a worker polls for SPIN_US after
  * its last work; with data in flight or queued on any session it polls on
@@ -85,6 +86,7 @@ struct tern_worker_stats {
 	uint64_t ring_full, sessions_installed, sessions_closed, polls, idle_polls;
 	uint64_t handshake_dropped; /* bad framing or mac1: never reached the control plane */
 	uint64_t sleeps;            /* times the idle policy let the worker sleep */
+	uint64_t memory_closes;     /* greediest sessions closed with MEMORY (budget spent) */
 };
 
 struct tern_conn;
@@ -111,6 +113,8 @@ struct tern_worker {
 	bool draining;
 	struct tern_addr local;
 	const struct tern_hs_mac_keys *mac; /* our public key's MAC keys; NULL: no check */
+	struct tern_budget *budget;         /* shared by the engine's sessions; NULL: none */
+	tern_time budget_next;              /* next look for the greediest session */
 	struct tern_worker_stats stats;
 };
 
@@ -126,6 +130,11 @@ struct tern_worker_cfg {
 	void *wake_ctx;
 	struct tern_addr local;
 	const struct tern_hs_mac_keys *mac; /* outlives the worker */
+	/* The budget the engine's sessions share (outlives the worker; NULL:
+	 * none). While it is full the worker looks every
+	 * TERN_WORKER_BUDGET_CHECK for its greediest session and closes it
+	 * with MEMORY if no other worker's is greedier. */
+	struct tern_budget *budget;
 	tern_time now;
 	/* Real clocks: re-read after a receive burst, so a poll that was
 	 * descheduled between its clock read and the burst does not date the

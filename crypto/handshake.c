@@ -56,6 +56,7 @@ static const char *const fail_names[] = {
         [TERN_HS_LOW_ORDER_POINT] = "LOW_ORDER_POINT",
         [TERN_HS_INTERNAL] = "INTERNAL",
         [TERN_HS_REFUSED] = "REFUSED",
+        [TERN_HS_MEMORY] = "MEMORY",
 };
 
 const char *tern_hs_fail_name(enum tern_hs_fail f)
@@ -785,6 +786,7 @@ static const struct {
         {TERN_HS_VERSION_MISMATCH, TERN_HS_REASON_VERSION_MISMATCH},
         {TERN_HS_REPLAY, TERN_HS_REASON_REPLAY},
         {TERN_HS_REFUSED, TERN_HS_REASON_REFUSED},
+        {TERN_HS_MEMORY, TERN_HS_REASON_MEMORY},
 };
 
 /* The reason byte for f, or 0 if f is never sent. */

@@ -88,6 +88,7 @@
 #define TERN_HS_REASON_VERSION_MISMATCH 4
 #define TERN_HS_REASON_REPLAY 5
 #define TERN_HS_REASON_REFUSED 6
+#define TERN_HS_REASON_MEMORY 7
 
 /* Why a handshake step failed: for counters and logs. Only the reasons
  * tern_hs_refusable() accepts ever travel, as a refusal's TERN_HS_REASON_*. */
@@ -104,6 +105,7 @@ enum tern_hs_fail {
 	TERN_HS_LOW_ORDER_POINT, /* a DH produced all zeros */
 	TERN_HS_INTERNAL,        /* API misuse, allocation or library failure */
 	TERN_HS_REFUSED,         /* the server's policy or load (e.g. no listener on the vport) */
+	TERN_HS_MEMORY,          /* the server's memory budget is spent */
 };
 const char *tern_hs_fail_name(enum tern_hs_fail f);
 

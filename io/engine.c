@@ -272,6 +272,7 @@ int tern_engine_make_control(struct tern_engine *e)
 	cc.ratelimit.burst = e->cfg.handshake_burst;
 	cc.workers = (uint8_t)e->n;
 	session_cfg(&e->cfg, &cc.session);
+	cc.session.budget = &e->budget;
 	rc = tern_control_new(&e->ctl, &cc, &ops, tern_engine_clock(), &msg);
 	if (rc < 0)
 		snprintf(e->err, sizeof(e->err), "%s", msg ? msg : tern_strerror(rc));

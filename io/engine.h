@@ -63,6 +63,7 @@ struct tern_engine {
 	tern_time inline_polled; /* inline engines: when tern_engine_poll last ran */
 	bool inline_owned;       /* inline engines: a thread has polled; it is the only one */
 	pthread_t inline_owner;
+	struct tern_budget budget; /* every session's stream buffers, against cfg.max_memory */
 };
 
 tern_time tern_engine_clock(void);

@@ -17,6 +17,7 @@
 #include "crypto/random.h"
 
 #define RING_SLOTS 4096
+#define DEFAULT_MAX_MEMORY (1ull << 30) /* when physical memory is unknown */
 
 void tern_engine_cfg_default(struct tern_engine_cfg *c)
 {
@@ -139,6 +140,7 @@ static int make_worker(struct tern_engine *e, unsigned i)
 	wc.to_control = ws->to_control;
 	wc.local = e->local;
 	wc.mac = &e->mac;
+	wc.budget = &e->budget;
 	wc.now = tern_engine_clock();
 	tern_random_bytes((uint8_t *)&wc.seed, sizeof(wc.seed));
 	rc = tern_worker_init(&ws->w, &wc);
@@ -184,6 +186,21 @@ static int build(struct tern_engine *e)
 	return rc ? rc : tern_engine_make_control(e);
 }
 
+/* cfg.max_memory resolved: 0 is a quarter of physical memory (1 GiB if
+ * sysconf cannot tell), SIZE_MAX no limit. */
+static uint64_t max_memory(size_t configured)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	if (configured == SIZE_MAX)
+		return 0; /* tern_budget: no limit */
+	if (configured)
+		return configured;
+	if (pages <= 0 || page <= 0)
+		return DEFAULT_MAX_MEMORY;
+	return (uint64_t)pages * (uint64_t)page / 4;
+}
+
 int tern_engine_new(struct tern_engine **out, const struct tern_engine_cfg *cfg, char *err,
                     size_t errlen)
 {
@@ -197,6 +214,7 @@ int tern_engine_new(struct tern_engine **out, const struct tern_engine_cfg *cfg,
 	e->ctl_efd = -1;
 	e->n = cfg->workers;
 	pthread_mutex_init(&e->lock, NULL);
+	tern_budget_init(&e->budget, max_memory(cfg->max_memory));
 	rc = check_cfg(e, cfg);
 	if (rc == 0)
 		rc = build(e);

@@ -150,6 +150,23 @@ static void flush(struct tern_simnet *net, struct conn *c, tern_time now)
 		tern_timer_arm(&net->wheel, &c->timer, TERN_MAX(when, now));
 }
 
+/* A session's memory budget is spent: close the greediest open session
+ * whose budget is, as a worker does (here every session is in one place,
+ * so nothing needs comparing across threads). One per step. */
+static void check_budgets(struct tern_simnet *net, tern_time now)
+{
+	struct tern_session *greediest = NULL;
+
+	for (size_t i = 0; i < net->n; i++) {
+		struct tern_session *s = net->conns[i]->s;
+		if (s->state <= TERN_SESSION_ESTABLISHED && tern_budget_full(s->mem.budget) &&
+		    tern_session_buffers(s) > (greediest ? tern_session_buffers(greediest) : 0))
+			greediest = s;
+	}
+	if (greediest)
+		tern_session_close_memory(greediest, now);
+}
+
 int tern_simnet_run(struct tern_simnet *net, tern_time until, bool (*stop)(void *ctx), void *ctx)
 {
 	for (;;) {
@@ -159,6 +176,7 @@ int tern_simnet_run(struct tern_simnet *net, tern_time until, bool (*stop)(void 
 		receive(net, now);
 		tern_simnet_hosts_step(net, now);
 		tern_wheel_advance(&net->wheel, now);
+		check_budgets(net, now);
 		for (size_t i = 0; i < net->n; i++)
 			flush(net, net->conns[i], now);
 		if (stop && stop(ctx))

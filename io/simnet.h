@@ -66,7 +66,8 @@ uint64_t tern_simnet_host_queue_drops(const struct tern_simnet *net, int ep);
 
 /* Runs the event loop until stop(ctx) returns true (0), virtual time would
  * pass `until` (TERN_ETIMEDOUT), or nothing is left to happen (TERN_EAGAIN).
- * stop may be NULL. */
+ * stop may be NULL. While a session's cfg.budget is full, the greediest
+ * session on it is closed with MEMORY, one per step (as workers do). */
 int tern_simnet_run(struct tern_simnet *net, tern_time until, bool (*stop)(void *ctx), void *ctx);
 
 struct tern_simnet_stats {

@@ -274,6 +274,31 @@ static int seed_path_amplify(const char *dir)
 	return save(&s, dir, "path-amplify");
 }
 
+/* Reassembly in the worst order (issue 13 item 2): one-byte fragments of
+ * two-byte messages, every message end first from the top down, then the
+ * data from the top down; then the start of a message that never ends. */
+static int seed_streams_top_down(const char *dir)
+{
+	uint8_t f[64], x = 'x';
+	struct seed s;
+	size_t dl;
+
+	begin(&s, 0);
+	for (unsigned i = 0; i < 64; i++) {
+		uint64_t off = i < 32 ? 63 - 2 * i : 62 - 2 * (i - 32);
+		size_t n = tern_frame_encode_stream(f, sizeof(f), 3, off, &x, 1, false, off % 2,
+		                                    true, &dl);
+		rec(&s, SEALED, T100US, 0, f, n);
+	}
+	rec(&s, SEALED, T1MS, 0, f,
+	    tern_frame_encode_stream(f, sizeof(f), 4, 0, (const uint8_t *)"no end", 6, false, false,
+	                             true, &dl));
+	f[0] = 0;
+	f[1] = TERN_FRAME_PING;
+	rec(&s, SEALED_ACK, T50MS, 0, f, 2);
+	return save(&s, dir, "streams-top-down");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -284,5 +309,5 @@ int main(int argc, char **argv)
 	return seed_streams(argv[1]) | seed_acks(argv[1]) | seed_datagrams(argv[1]) |
 	       seed_credit(argv[1]) | seed_close_remote(argv[1]) | seed_close_local(argv[1]) |
 	       seed_path_and_idle(argv[1]) | seed_path_migrate(argv[1]) |
-	       seed_path_amplify(argv[1]);
+	       seed_path_amplify(argv[1]) | seed_streams_top_down(argv[1]);
 }

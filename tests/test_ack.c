@@ -198,6 +198,35 @@ static void test_range_bound(void)
 	tern_ackgen_free(&a);
 }
 
+/* Issue 13 item 2: whatever order packet numbers arrive in, recording one
+ * shifts at most the whole bounded set twice (an eviction and an insertion),
+ * never a growing number of ranges. */
+static void test_range_cost_bound(void)
+{
+	enum { N = 8 * TERN_MAX_ACK_RANGES };
+	struct tern_ackgen a;
+	uint64_t worst = 0, pn;
+
+	CHECK_EQ(tern_ackgen_init(&a, MAD), 0);
+	for (uint64_t i = 0; i < N; i++) { /* top down with gaps: each lands below the rest */
+		uint64_t before = a.rx.moved;
+		pn = 4 * (uint64_t)N - 2 * i;
+		if (!tern_ackgen_is_dup(&a, pn))
+			CHECK_EQ(tern_ackgen_on_packet(&a, pn, true, 10), 0);
+		worst = TERN_MAX(worst, a.rx.moved - before);
+	}
+	for (uint64_t i = 0; i < N; i++) { /* then the gaps from the middle out */
+		uint64_t before = a.rx.moved;
+		pn = 4 * (uint64_t)N - 2 * ((i * 7919) % N) - 1;
+		if (!tern_ackgen_is_dup(&a, pn))
+			CHECK_EQ(tern_ackgen_on_packet(&a, pn, true, 10), 0);
+		worst = TERN_MAX(worst, a.rx.moved - before);
+	}
+	CHECK(a.rx.n <= TERN_MAX_ACK_RANGES);
+	CHECK(worst <= 2 * TERN_MAX_ACK_RANGES);
+	tern_ackgen_free(&a);
+}
+
 /* ---- the written frame ---- */
 
 struct rx_pkt {
@@ -322,6 +351,7 @@ int main(void)
 	test_dup();
 	test_dup_first_packets_reordered();
 	test_range_bound();
+	test_range_cost_bound();
 	test_write_decodes();
 	test_ack_acked();
 	return tern_check_result("ack");

@@ -26,7 +26,8 @@ struct side {
 	struct tern_hs_session_info info;
 	int sessions, failed, why;
 	tern_time when;
-	unsigned msgs;
+	unsigned msgs, closed;
+	uint64_t close_code; /* the last session closed, its code */
 };
 
 struct world {
@@ -38,9 +39,10 @@ struct world {
 	bool sent_a, sent_b;
 	uint8_t client_minor; /* 0: the default version range */
 	bool no_listener;
-	const uint8_t *allowed; /* server allow-list: one key, or NULL for any */
-	size_t resp_cache;      /* server's resp_cache_entries; 0: the default */
-	bool no_resp_cache;     /* server without a response cache */
+	const uint8_t *allowed;     /* server allow-list: one key, or NULL for any */
+	size_t resp_cache;          /* server's resp_cache_entries; 0: the default */
+	bool no_resp_cache;         /* server without a response cache */
+	struct tern_budget *budget; /* the server sessions' memory budget; NULL: none */
 };
 
 static void on_session(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info)
@@ -76,6 +78,15 @@ static void on_message(void *ctx, struct tern_session *s, uint16_t stream, const
 		sd->msgs++;
 }
 
+static void on_closed(void *ctx, struct tern_session *s, const struct tern_close_info *ci)
+{
+	struct side *sd = ctx;
+
+	(void)s;
+	sd->closed++;
+	sd->close_code = ci->code;
+}
+
 static bool listening(void *ctx, uint16_t vport, uint8_t type)
 {
 	struct side *sd = ctx;
@@ -100,7 +111,8 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 	hc.control.identity = kp;
 	hc.control.ticket_key = ticket_key;
 	hc.control.ticket_required = ticket_key != NULL;
-	hc.session_cbs = (struct tern_session_cbs){.ctx = sd, .message = on_message};
+	hc.session_cbs =
+	        (struct tern_session_cbs){.ctx = sd, .message = on_message, .closed = on_closed};
 	sd->w = w;
 	if (!server && w->client_minor)
 		hc.control.min_minor = hc.control.max_minor = w->client_minor;
@@ -110,6 +122,8 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 		hc.control.resp_cache_entries = w->resp_cache;
 	if (server && w->no_resp_cache)
 		hc.control.resp_cache_entries = 0;
+	if (server)
+		hc.control.session.budget = w->budget;
 	if (server && w->allowed) {
 		hc.control.allow = allow;
 		hc.control.allow_ctx = w;
@@ -862,6 +876,86 @@ static void test_retry_storm(void)
 	storm_free(&sm);
 }
 
+/* ---- the memory budget (issue 13 item 3) ---- */
+
+static bool two_sessions(void *ctx)
+{
+	struct world *w = ctx;
+
+	return w->ca.sessions == 2 && w->sb.sessions == 2 &&
+	       w->sb.all[1]->state == TERN_SESSION_ESTABLISHED;
+}
+
+static bool greedy_closed(void *ctx)
+{
+	struct world *w = ctx;
+
+	return w->ca.closed > 0;
+}
+
+static bool second_hello(void *ctx)
+{
+	struct world *w = ctx;
+
+	return w->sb.msgs == 2;
+}
+
+/* Two sessions share the server's 2 MiB budget. The second client touches
+ * all 16 streams (a receive ring each on the server, 5 MiB in all): once
+ * the budget is spent it is closed with MEMORY while the first carries on.
+ * Then, with the budget held full from elsewhere, the remaining session is
+ * the greediest and goes too, and a new client is refused with the named
+ * reason and no session. */
+static void test_memory_budget(void)
+{
+	struct tern_budget budget;
+	struct tern_memacct other = {.budget = &budget};
+	struct world w = {.budget = &budget};
+	struct tern_session *modest, *greedy;
+
+	tern_budget_init(&budget, 2 << 20);
+	setup(&w, 11, NULL);
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1);
+	modest = w.ca.s;
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	CHECK_EQ(tern_simnet_run(w.net, tern_simnet_now(w.net) + 5 * TERN_SEC, two_sessions, &w),
+	         0);
+	greedy = w.ca.s;
+	CHECK(greedy != modest);
+	for (uint16_t id = 0; id < 16; id++)
+		CHECK_EQ(tern_session_send(greedy, id, "x", 1), 0);
+	CHECK_EQ(tern_simnet_run(w.net, tern_simnet_now(w.net) + 5 * TERN_SEC, greedy_closed, &w),
+	         0);
+	CHECK_EQ(w.ca.closed, 1);
+	CHECK_EQ(w.ca.close_code, TERN_CLOSE_MEMORY);
+	CHECK_EQ(greedy->close.code, TERN_CLOSE_MEMORY);
+	CHECK(greedy->close.remote);
+	CHECK_EQ(w.sb.all[1]->close.code, TERN_CLOSE_MEMORY);
+	CHECK_EQ(w.sb.all[1]->close.err, TERN_ENOMEM);
+	CHECK_EQ(w.sb.all[0]->state, TERN_SESSION_ESTABLISHED);
+	CHECK_EQ(modest->state, TERN_SESSION_ESTABLISHED);
+	CHECK(tern_budget_used(&budget) < budget.limit);
+	CHECK_EQ(tern_budget_used(&budget), tern_session_buffers(w.sb.all[0]));
+	/* the first session still works */
+	CHECK_EQ(tern_session_send(modest, 1, "hello", 5), 0);
+	CHECK_EQ(tern_simnet_run(w.net, tern_simnet_now(w.net) + TERN_SEC, second_hello, &w), 0);
+	CHECK_EQ(w.sb.msgs, 2);
+	/* memory held elsewhere fills the budget */
+	tern_memacct_add(&other, (int64_t)budget.limit);
+	w.ca.msgs = w.sb.msgs = 0;
+	w.ca.sessions = 0;
+	expect_failure(&w, w.kb.pub, TERN_HS_MEMORY);
+	CHECK_EQ(tern_control_stats(w.sb.ctl)->refused_memory, 1);
+	CHECK_EQ(w.sb.nall, 2);
+	CHECK_EQ(w.sb.all[0]->close.code, TERN_CLOSE_MEMORY);
+	CHECK_EQ(modest->close.code, TERN_CLOSE_MEMORY);
+	tern_memacct_add(&other, -(int64_t)budget.limit);
+	CHECK_EQ(tern_budget_used(&budget), 0);
+	teardown(&w);
+}
+
 int main(void)
 {
 	test_handshake_ok();
@@ -879,5 +973,6 @@ int main(void)
 	test_retry_storm();
 	test_flood_bad_mac();
 	test_flood_valid_mac1_needs_cookies();
+	test_memory_budget();
 	return tern_check_result("control");
 }

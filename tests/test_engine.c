@@ -2,7 +2,8 @@
  * control thread, Noise handshakes. An echo server with two workers and a
  * client engine: messages on several streams, a 64 MiB message verified
  * byte for byte, datagrams, many sessions on one client socket, a refused
- * vport, a graceful drain. Every wait is bounded. */
+ * vport, a server whose memory budget closes the greediest session, a
+ * graceful drain. Every wait is bounded. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 #define VPORT 7
 
 struct counters {
-	atomic_int accepted, connected, failed, closed, msgs, dgrams, fail_code;
+	atomic_int accepted, connected, failed, closed, msgs, dgrams, fail_code, close_code;
 	atomic_ullong bytes;
 	atomic_int big_ok;
 };
@@ -62,6 +63,11 @@ static void cli_connect(void *ctx, struct tern_conn *c)
 		tern_send(c, 1, big, big_len);
 		return;
 	}
+	if (mode == 2) { /* a receive ring on each of the server's 16 streams */
+		for (uint16_t s = 0; s < 16; s++)
+			tern_send(c, s, "x", 1);
+		return;
+	}
 	for (uint16_t s = 0; s < 4; s++)
 		tern_send(c, s, "ping", 4);
 	tern_send_datagram(c, "dgram", 5);
@@ -101,11 +107,12 @@ static void cli_closed(void *ctx, struct tern_conn *c, const struct tern_close_r
 {
 	struct counters *k = ctx;
 
-	(void)c, (void)r;
+	(void)c;
+	atomic_store(&k->close_code, (int)r->code);
 	atomic_fetch_add(&k->closed, 1);
 }
 
-static struct tern_engine *engine(unsigned workers, uint16_t port)
+static struct tern_engine *engine(unsigned workers, uint16_t port, size_t max_memory)
 {
 	struct tern_engine_cfg cfg;
 	struct tern_engine *e = NULL;
@@ -116,6 +123,7 @@ static struct tern_engine *engine(unsigned workers, uint16_t port)
 	cfg.bind = (struct tern_addr){.family = 4, .port = port, .ip = {127, 0, 0, 1}};
 	cfg.handshake_timeout_us = 10000000; /* generous: sanitizer builds on a loaded machine */
 	cfg.handshake_queue_depth = 4096; /* 1,000 connects at once from one address are no flood */
+	cfg.max_memory = max_memory;
 	if (tern_engine_new(&e, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "engine: %s\n", err);
 		return NULL;
@@ -145,11 +153,13 @@ static int connect_n(struct tern_engine *cli, struct tern_engine *srv, struct co
 
 int main(void)
 {
-	struct counters ks = {0}, kc = {0}, kbig = {0}, kref = {0}, kmany = {0};
-	struct tern_handler srv_h = echo;
-	struct tern_engine *srv = engine(2, 0), *cli = engine(1, 0);
+	struct counters ks = {0}, kc = {0}, kbig = {0}, kref = {0}, kmany = {0}, kmem = {0};
+	struct counters kgreedy = {0}, kt = {0};
+	struct tern_handler srv_h = echo, tight_h = echo;
+	struct tern_engine *srv = engine(2, 0, 0), *cli = engine(1, 0, 0);
+	struct tern_engine *tight = engine(2, 0, 4 << 20);
 
-	if (!srv || !cli) {
+	if (!srv || !cli || !tight) {
 		fprintf(stderr, "engine: cannot open io_uring sockets here; skipping\n");
 		return 77;
 	}
@@ -176,6 +186,22 @@ int main(void)
 	WAIT_FOR(atomic_load(&kref.failed) == 1, 5000);
 	CHECK_EQ(atomic_load(&kref.failed), 1);
 	CHECK_EQ(atomic_load(&kref.fail_code), TERN_CONNECT_REFUSED);
+
+	/* a 4 MiB budget: a session with 4 streams in use (1.3 MiB of receive
+	 * rings) stays, one that opens all 16 (5 MiB) is closed with MEMORY */
+	tight_h.ctx = &kt;
+	CHECK_EQ(tern_listen(tight, VPORT, 0, &tight_h), 0);
+	CHECK_EQ(tern_engine_start(tight), 0);
+	CHECK_EQ(connect_n(cli, tight, &kmem, 1, VPORT, 0), 0);
+	WAIT_FOR(atomic_load(&kmem.msgs) == 4, 5000);
+	CHECK_EQ(connect_n(cli, tight, &kgreedy, 1, VPORT, 2), 0);
+	WAIT_FOR(atomic_load(&kgreedy.closed) == 1, 5000);
+	CHECK_EQ(atomic_load(&kgreedy.closed), 1);
+	CHECK_EQ(atomic_load(&kgreedy.close_code), TERN_CLOSE_MEMORY);
+	CHECK_EQ(atomic_load(&kmem.closed), 0);
+	CHECK_EQ(atomic_load(&kt.accepted), 2);
+	CHECK_EQ(tern_engine_stop(tight, 30000000), 0);
+	tern_engine_free(tight);
 
 	/* 1,000 concurrent sessions on one client socket, across the server's
 	 * two workers */

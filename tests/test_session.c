@@ -290,18 +290,38 @@ static void establish(struct pair *pr)
 	CHECK(both_established(pr));
 }
 
+/* Message seq of stream st, made once per stream and seq (a big one is
+ * offered again on every step until the send buffer takes it). */
+static const uint8_t *msg_for(uint16_t st, uint32_t seq, size_t len)
+{
+	static uint8_t *buf[MAX_ST];
+	static size_t cap[MAX_ST];
+	static uint32_t made[MAX_ST];
+
+	if (len > cap[st]) {
+		free(buf[st]);
+		buf[st] = malloc(len);
+		CHECK(buf[st] != NULL);
+		cap[st] = len;
+		made[st] = UINT32_MAX;
+	}
+	if (made[st] != seq)
+		make_msg(buf[st], st, seq, len);
+	made[st] = seq;
+	return buf[st];
+}
+
 /* Sends the planned messages on A until done or TERN_EAGAIN; returns how
  * many it queued. */
 static unsigned pump(struct pair *pr)
 {
-	static uint8_t buf[1 << 17];
 	unsigned queued = 0;
 
 	for (unsigned k = 0; k < pr->nstreams; k++) {
 		uint16_t st = pr->streams[k];
 		while (pr->sent_seq[st] < pr->per_stream) {
 			size_t len = pr->len_of(pr->sent_seq[st]);
-			make_msg(buf, st, pr->sent_seq[st], len);
+			const uint8_t *buf = msg_for(st, pr->sent_seq[st], len);
 			int rc = tern_session_send(pr->a.s, st, buf, len);
 			if (rc == TERN_EAGAIN)
 				break;
@@ -879,8 +899,7 @@ static uint64_t rng(void)
 
 static uint64_t drops(const struct tern_session_stats *st)
 {
-	return st->drop_malformed + st->drop_auth + st->drop_duplicate + st->drop_state +
-	       st->drop_limit;
+	return st->drop_malformed + st->drop_auth + st->drop_duplicate + st->drop_state;
 }
 
 /* Queues one message on A and takes the packet carrying it. */
@@ -1107,6 +1126,124 @@ static void violation(const char *name, violation_fn build, uint64_t code)
 	teardown(&pr);
 }
 
+/* ---- memory a peer can pin (issue 13 item 3) ---- */
+
+#define PIN_STREAMS 16
+#define PIN_MSG (8u << 20)
+
+/* Bytes B holds in assembly buffers: over all streams, and over all but the
+ * stream holding most. */
+static void assembly_bytes(const struct tern_session *s, uint64_t *all, uint64_t *but_one)
+{
+	uint64_t most = 0;
+
+	*all = 0;
+	for (unsigned i = 0; i < s->streams_hi; i++) {
+		const struct tern_stream *st = s->streams[i];
+		if (!st)
+			continue;
+		*all += st->rx.msg_len;
+		most = TERN_MAX(most, st->rx.msg_len);
+	}
+	*but_one = *all - most;
+}
+
+/* The peer starts an 8 MiB message on each of 16 streams and never finishes
+ * one: it sends every byte B's credit allows but each message's last. B
+ * must not assemble 16 x 8 MiB: beyond its rings it holds one message
+ * assembled past the connection window and at most half a window more. */
+static void test_unfinished_messages(void)
+{
+	static const uint8_t data[1100];
+	uint64_t sent[PIN_STREAMS] = {0}, all, but_one, rings = 0;
+	uint8_t frames[TERN_MAX_PACKET];
+	struct tern_session *b;
+	bool progress = true;
+	struct forger f;
+	struct pair pr;
+
+	setup_clean(&pr, NULL);
+	establish(&pr);
+	forger_init(&f, &pr);
+	b = pr.b.s;
+	while (progress) {
+		progress = false;
+		for (uint16_t id = 0; id < PIN_STREAMS; id++) {
+			const struct tern_stream *st = b->streams[id];
+			uint64_t stream_max = st ? st->rx.max_data : b->cfg.stream_window;
+			uint64_t n = TERN_MIN(sizeof(data), PIN_MSG - 1 - sent[id]);
+			size_t dl, len;
+
+			n = TERN_MIN(n,
+			             TERN_MIN(stream_max - sent[id], b->frx.max - b->frx.received));
+			if (n == 0)
+				continue;
+			len = tern_frame_encode_stream(frames, sizeof(frames), id, sent[id], data,
+			                               n, false, false, true, &dl);
+			CHECK_EQ(forge(&f, &pr, frames, len), 0);
+			sent[id] += n;
+			progress = true;
+		}
+	}
+	assembly_bytes(b, &all, &but_one);
+	for (unsigned i = 0; i < PIN_STREAMS; i++)
+		rings += b->streams[i]->rx.cap;
+	fprintf(stderr,
+	        "unfinished messages: B holds %llu KiB undelivered, %llu KiB assembled "
+	        "(%llu KiB beside the largest), %llu KiB of stream buffers\n",
+	        (unsigned long long)tern_session_rx_undelivered(b) >> 10,
+	        (unsigned long long)all >> 10, (unsigned long long)but_one >> 10,
+	        (unsigned long long)tern_session_buffers(b) >> 10);
+	CHECK(but_one <= b->cfg.conn_window / 2);
+	CHECK(all <= b->cfg.conn_window / 2 + PIN_MSG);
+	CHECK(tern_session_rx_undelivered(b) <= rings + b->cfg.conn_window / 2 + PIN_MSG);
+	CHECK_EQ(b->frx.held, but_one);
+	CHECK_EQ(b->state, TERN_SESSION_ESTABLISHED);
+	tern_keys_free(&f.k);
+	teardown(&pr);
+}
+
+static size_t len_3m(uint32_t seq)
+{
+	return (3u << 20) - seq;
+}
+
+static bool watch_assembly(struct pair *pr)
+{
+	uint64_t all, but_one;
+
+	assembly_bytes(pr->b.s, &all, &but_one);
+	if (but_one > pr->b.s->frx.window / 2 || pr->b.s->frx.held > pr->b.s->frx.window / 2)
+		pr->fc_violations++;
+	return delivered(pr) || pr->b.closed;
+}
+
+/* Messages larger than the connection window on six streams at once, over
+ * a lossy path: one at a time assembles past the window, the others wait
+ * their turn with their rings full; every one arrives. */
+static void test_big_messages(void)
+{
+	static const uint16_t streams[] = {0, 1, 2, 3, 4, 5};
+	struct tern_sim_path_cfg p;
+	struct pair pr;
+
+	path_delay(&p, 10 * TERN_MS);
+	p.rate_bps = 200000000;
+	p.loss = 0.01;
+	setup(&pr, NULL, &p, &p, 3);
+	establish(&pr);
+	plan(&pr, streams, 6, 2, len_3m);
+	CHECK_EQ(drive(&pr, 60 * TERN_SEC, watch_assembly), 0);
+	fprintf(stderr, "big messages: 12 x 3 MiB on 6 streams in %.2f s\n",
+	        (double)now(&pr) / TERN_SEC);
+	CHECK_EQ(pr.b.msgs, 12);
+	CHECK_EQ(pr.b.bad_msgs, 0);
+	CHECK_EQ(pr.fc_violations, 0);
+	CHECK_EQ(pr.b.s->frx.held, 0);
+	CHECK_EQ(pr.a.closed + pr.b.closed, 0);
+	teardown(&pr);
+}
+
 static void test_violations(void)
 {
 	violation("stream limit", v_stream_limit, TERN_CLOSE_STREAM_LIMIT);
@@ -1134,5 +1271,7 @@ int main(void)
 	test_keepalive();
 	test_bad_input();
 	test_violations();
+	test_unfinished_messages();
+	test_big_messages();
 	return tern_check_result("session");
 }

@@ -152,6 +152,7 @@ struct transfer {
 	size_t window, limit, burst;
 	uint64_t seed;
 	unsigned drop, dup, hold, ack_loss;
+	size_t grow_to; /* autotune the receive window up to this (its ring moves) */
 };
 
 static void app_write(struct tern_stream_send *s, const struct transfer *t, uint8_t *buf,
@@ -210,12 +211,15 @@ static size_t run_transfer(const struct transfer *t)
 		emit_burst(&c, &s, t->burst, &sent_new);
 		carry(&c, &s, &r);
 		tern_srecv_deliver(&r, sink_cb, &k);
-		if (tern_srecv_window_update(&r, &m))
+		/* a round is 1 us against a 1 ms RTT: always window-limited */
+		if (t->grow_to ? tern_srecv_window_update_at(&r, rounds, TERN_MS, t->grow_to, &m)
+		               : tern_srecv_window_update(&r, &m))
 			tern_ssend_on_max_data(&s, m);
 		peak = TERN_MAX(peak, tern_srecv_mem(&r));
 	}
 	CHECK(tern_ssend_done(&s));
 	CHECK(tern_srecv_finished(&r));
+	CHECK(!t->grow_to || r.cap >= 64u << 10); /* it grew, four doublings at least */
 	CHECK_EQ(k.got, t->nmsg);
 	CHECK_EQ(k.bad, 0);
 	CHECK_EQ(c.recv_errors, 0);
@@ -247,6 +251,22 @@ static void test_transfer_mixed(void)
 		                     .dup = 5,
 		                     .hold = 15,
 		                     .ack_loss = 5};
+		run_transfer(&t);
+	}
+	/* windows that grow from 4 KiB while frames are out of order: the ring
+	 * and its bitmaps move with holes and early message ends in them */
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		struct transfer t = {.sizes = sizes,
+		                     .nmsg = TERN_ARRAY_LEN(sizes),
+		                     .window = 4096,
+		                     .limit = 256 << 10,
+		                     .burst = 64,
+		                     .seed = seed,
+		                     .drop = 10,
+		                     .dup = 5,
+		                     .hold = 30,
+		                     .ack_loss = 5,
+		                     .grow_to = 1 << 20};
 		run_transfer(&t);
 	}
 	/* a clean channel, and a tiny window with small messages */
@@ -401,7 +421,7 @@ static void test_recv_autotune(void)
 	CHECK(tern_srecv_window_update_at(&r, 10050, 100, 1024, &m));
 	CHECK_EQ(r.cap, 128);
 	CHECK_EQ(m, 64 + 128);
-	CHECK_EQ(r.have.max, 128 / 2 + 2);
+	CHECK_EQ(r.contig, 90); /* [64, 90)'s bits moved with its bytes */
 	CHECK_EQ(tern_srecv_frame(&r, 90, d + 90, 10, true, false, &nb), 0);
 	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 36);
 	CHECK_EQ(cp.n, 3);
@@ -436,7 +456,7 @@ static void test_recv_flow_control(void)
 	CHECK_EQ(tern_srecv_frame(&r, 100, d, 29, false, false, &nb), TERN_EFLOWCONTROL);
 	CHECK_EQ(nb, 0);
 	CHECK_EQ(r.highest, 0); /* nothing applied */
-	CHECK_EQ(r.have.n, 0);
+	CHECK(r.buf == NULL);
 	CHECK_EQ(tern_srecv_frame(&r, 100, d, 28, false, false, &nb), 0);
 	CHECK_EQ(nb, 128);
 	tern_srecv_free(&r);
@@ -506,26 +526,130 @@ static void test_recv_too_big(void)
 	free(big);
 }
 
-static void test_recv_ooo_limit(void)
+/* Message ends ahead of their data need no limit of their own: the window
+ * bounds them (one bit per byte). A whole window of one-byte messages
+ * arrives last first, then a misplaced end is refused. */
+static void test_recv_ooo_ends(void)
 {
+	enum { WIN = 256 << 10 };
 	const uint8_t one = 'x';
 	struct tern_stream_recv r;
 	struct capture cp = {0};
 	uint64_t nb;
 
-	tern_srecv_init(&r, 256 << 10);
-	for (uint64_t i = 1; i <= TERN_MAX_OOO_BOUNDARIES; i++)
+	tern_srecv_init(&r, WIN);
+	for (uint64_t i = WIN - 1; i > 0; i--)
 		CHECK_EQ(tern_srecv_frame(&r, i, &one, 1, true, false, &nb), 0);
-	CHECK_EQ(tern_srecv_frame(&r, TERN_MAX_OOO_BOUNDARIES + 1, &one, 1, true, false, &nb),
-	         TERN_ELIMIT);
-	CHECK(!tern_ranges_contains(&r.have, TERN_MAX_OOO_BOUNDARIES + 1)); /* nothing applied */
-	CHECK_EQ(tern_srecv_frame(&r, 5, &one, 1, true, false, &nb), 0);    /* known end: fine */
+	CHECK_EQ(tern_srecv_frame(&r, 5, &one, 1, true, false, &nb), 0); /* known end: fine */
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 0);
 	CHECK_EQ(tern_srecv_frame(&r, 0, &one, 1, false, false, &nb), 0);
-	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), TERN_MAX_OOO_BOUNDARIES + 1);
-	CHECK_EQ(cp.n, TERN_MAX_OOO_BOUNDARIES);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), WIN);
+	CHECK_EQ(cp.n, WIN - 1);
 	CHECK_EQ(cp.len[0], 2);
-	CHECK_EQ(r.ends_n, 0);
+	CHECK_EQ(r.contig, WIN);
+	CHECK_EQ(r.scan, WIN);
 	tern_srecv_free(&r);
+	/* bytes [0, 10) arrive contiguous with no end among them: an end at 5
+	 * now is a lie (the frame holding byte 4 would have carried it) */
+	tern_srecv_init(&r, 1024);
+	CHECK_EQ(tern_srecv_frame(&r, 0, (const uint8_t *)"0123456789", 10, false, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 0);
+	CHECK_EQ(tern_srecv_frame(&r, 3, (const uint8_t *)"34", 2, true, false, &nb),
+	         TERN_EMALFORMED);
+	CHECK_EQ(tern_srecv_frame(&r, 10, (const uint8_t *)"a", 1, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 11);
+	tern_srecv_free(&r);
+}
+
+/* A bitmap bit means something only once data reached its offset: ten
+ * 6-byte messages mark ends all over a 64-byte ring, then a FIN alone says
+ * the stream ends at 100 before [60, 100) arrives, as one message, over the
+ * ring positions those old ends used. */
+static void test_recv_stale_bits(void)
+{
+	uint8_t d[40] = {0};
+	struct tern_stream_recv r;
+	struct capture cp = {0};
+	uint64_t nb, m;
+
+	tern_srecv_init(&r, 64);
+	for (uint64_t off = 0; off < 60; off += 6)
+		CHECK_EQ(tern_srecv_frame(&r, off, d, 6, true, false, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 60);
+	CHECK_EQ(cp.n, 10);
+	CHECK(tern_srecv_window_update(&r, &m));
+	CHECK_EQ(tern_srecv_frame(&r, 100, NULL, 0, false, true, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 0);
+	CHECK_EQ(tern_srecv_frame(&r, 60, d, 40, true, true, &nb), 0);
+	CHECK_EQ(tern_srecv_deliver(&r, capture_cb, &cp), 40);
+	CHECK_EQ(cp.n, 11); /* one 40-byte message, not pieces cut at stale ends */
+	CHECK(tern_srecv_finished(&r));
+	tern_srecv_free(&r);
+}
+
+/* ---- reassembly cost does not depend on arrival order ---- */
+
+/* A stream of COST_BYTES / 2 two-byte messages arrives as one-byte frames,
+ * frame i carrying offset order[i]. */
+#define COST_BYTES (1u << 14)
+static uint64_t cost_order[COST_BYTES];
+
+/* Feeds the frames in cost_order, delivering after each, and returns the
+ * receive side's bookkeeping work; every message must come out intact. */
+static uint64_t reassembly_work(void)
+{
+	static size_t sizes[COST_BYTES / 2];
+	struct sink k = {.sizes = sizes, .nmsg = COST_BYTES / 2};
+	struct tern_stream_recv r;
+	uint64_t nb, work;
+
+	for (size_t i = 0; i < COST_BYTES / 2; i++)
+		sizes[i] = 2;
+	tern_srecv_init(&r, 256 << 10);
+	for (size_t i = 0; i < COST_BYTES; i++) {
+		uint64_t off = cost_order[i];
+		uint8_t b = msg_byte(off / 2, off % 2);
+		CHECK_EQ(tern_srecv_frame(&r, off, &b, 1, off % 2 == 1, false, &nb), 0);
+		tern_srecv_deliver(&r, sink_cb, &k);
+	}
+	CHECK_EQ(k.got, COST_BYTES / 2);
+	CHECK_EQ(k.bad, 0);
+	work = tern_srecv_work(&r);
+	tern_srecv_free(&r);
+	return work;
+}
+
+/* Issue 13 item 2: one-byte fragments sent highest offset first made every
+ * insertion shift every range and message end already held (quadratic).
+ * Orders that leave a gap at every byte (ends first, then the data, both
+ * from the top; a random permutation) must cost at most twice in-order. */
+static void test_recv_order_cost(void)
+{
+	uint64_t in_order, top_down, shuffled, seed = 42;
+
+	for (uint64_t i = 0; i < COST_BYTES; i++)
+		cost_order[i] = i;
+	in_order = reassembly_work();
+	for (uint64_t i = 0; i < COST_BYTES / 2; i++) {
+		cost_order[i] = COST_BYTES - 1 - 2 * i;                  /* the ends, top down */
+		cost_order[COST_BYTES / 2 + i] = COST_BYTES - 2 - 2 * i; /* then the data */
+	}
+	top_down = reassembly_work();
+	for (uint64_t i = 0; i < COST_BYTES; i++)
+		cost_order[i] = i;
+	for (uint64_t i = COST_BYTES - 1; i > 0; i--) {
+		uint64_t j = rng_next(&seed) % (i + 1), t = cost_order[i];
+		cost_order[i] = cost_order[j];
+		cost_order[j] = t;
+	}
+	shuffled = reassembly_work();
+	fprintf(stderr,
+	        "reassembly work for %u one-byte frames: %llu in order, %llu top down, %llu "
+	        "shuffled\n",
+	        COST_BYTES, (unsigned long long)in_order, (unsigned long long)top_down,
+	        (unsigned long long)shuffled);
+	CHECK(top_down <= 2 * in_order);
+	CHECK(shuffled <= 2 * in_order);
 }
 
 /* ---- direct send-side rules ---- */
@@ -778,7 +902,9 @@ int main(void)
 	test_recv_autotune();
 	test_recv_final_size();
 	test_recv_too_big();
-	test_recv_ooo_limit();
+	test_recv_ooo_ends();
+	test_recv_order_cost();
+	test_recv_stale_bits();
 	test_send_boundaries();
 	test_send_credit();
 	test_send_fin_only();

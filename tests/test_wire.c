@@ -791,7 +791,8 @@ static void test_error_strings(void)
 	CHECK(strcmp(tern_close_code_name(TERN_CLOSE_NO_ERROR), "NO_ERROR") == 0);
 	CHECK(strcmp(tern_close_code_name(TERN_CLOSE_FLOW_CONTROL), "FLOW_CONTROL") == 0);
 	CHECK(strcmp(tern_close_code_name(TERN_CLOSE_IDLE_TIMEOUT), "IDLE_TIMEOUT") == 0);
-	CHECK(strcmp(tern_close_code_name(0xb), "UNKNOWN") == 0);
+	CHECK(strcmp(tern_close_code_name(TERN_CLOSE_MEMORY), "MEMORY") == 0);
+	CHECK(strcmp(tern_close_code_name(0xc), "UNKNOWN") == 0);
 	CHECK(strcmp(tern_close_code_name(~0ull), "UNKNOWN") == 0);
 }
 

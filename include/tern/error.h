@@ -44,6 +44,7 @@ enum tern_close_code {
 	TERN_CLOSE_AEAD_LIMIT = 0x8,
 	TERN_CLOSE_KEY_UPDATE = 0x9,
 	TERN_CLOSE_IDLE_TIMEOUT = 0xa, /* never sent: reported locally */
+	TERN_CLOSE_MEMORY = 0xb, /* the receiver's memory budget is spent (docs/protocol.md §7.4) */
 };
 
 /* Returns the name of a transport close code ("FLOW_CONTROL"), or "UNKNOWN". */

@@ -113,6 +113,13 @@ struct tern_engine_cfg {
 	unsigned handshake_queue_depth;
 	unsigned handshake_rate, handshake_burst;
 	size_t max_sessions; /* per worker (default 65536) */
+	/* Memory budget: bytes of stream buffers (receive rings, message
+	 * assembly, send rings) all sessions may hold together. While they
+	 * hold this much, new sessions are refused (the client sees
+	 * TERN_CONNECT_REFUSED_MEMORY) and the session holding most is closed
+	 * with TERN_CLOSE_MEMORY. 0 (the default): a quarter of physical
+	 * memory, 1 GiB if unknown; SIZE_MAX: no limit. */
+	size_t max_memory;
 	tern_log_fn log;
 	void *log_ctx;
 	/* ---- backend ----
@@ -232,8 +239,9 @@ enum tern_connect_fail {
 	TERN_CONNECT_TICKET_EXPIRED = 7,
 	TERN_CONNECT_TICKET_FORGED = 8,
 	TERN_CONNECT_INTERNAL = 10,
-	TERN_CONNECT_REFUSED = 11,    /* nothing listens on that vport, or policy */
-	TERN_CONNECT_TIMEOUT = 0x100, /* no authenticated answer in time */
+	TERN_CONNECT_REFUSED = 11,        /* nothing listens on that vport, or policy */
+	TERN_CONNECT_REFUSED_MEMORY = 12, /* the server's memory budget (max_memory) is spent */
+	TERN_CONNECT_TIMEOUT = 0x100,     /* no authenticated answer in time */
 	TERN_CONNECT_REFUSED_UNDER_LOAD = 0x101,
 };
 
