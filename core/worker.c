@@ -195,7 +195,9 @@ static void flush_dirty(struct tern_worker *w, tern_time now)
 			retire(w, c);
 			continue;
 		}
-		note_busy(w, c, tern_session_busy(c->s));
+		note_busy(w, c,
+		          tern_session_busy(c->s) &&
+		                  c->s->rec.rtt.smoothed < TERN_WORKER_POLL_RTT_US);
 		when = tern_session_deadline(c->s, now);
 		if (when == TERN_TIME_NEVER)
 			tern_timer_cancel(&w->wheel, &c->timer);
