@@ -96,6 +96,7 @@ static int open_socket(struct tern_engine *e, struct wslot *ws, unsigned i)
 	uc.gso = e->cfg.gso;
 	uc.gro = e->cfg.gro;
 	uc.sqpoll = e->cfg.sqpoll;
+	uc.direct_rx = e->cfg.latency_mode; /* busy polling: the shortest receive path */
 	uc.rcvbuf = uc.sndbuf = (int)TERN_MIN(e->cfg.socket_buffer, (size_t)INT_MAX / 2);
 	rc = tern_uring_open(&uc, &ws->u, &port, err, sizeof(err));
 	if (rc < 0)
