@@ -116,12 +116,13 @@ int tern_handle_recv(struct tern_handle *h, void *buf, size_t cap, struct tern_r
 
 	if (!buf && cap)
 		return TERN_EINVAL;
-	if (h->direct.armed) /* inline engines: a callback's recv inside a recv */
+	if (h->inline_mode && h->direct.armed) /* a callback's recv inside a recv */
 		return TERN_EAGAIN;
 	int rc;
 
 	rc = tern_evc_wait_for(TERN_HANDLE_POLL(h), &h->ev, timeout_us, try_recv, &a);
-	h->direct.armed = false; /* inline engines: no message may land in buf after we return */
+	if (h->inline_mode)
+		h->direct.armed = false; /* no message may land in buf after we return */
 	return rc;
 }
 
