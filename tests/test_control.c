@@ -489,6 +489,76 @@ static void test_impostor_bad_server_key(void)
 	teardown(&w);
 }
 
+/* A server under load at the server's address (a tap with the server's
+ * keys): initiations without a valid mac2 get a genuine cookie reply; the
+ * first that carries one is followed by a forged cookie reply (right CID,
+ * random sealed bytes), which the client must ignore without losing the
+ * cookie it holds. */
+struct loaded {
+	struct world *w;
+	struct tern_cookie *cookie;
+	struct tern_hs_mac_keys mac;
+	unsigned with_mac2, without_mac2;
+};
+
+static void loaded_tap(void *ctx, const struct tern_pkt *pkt)
+{
+	struct loaded *ld = ctx;
+	struct tern_sim *sim = tern_simnet_sim(ld->w->net);
+	tern_time now = tern_simnet_now(ld->w->net);
+	uint8_t reply[TERN_HS_COOKIE_REPLY_LEN];
+	int n;
+
+	if (pkt->len < TERN_HS_INIT_LEN || pkt->data[0] != (0x80 | TERN_HS_INITIATION))
+		return;
+	if (tern_cookie_check_mac2(ld->cookie, now, &pkt->peer, pkt->data, pkt->len) == 0) {
+		if (ld->with_mac2++ == 0) { /* the forgery: a reply no key opens */
+			reply[0] = 0x80 | TERN_HS_COOKIE_REPLY;
+			reply[1] = TERN_PROTO_VERSION_MAJOR;
+			memcpy(reply + TERN_HS_COOKIE_RECEIVER, pkt->data + TERN_HS_INIT_SENDER,
+			       TERN_CID_LEN);
+			for (size_t i = TERN_HS_COOKIE_NONCE; i < sizeof(reply); i++)
+				reply[i] = (uint8_t)(i * 29 + 7);
+			tern_sim_send(sim, ld->w->ec, &pkt->peer, reply, sizeof(reply));
+		}
+		return;
+	}
+	ld->without_mac2++;
+	n = tern_cookie_reply_build(ld->cookie, now, &ld->mac, &pkt->peer, pkt->data, pkt->len,
+	                            reply, sizeof(reply));
+	CHECK_EQ(n, TERN_HS_COOKIE_REPLY_LEN);
+	tern_sim_send(sim, ld->w->ec, &pkt->peer, reply, (size_t)n);
+}
+
+/* After its first cookie, every try the client sends (the copy at +1 s and
+ * the fresh try at +3 s) carries a valid mac2: the forged reply between
+ * them did not wipe the cookie (issue 13, item 5). */
+static void test_forged_cookie_reply_keeps_cookie(void)
+{
+	struct world w = {0};
+	struct loaded ld = {.w = &w};
+	struct tern_sim_path_cfg path = {.delay_us = 5000};
+	struct tern_sim *sim;
+
+	setup(&w, 15, NULL);
+	sim = tern_simnet_sim(w.net);
+	w.c = (struct tern_addr){.family = 4, .port = 3000, .ip = {127, 0, 0, 3}};
+	w.ec = tern_sim_add_endpoint(sim, &w.c);
+	tern_sim_set_path(sim, w.ea, w.ec, &path);
+	tern_sim_set_path(sim, w.ec, w.ea, &path);
+	CHECK_EQ(tern_cookie_new(&ld.cookie, tern_simnet_now(w.net)), 0);
+	tern_hs_mac_keys_init(&ld.mac, w.kb.pub);
+	CHECK_EQ(tern_simnet_tap(w.net, w.ec, loaded_tap, &ld), 0);
+	w.b = w.c;
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	tern_simnet_run(w.net, 5 * TERN_SEC, NULL, NULL);
+	CHECK_EQ(ld.without_mac2, 1); /* the first try only */
+	CHECK_EQ(ld.with_mac2, 3);    /* the try with the cookie, its copy, a fresh try */
+	CHECK_EQ(tern_control_stats(w.ca.ctl)->cookie_replies_rx, 2);
+	tern_cookie_free(ld.cookie);
+	teardown(&w);
+}
+
 /* ---- retries and duplicates: the response cache ---- */
 
 /* The server's first response is lost. What the server pays for the
@@ -966,6 +1036,7 @@ int main(void)
 	test_tickets();
 	test_no_server_times_out();
 	test_impostor_bad_server_key();
+	test_forged_cookie_reply_keeps_cookie();
 	test_lost_response_resent();
 	test_duplicate_initiation_one_session();
 	test_spoofed_copy_gets_nothing();
