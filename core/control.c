@@ -363,8 +363,9 @@ int tern_control_install(struct tern_control *c, struct tern_hs_result *res, boo
 		tern_session_limit_amplification(s, amp_budget);
 	if (initiator)
 		s->state = TERN_SESSION_ESTABLISHED; /* the response authenticated the server */
-	c->ops.install(c->ops.ctx, s, info, first_pkt, first_len);
-	return 0;
+	rc = c->ops.install(c->ops.ctx, s, info, first_pkt, first_len);
+	c->stats.install_failed += rc < 0;
+	return rc;
 }
 
 /* ---- responder ---- */
@@ -449,6 +450,8 @@ static int respond(struct tern_control *c, struct tern_hs_responder *st,
 	rc = tern_hs_response_create(st, cid, &params, NULL, resp, sizeof(resp), &len, &res, NULL);
 	if (rc < 0)
 		return rc;
+	/* A session that could not be installed sent no response: none is kept
+	 * for the client's retries either (they would connect it to nothing). */
 	rc = tern_control_install(c, &res, false, &si, 3 * init_len - len, resp, len, now);
 	if (rc < 0) {
 		tern_keys_free(&res.keys);

@@ -44,9 +44,11 @@ struct tern_control_ops {
 	/* Hands a new session to its owner worker (CID byte 0 names it); the
 	 * callee owns the session from now on, sets its callbacks, and sends
 	 * first_pkt (the handshake response, NULL for our own connects) to
-	 * info->peer once the session can receive. */
-	void (*install)(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
-	                const uint8_t *first_pkt, size_t first_len);
+	 * info->peer once the session can receive. Returns 0, or a negative
+	 * TERN_E* when it could not (the callee freed the session and sent
+	 * nothing): the control plane then keeps no response for retries. */
+	int (*install)(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
+	               const uint8_t *first_pkt, size_t first_len);
 	/* A connect failed: why is a tern_hs_fail or TERN_HS_TIMEOUT/REFUSED_LOAD. */
 	void (*failed)(void *ctx, void *user, int why);
 	/* True if something listens on (vport, type); NULL = accept every vport. */
@@ -90,6 +92,7 @@ struct tern_control_stats {
 	uint64_t drop_malformed, drop_mac1, drop_ratelimit, drop_no_cookie, drop_unknown_cid;
 	uint64_t cookie_replies_sent, refusals, dh_initiations; /* DH work done as responder */
 	uint64_t accepted, connected, connect_failed, retransmits;
+	uint64_t install_failed; /* sessions built that ops->install could not hand over */
 	/* The response cache (docs/handshake.md §8.3): responses sent again
 	 * instead of new ones (no response DH, no new session); of those, for
 	 * byte-identical duplicates (no DH at all); duplicates dropped once an

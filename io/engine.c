@@ -166,38 +166,44 @@ static bool ctl_listening(void *ctx, uint16_t vport, uint8_t type)
 	return find_listener(ctx, vport, type, NULL);
 }
 
-static void ctl_install(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
-                        const uint8_t *first, size_t first_len)
+/* A connect's context (cc) is freed only once its session is on its way;
+ * on failure the control plane reports the connect failed with it. */
+static int ctl_install(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
+                       const uint8_t *first, size_t first_len)
 {
 	struct tern_engine *e = ctx;
 	struct tern_install *in = calloc(1, sizeof(*in));
 	struct tern_connect_ctx *cc = info->user;
 	unsigned owner = s->local_cid[0] % e->n;
 	struct tern_msg m = {.type = TERN_MSG_INSTALL, .ptr = in};
+	int rc = 0;
 
-	if (!in || (!cc && !find_listener(e, info->vport, info->stream_type, &in->handler))) {
-		free(in);
+	if (!in)
+		rc = TERN_ENOMEM;
+	else if (!cc && !find_listener(e, info->vport, info->stream_type, &in->handler))
+		rc = TERN_ECLOSED; /* unlistened since the handshake began */
+	if (rc == 0) {
+		in->s = s;
+		in->info = *info;
+		in->initiator = cc != NULL;
+		if (cc) {
+			in->handler = cc->handler;
+			in->user = cc->user;
+		}
+		if (first_len && first_len <= sizeof(in->first_pkt)) {
+			memcpy(in->first_pkt, first, first_len);
+			in->first_len = (uint16_t)first_len;
+		}
+		rc = tern_ring_enqueue(e->inboxes[owner], &m) < 0 ? TERN_EAGAIN : 0;
+	}
+	if (rc < 0) {
 		tern_session_free(s);
-		return;
-	}
-	in->s = s;
-	in->info = *info;
-	in->initiator = cc != NULL;
-	if (cc) {
-		in->handler = cc->handler;
-		in->user = cc->user;
-		free(cc);
-	}
-	if (first_len && first_len <= sizeof(in->first_pkt)) {
-		memcpy(in->first_pkt, first, first_len);
-		in->first_len = (uint16_t)first_len;
-	}
-	if (tern_ring_enqueue(e->inboxes[owner], &m) < 0) {
-		tern_session_free(s);
 		free(in);
-		return;
+		return rc;
 	}
+	free(cc);
 	tern_engine_wake(e, (int)owner);
+	return 0;
 }
 
 static void ctl_failed(void *ctx, void *user, int why)

@@ -43,6 +43,7 @@ struct world {
 	size_t resp_cache;          /* server's resp_cache_entries; 0: the default */
 	bool no_resp_cache;         /* server without a response cache */
 	struct tern_budget *budget; /* the server sessions' memory budget; NULL: none */
+	unsigned refuse;            /* server installs that fail, the first ones */
 };
 
 static void on_session(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info)
@@ -101,6 +102,17 @@ static bool allow(void *ctx, const uint8_t *pub)
 	return memcmp(pub, w->allowed, TERN_HS_KEY_LEN) == 0;
 }
 
+static bool refuse_install(void *ctx, const struct tern_hs_session_info *info)
+{
+	struct side *sd = ctx;
+
+	(void)info;
+	if (!sd->w->refuse)
+		return false;
+	sd->w->refuse--;
+	return true;
+}
+
 static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypair *kp,
                  const uint8_t *ticket_key, bool server)
 {
@@ -116,8 +128,10 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 	sd->w = w;
 	if (!server && w->client_minor)
 		hc.control.min_minor = hc.control.max_minor = w->client_minor;
-	if (server)
+	if (server) {
 		hc.listening = listening;
+		hc.refuse_install = refuse_install;
+	}
 	if (server && w->resp_cache)
 		hc.control.resp_cache_entries = w->resp_cache;
 	if (server && w->no_resp_cache)
@@ -714,6 +728,31 @@ static void deliver(struct world *w, const struct tern_addr *src, const uint8_t 
 	tern_simnet_run(w->net, tern_simnet_now(w->net) + 50 * TERN_MS, NULL, NULL);
 }
 
+/* The server's first install fails (in an engine: the owner worker's inbox
+ * was full), so no response went out. The client's copy of its try at 1 s
+ * must not be answered from the response cache — that would connect it to a
+ * session that does not exist — but refused as a replay, which brings its
+ * fresh try forward at once: that one gets a session on both sides. */
+static void test_failed_install_not_cached(void)
+{
+	struct world w = {.refuse = 1};
+	const struct tern_control_stats *st;
+
+	setup(&w, 16, NULL);
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	st = tern_control_stats(w.sb.ctl);
+	CHECK_EQ(st->install_failed, 1);
+	CHECK_EQ(st->accepted, 1);
+	CHECK_EQ(st->responses_resent, 0);
+	CHECK_EQ(st->fail[TERN_HS_REPLAY], 1);
+	CHECK_EQ(w.ca.sessions, 1);
+	CHECK_EQ(w.sb.sessions, 1);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1); /* both ends hold the same session */
+	CHECK(w.ca.when >= TERN_SEC && w.ca.when <= TERN_SEC + 25 * TERN_MS);
+	teardown(&w);
+}
+
 /* An on-path attacker copies the client's answered initiation and sends it
  * from its own address: the cache is keyed by source, so the copy is a full
  * initiation there and fails the replay check (a 43-byte REPLAY refusal,
@@ -1039,6 +1078,7 @@ int main(void)
 	test_forged_cookie_reply_keeps_cookie();
 	test_lost_response_resent();
 	test_duplicate_initiation_one_session();
+	test_failed_install_not_cached();
 	test_spoofed_copy_gets_nothing();
 	test_resp_cache_bounded();
 	test_retry_storm();
