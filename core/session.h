@@ -170,6 +170,7 @@ struct tern_session {
 	tern_time tx_gen_start;    /* when tx_gen began (key_update_interval) */
 	uint64_t auth_failures;    /* packets that failed to open, ever (integrity limit) */
 	bool key_update_pending;   /* a KEY_UPDATE frame announcing tx_gen is owed */
+	bool rx_gen_acked;         /* we sent an ACK since keys.generation began (§5.4) */
 	struct tern_replay replay; /* pns that opened (checked before, set after AEAD) */
 
 	struct tern_recovery rec;
