@@ -17,6 +17,7 @@
 #define TERN_SESSION_H
 
 #include "ack.h"
+#include "admit.h"
 #include "cc.h"
 #include "dgram.h"
 #include "flow.h"
@@ -225,6 +226,10 @@ struct tern_session {
 	/* Bytes we may still send before the peer's address is validated (3x
 	 * what it sent us, RFC 9000 §8.1); UINT64_MAX once validated. */
 	uint64_t amp_budget;
+	/* A responder session's place in the control plane's admission counts
+	 * (core/admit.h): half-open until the first authenticated packet,
+	 * counted against its source until freed. Zero when not admitted. */
+	struct tern_admit_ticket admit;
 	struct tern_session_stats stats;
 	char errbuf[128]; /* last API error message */
 };

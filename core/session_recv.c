@@ -472,6 +472,7 @@ static void on_authenticated(struct tern_session *s, uint64_t pn, size_t len, te
 	s->amp_budget = UINT64_MAX; /* the peer holds our keys: its address is proven */
 	if (s->state == TERN_SESSION_HANDSHAKING) {
 		s->state = TERN_SESSION_ESTABLISHED;
+		tern_admit_confirm(&s->admit); /* no longer half-open */
 		if (s->cbs.established)
 			s->cbs.established(s->cbs.ctx, s);
 	}

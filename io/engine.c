@@ -276,6 +276,11 @@ int tern_engine_make_control(struct tern_engine *e)
 	cc.hs_queue_depth = e->cfg.handshake_queue_depth;
 	cc.ratelimit.rate = e->cfg.handshake_rate;
 	cc.ratelimit.burst = e->cfg.handshake_burst;
+	cc.source_rate.rate = e->cfg.handshake_source_rate;
+	cc.source_rate.burst = e->cfg.handshake_source_burst;
+	cc.load_busy_pct = e->cfg.handshake_busy_pct;
+	cc.max_half_open = e->cfg.max_half_open;
+	cc.max_source_sessions = e->cfg.max_sessions_per_source;
 	cc.workers = (uint8_t)e->n;
 	session_cfg(&e->cfg, &cc.session);
 	cc.session.budget = &e->budget;
@@ -336,11 +341,16 @@ static void control_sleep(struct tern_engine *e, tern_time now)
 unsigned tern_engine_control_step(struct tern_engine *e, tern_time now)
 {
 	unsigned work = control_connects(e, now);
+	tern_time done;
 
 	for (unsigned i = 0; i < e->n; i++)
 		work += control_packets(e, &e->ws[i], now);
 	if (now >= tern_control_deadline(e->ctl))
 		tern_control_on_timeout(e->ctl, now);
+	if (work) { /* the time it took is what load costs (tern_control_busy) */
+		done = tern_engine_clock();
+		tern_control_busy(e->ctl, done - now, done);
+	}
 	return work;
 }
 

@@ -258,12 +258,15 @@ static void host_work(struct simhost *h, tern_time now)
 	while (h->n && h->busy_until <= now) {
 		struct hs_item *it = &h->q[h->head];
 		uint64_t dh = st->dh_initiations + st->connected;
+		tern_time cost;
 
 		h->head = (h->head + 1) % h->cfg.queue;
 		h->n--;
 		tern_control_on_packet(h->ctl, it->data, it->len, &it->src, (unsigned)h->n, 0, now);
-		h->busy_until = TERN_MAX(h->busy_until, now) + h->cfg.cost_check +
-		                (st->dh_initiations + st->connected > dh ? h->cfg.cost_dh : 0);
+		cost = h->cfg.cost_check +
+		       (st->dh_initiations + st->connected > dh ? h->cfg.cost_dh : 0);
+		h->busy_until = TERN_MAX(h->busy_until, now) + cost;
+		tern_control_busy(h->ctl, cost, now); /* as an engine measures its thread */
 	}
 }
 

@@ -20,9 +20,9 @@ struct world;
 struct side {
 	struct world *w;
 	struct tern_control *ctl;
-	struct tern_session *s;        /* the session with the legitimate peer */
-	struct tern_session *all[128]; /* every session installed here, to free */
-	unsigned nall;
+	struct tern_session *s;    /* the session with the legitimate peer */
+	struct tern_session **all; /* every session installed here, to free */
+	unsigned nall, cap;
 	struct tern_hs_session_info info;
 	int sessions, failed, why;
 	tern_time when;
@@ -44,6 +44,7 @@ struct world {
 	bool no_resp_cache;         /* server without a response cache */
 	struct tern_budget *budget; /* the server sessions' memory budget; NULL: none */
 	unsigned refuse;            /* server installs that fail, the first ones */
+	void (*server_cfg)(struct tern_simhost_cfg *hc); /* adjusts the server */
 };
 
 static void on_session(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info)
@@ -51,8 +52,12 @@ static void on_session(void *ctx, struct tern_session *s, const struct tern_hs_s
 	struct side *sd = ctx;
 	const struct tern_hs_keypair *peer = sd == &sd->w->sb ? &sd->w->ka : &sd->w->kb;
 
-	if (sd->nall < TERN_ARRAY_LEN(sd->all))
-		sd->all[sd->nall++] = s;
+	if (sd->nall == sd->cap) {
+		sd->cap = sd->cap ? 2 * sd->cap : 64;
+		sd->all = realloc(sd->all, sd->cap * sizeof(*sd->all));
+		CHECK(sd->all != NULL);
+	}
+	sd->all[sd->nall++] = s;
 	if (memcmp(info->peer_static, peer->pub, TERN_HS_KEY_LEN) != 0)
 		return; /* a forged initiation that got through: not our client */
 	sd->s = s;
@@ -142,6 +147,8 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 		hc.control.allow = allow;
 		hc.control.allow_ctx = w;
 	}
+	if (server && w->server_cfg)
+		w->server_cfg(&hc);
 	CHECK_EQ(tern_simnet_host(w->net, ep, &hc, &sd->ctl, &err), 0);
 }
 
@@ -169,6 +176,8 @@ static void teardown(struct world *w)
 		tern_session_free(w->ca.all[i]);
 	for (unsigned i = 0; i < w->sb.nall; i++)
 		tern_session_free(w->sb.all[i]);
+	free(w->ca.all);
+	free(w->sb.all);
 }
 
 static int connect_to(struct world *w, const uint8_t *server_pub, const uint8_t *ticket,
@@ -232,6 +241,9 @@ static void test_handshake_ok(void)
 	CHECK(w.ca.info.user == &w);
 	CHECK(w.ca.s && w.sb.s && w.ca.s->keys.tx && w.sb.s->keys.rx);
 	CHECK_EQ(tern_control_stats(w.sb.ctl)->dh_initiations, 1);
+	/* the server's session was half-open until the client's first packet */
+	CHECK_EQ(tern_admit_half_open(tern_control_admit(w.sb.ctl)), 0);
+	CHECK_EQ(tern_admit_sessions(tern_control_admit(w.sb.ctl)), 1);
 	teardown(&w);
 }
 
@@ -842,6 +854,221 @@ static void test_resp_cache_bounded(void)
 	teardown(&w);
 }
 
+/* ---- admission: rate, half-open and per-source caps, load ---- */
+
+enum spray_src {
+	ONE_SOURCE, /* 10.9.9.9, one port per initiation */
+	V4_EACH,    /* 10.8.x.y: a source per initiation */
+	V6_SAME_64, /* 2001:db8:1:2::x: one /64 */
+};
+
+static struct tern_addr spray_addr(enum spray_src kind, unsigned i)
+{
+	struct tern_addr a = {.family = 4, .port = (uint16_t)(5000 + i), .ip = {10, 9, 9, 9}};
+
+	if (kind == V4_EACH) {
+		a.ip[1] = 8;
+		a.ip[2] = (uint8_t)(i >> 8);
+		a.ip[3] = (uint8_t)i;
+	} else if (kind == V6_SAME_64) {
+		a = (struct tern_addr){.family = 6, .port = 5000};
+		memcpy(a.ip, "\x20\x01\x0d\xb8\x00\x01\x00\x02", 8);
+		a.ip[14] = (uint8_t)(i >> 8);
+		a.ip[15] = (uint8_t)(i + 1);
+	}
+	return a;
+}
+
+/* Valid initiations from one static key (newer timestamps each), n of them
+ * one every gap, from src; with mac2 keyed by the server's cookie for that
+ * source when with_cookie (as a client that got a cookie reply sends). */
+struct spray {
+	struct tern_hs_keypair key;
+	uint64_t next; /* initiations sent so far: CIDs and timestamps */
+};
+
+static void spray_from(struct world *w, struct spray *sp, const struct tern_addr *src,
+                       bool with_cookie)
+{
+	uint8_t pkt[TERN_HS_INIT_LEN], cookie[TERN_HS_COOKIE_LEN];
+
+	make_init(w, &sp->key, 0x5000 + sp->next, 1 + sp->next, pkt);
+	sp->next++;
+	if (with_cookie) {
+		CHECK_EQ(tern_cookie_make(w->sb.ctl->cookie, tern_simnet_now(w->net), src, cookie),
+		         0);
+		CHECK_EQ(tern_hs_write_mac2(pkt, sizeof(pkt), cookie), 0);
+	}
+	CHECK_EQ(tern_simnet_inject(w->net, w->eb, src, pkt, sizeof(pkt)), 0);
+}
+
+/* Runs the simulator for dt of virtual time. */
+static void pass(struct world *w, tern_time dt)
+{
+	tern_time until = tern_simnet_now(w->net) + dt;
+
+	tern_simnet_run(w->net, until, NULL, NULL);
+	tern_sim_advance(tern_simnet_sim(w->net), until);
+}
+
+static void spray(struct world *w, struct spray *sp, enum spray_src kind, unsigned n, tern_time gap,
+                  bool with_cookie)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct tern_addr src = spray_addr(kind, (unsigned)sp->next);
+
+		spray_from(w, sp, &src, with_cookie);
+		pass(w, gap);
+	}
+}
+
+static size_t half_open(const struct world *w)
+{
+	return tern_admit_half_open(tern_control_admit(w->sb.ctl));
+}
+
+/* Frees the server's i-th session, as its worker does when it ends. */
+static void server_drop(struct world *w, unsigned i)
+{
+	tern_simnet_detach(w->net, w->sb.all[i]);
+	tern_session_free(w->sb.all[i]);
+	w->sb.all[i] = w->sb.all[--w->sb.nall];
+}
+
+/* Issue 13 item 4: 1,000 valid initiations a second from one source (one
+ * static key, never completing) made a session each on a server that was not
+ * under load. The per-source rate is always on: 100 at once, then 100/s. */
+static void test_source_rate_always_on(void)
+{
+	struct world w = {0};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+
+	setup(&w, 17, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, ONE_SOURCE, 1000, TERN_MS, false);
+	fprintf(stderr, "one source at 1000/s for 1 s: %llu sessions, %llu dropped by rate\n",
+	        (unsigned long long)st->accepted, (unsigned long long)st->drop_ratelimit);
+	CHECK(st->accepted >= 190 && st->accepted <= 201); /* burst 100, then 100/s */
+	CHECK_EQ(st->accepted + st->drop_ratelimit, 1000);
+	CHECK_EQ(st->load_entered, 0);
+	CHECK_EQ(st->cookie_replies_sent, 0);
+	CHECK_EQ(half_open(&w), st->accepted); /* none ever confirmed */
+	CHECK_EQ(tern_admit_sessions(tern_control_admit(w.sb.ctl)), st->accepted);
+	teardown(&w);
+}
+
+static void small_half_open(struct tern_simhost_cfg *hc)
+{
+	hc->control.max_half_open = 8;
+}
+
+/* At most max_half_open responder sessions wait for their client's first
+ * packet; from half of that on the server is under load (cookies). A slot
+ * comes back when such a session is confirmed or freed. */
+static void test_half_open_cap(void)
+{
+	struct world w = {.server_cfg = small_half_open};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+
+	setup(&w, 18, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, V4_EACH, 20, TERN_MS, true); /* real sources: cookies pass */
+	CHECK_EQ(st->accepted, 8);
+	CHECK_EQ(st->drop_half_open, 12);
+	CHECK_EQ(half_open(&w), 8);
+	CHECK_EQ(st->load_entered, 1);
+	CHECK_EQ(w.sb.nall, 8);
+	server_drop(&w, 0);
+	server_drop(&w, 0);
+	CHECK_EQ(half_open(&w), 6);
+	/* a legitimate client: one cookie round trip (under load), then its
+	 * session is half-open until its first packet confirms it */
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	CHECK_EQ(w.ca.sessions, 1);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1);
+	CHECK_EQ(half_open(&w), 6);
+	CHECK_EQ(st->accepted, 9);
+	spray(&w, &sp, V4_EACH, 3, TERN_MS, true);
+	CHECK_EQ(st->accepted, 11);
+	CHECK_EQ(half_open(&w), 8);
+	CHECK_EQ(st->drop_half_open, 13);
+	teardown(&w);
+}
+
+static void small_source_cap(struct tern_simhost_cfg *hc)
+{
+	hc->control.max_source_sessions = 4;
+}
+
+/* A source (here an IPv6 /64, whatever the addresses in it) holds at most
+ * max_source_sessions sessions, confirmed or not; other sources are not
+ * affected, and a freed session makes room. */
+static void test_source_session_cap(void)
+{
+	struct world w = {.server_cfg = small_source_cap};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+	struct tern_addr other = spray_addr(V6_SAME_64, 0);
+
+	setup(&w, 19, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, V6_SAME_64, 10, TERN_MS, false);
+	CHECK_EQ(st->accepted, 4);
+	CHECK_EQ(st->drop_source_limit, 6);
+	other.ip[7] = 3; /* 2001:db8:1:3::1, the next /64 */
+	spray_from(&w, &sp, &other, false);
+	pass(&w, TERN_MS);
+	CHECK_EQ(st->accepted, 5);
+	server_drop(&w, 0); /* one of the first /64's */
+	spray(&w, &sp, V6_SAME_64, 2, TERN_MS, false);
+	CHECK_EQ(st->accepted, 6);
+	CHECK_EQ(st->drop_source_limit, 7);
+	/* a legitimate client elsewhere is served throughout */
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1);
+	teardown(&w);
+}
+
+static void slow_server(struct tern_simhost_cfg *hc)
+{
+	hc->control.hs_queue_depth = 4096;  /* never by backlog */
+	hc->control.max_half_open = 100000; /* nor by half-open sessions */
+	hc->cost_dh = 600;                  /* 60% of the CPU at 1,000 handshakes/s */
+}
+
+/* Load from cost: 1,000 initiations a second from as many sources, each
+ * costing 0.6 ms of the control plane's CPU, never build a backlog (the
+ * queue drains between them) nor fill the half-open cap, but keep the
+ * thread 60% busy: once half of a second went to them, the server is under
+ * load and the rest get cookie replies instead of Diffie-Hellman. */
+static void test_load_by_busy_time(void)
+{
+	struct world w = {.server_cfg = slow_server};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+
+	setup(&w, 20, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, V4_EACH, 1500, TERN_MS, false);
+	fprintf(stderr,
+	        "1000/s at 0.6 ms each for 1.5 s: %llu DH, %llu cookie replies, load %llu\n",
+	        (unsigned long long)st->dh_initiations, (unsigned long long)st->cookie_replies_sent,
+	        (unsigned long long)st->load_entered);
+	CHECK(st->dh_initiations >= 800 && st->dh_initiations <= 850);
+	CHECK_EQ(st->dh_initiations + st->cookie_replies_sent, 1500);
+	CHECK_EQ(st->load_entered, 1);
+	CHECK_EQ(tern_simnet_host_queue_drops(w.net, w.eb), 0);
+	teardown(&w);
+}
+
 /* ---- a retry storm: many clients at once on a slow server ---- */
 
 #define STORM_CLIENTS 500
@@ -1081,6 +1308,10 @@ int main(void)
 	test_failed_install_not_cached();
 	test_spoofed_copy_gets_nothing();
 	test_resp_cache_bounded();
+	test_source_rate_always_on();
+	test_half_open_cap();
+	test_source_session_cap();
+	test_load_by_busy_time();
 	test_retry_storm();
 	test_flood_bad_mac();
 	test_flood_valid_mac1_needs_cookies();
