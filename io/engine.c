@@ -117,6 +117,7 @@ void *tern_engine_worker_main(void *arg)
 		/* relaxed: stop() only polls this count until it reaches 0 */
 		atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
 		                      memory_order_relaxed);
+		tern_engine_publish_worker(ws, now, work);
 		if (e->cfg.latency_mode && !work)
 			continue;
 		idle = tern_worker_idle_time(&ws->w, work ? now : tern_engine_clock(), work);
@@ -342,15 +343,19 @@ unsigned tern_engine_control_step(struct tern_engine *e, tern_time now)
 {
 	unsigned work = control_connects(e, now);
 	tern_time done;
+	bool due;
 
 	for (unsigned i = 0; i < e->n; i++)
 		work += control_packets(e, &e->ws[i], now);
-	if (now >= tern_control_deadline(e->ctl))
+	due = now >= tern_control_deadline(e->ctl);
+	if (due)
 		tern_control_on_timeout(e->ctl, now);
 	if (work) { /* the time it took is what load costs (tern_control_busy) */
 		done = tern_engine_clock();
 		tern_control_busy(e->ctl, done - now, done);
 	}
+	if (work || due)
+		tern_engine_publish_control(e);
 	return work;
 }
 
@@ -384,6 +389,7 @@ static unsigned inline_round(struct tern_engine *e, tern_time *sleep)
 	work += tern_worker_poll(&ws->w, now);
 	e->inline_polled = now;
 	atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w), memory_order_relaxed);
+	tern_engine_publish_worker(ws, now, work);
 	*sleep = e->cfg.latency_mode && !work ? 0 : tern_worker_idle_time(&ws->w, now, work);
 	next = tern_control_deadline(e->ctl);
 	if (*sleep && next != TERN_TIME_NEVER)

@@ -205,6 +205,20 @@ const char *tern_engine_errmsg(const struct tern_engine *e);
  * io_uring: w<i>.* socket counters). Callable from any thread while the
  * engine runs. Returns the length written (truncated to len - 1). */
 size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len);
+/* The engine's own counters as text, one "name value" per line (docs/api.md
+ * lists them): `sessions`; the handshake admission gauges `half_open`
+ * (responder sessions not yet confirmed) and `admitted` (responder sessions
+ * alive); `ctl.*`, the control plane's counters (initiations, drop_mac1,
+ * drop_ratelimit, drop_half_open, drop_source_limit, cookie_replies_sent,
+ * load_entered, ... and ctl.fail.<reason>); `mem.sessions`, heap bytes held
+ * by the sessions and the workers' tables; `worker<i>.*`, each worker's
+ * counters (unknown_cid, malformed, handshake_dropped, ring_full, ...).
+ * Callable from any thread; counters are at most a poll (or 1 ms, for an
+ * idle worker) old; mem.sessions makes each running worker walk its
+ * sessions, and waits up to 50 ms for them. The backend's counters are
+ * tern_engine_backend_stats'. Returns the length written (truncated to
+ * len - 1). */
+size_t tern_engine_stats(struct tern_engine *e, char *buf, size_t len);
 
 /* Why a session ended, or a connect failed. */
 struct tern_close_reason {
