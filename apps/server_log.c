@@ -208,7 +208,7 @@ void server_counters_log(struct tern_engine *e)
 		static char buf[32768]; /* SIGUSR1 is handled on the main thread only */
 		size_t n = tern_engine_stats(e, buf, sizeof(buf));
 
-		stats_log("engine", buf, n);
+		stats_log("engine-counters", buf, n);
 		n = tern_engine_backend_stats(e, buf, sizeof(buf));
 		stats_log("backend", buf, n);
 	}

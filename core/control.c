@@ -1,8 +1,11 @@
 /* The control plane's responder half and its plumbing (see control.h). An
  * initiation is checked in increasing order of cost: framing and mac1 (a
  * keyed hash, no private key), then — under load — the cookie in mac2, then
- * the per-source rate limit, and only then the Noise work with its two
- * X25519 operations. The initiator half lives in control_client.c.
+ * what its source may have (a rate, room under the half-open and per-source
+ * session caps: core/admit.h), and only then the Noise work with its two
+ * X25519 operations. Load is what handshakes cost: a backlog, half-open
+ * sessions, the thread's busy time (docs/handshake.md §6.1). The initiator
+ * half lives in control_client.c.
  *
  * Responses we sent are kept a short while (a bounded ring, hashed by source
  * address and the initiator's CID) so that a client retrying because our

@@ -1,7 +1,8 @@
 /* The control plane: handshakes off the data path. It takes handshake
  * packets (initiations, responses, cookie replies) and connect requests,
- * runs the cheap checks first (mac1, per-source rate limit, and a cookie
- * under load) and the X25519 work only for what survives them, and turns each
+ * runs the cheap checks first (mac1, a cookie under load, per-source rate
+ * limits, the half-open and per-source session caps) and the X25519 work
+ * only for what survives them, and turns each
  * completed handshake into a session handed to its owner worker. A client's
  * retry or duplicate of an initiation it already answered gets the same
  * response again from a bounded cache, not a second session
