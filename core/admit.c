@@ -1,9 +1,9 @@
 /* Admission counts for responder sessions (see admit.h). Every count is a
  * relaxed atomic: nothing else is published through them, a cap only needs
  * its own count, and only the control thread raises counts, so between its
- * check and its raise a count can only fall. The reference count follows
- * the usual pattern: a relaxed raise, a release drop, and an acquire fence
- * before the free (so every ticket's last writes happen before it). */
+ * check and its raise a count can only fall. The reference count: a
+ * relaxed raise (the raiser holds a reference already), an acq_rel drop
+ * (the last holder frees after everyone's writes). */
 #include <stdlib.h>
 
 #include "admit.h"
@@ -38,10 +38,9 @@ int tern_admit_new(struct tern_admit **out, const struct tern_admit_cfg *cfg)
 
 void tern_admit_put(struct tern_admit *a)
 {
-	if (!a || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_release) != 1)
-		return;
-	atomic_thread_fence(memory_order_acquire); /* pairs with the others' release */
-	free(a);
+	/* acq_rel: the last one out sees every other holder's writes */
+	if (a && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1)
+		free(a);
 }
 
 /* The source's two counters; false for an unknown family. */
