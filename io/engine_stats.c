@@ -31,7 +31,7 @@ static const struct stat_name worker_names[] = {
         WSTAT(tx_dropped),      WSTAT(unknown_cid),    WSTAT(malformed),  WSTAT(handoffs_out),
         WSTAT(handoffs_in),     WSTAT(handshakes_out), WSTAT(ring_full),  WSTAT(sessions_installed),
         WSTAT(sessions_closed), WSTAT(polls),          WSTAT(idle_polls), WSTAT(handshake_dropped),
-        WSTAT(sleeps),
+        WSTAT(sleeps),          WSTAT(memory_closes),
 };
 /* a counter added to the struct must be named above */
 _Static_assert(sizeof(struct tern_worker_stats) == sizeof(uint64_t) * TERN_ARRAY_LEN(worker_names),
@@ -49,7 +49,7 @@ static const struct stat_name control_names[] = {
         CSTAT(connected),          CSTAT(connect_failed),    CSTAT(retransmits),
         CSTAT(responses_resent),   CSTAT(duplicates_resent), CSTAT(drop_duplicate),
         CSTAT(resp_cache_evicted), CSTAT(install_failed),    CSTAT(drop_half_open),
-        CSTAT(drop_source_limit),  CSTAT(load_entered),
+        CSTAT(drop_source_limit),  CSTAT(load_entered),      CSTAT(refused_memory),
 };
 _Static_assert(sizeof(struct tern_control_stats) ==
                        sizeof(uint64_t) * (TERN_ARRAY_LEN(control_names) +
@@ -111,10 +111,10 @@ static bool workers_busy(struct tern_engine *e)
 	return !e->cfg.inline_mode && atomic_load_explicit(&e->running, memory_order_acquire);
 }
 
-/* Heap held by every worker's sessions and tables: each running worker
- * counts its own at its next poll; a worker that does not answer within
- * MEM_WAIT_US is reported with its last count. An engine-wide memory budget
- * (cfg.max_memory, issue 13 item 3) would give mem.in_use beside it. */
+/* Heap held by every worker's sessions and tables (the budget counts only
+ * their stream buffers): each running worker counts its own at its next
+ * poll; a worker that does not answer within MEM_WAIT_US is reported with
+ * its last count. */
 static uint64_t sessions_mem(struct tern_engine *e)
 {
 	unsigned ask[64];
@@ -198,6 +198,9 @@ size_t tern_engine_stats(struct tern_engine *e, char *buf, size_t len)
 	used = put(buf, len, used, "", "sessions", live);
 	used = control_text(e, buf, len, used);
 	used = put(buf, len, used, "", "mem.sessions", sessions_mem(e));
+	/* the engine's memory budget (cfg.max_memory): the stream buffers */
+	used = put(buf, len, used, "", "mem.budget_used", tern_budget_used(&e->budget));
+	used = put(buf, len, used, "", "mem.budget_limit", e->budget.limit);
 	for (unsigned i = 0; i < e->n; i++)
 		used = worker_text(&e->ws[i], i, buf, len, used);
 	return used;
