@@ -396,10 +396,10 @@ int tern_control_install(struct tern_control *c, struct tern_hs_result *res, boo
 		return rc;
 	if (amp_budget != UINT64_MAX)
 		tern_session_limit_amplification(s, amp_budget);
-	if (!initiator) /* half-open, and counted against its source, from now on */
-		tern_admit_take(c->admit, &info->peer, &s->admit);
 	if (initiator)
 		s->state = TERN_SESSION_ESTABLISHED; /* the response authenticated the server */
+	else /* half-open, and counted against its source, from now on */
+		tern_admit_take(c->admit, &info->peer, &s->admit);
 	rc = c->ops.install(c->ops.ctx, s, info, first_pkt, first_len);
 	c->stats.install_failed += rc < 0;
 	return rc;

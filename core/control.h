@@ -2,8 +2,8 @@
  * packets (initiations, responses, cookie replies) and connect requests,
  * runs the cheap checks first (mac1, a cookie under load, per-source rate
  * limits, the half-open and per-source session caps) and the X25519 work
- * only for what survives them, and turns each
- * completed handshake into a session handed to its owner worker. A client's
+ * only for what survives them, and turns each completed handshake into a
+ * session handed to its owner worker. A client's
  * retry or duplicate of an initiation it already answered gets the same
  * response again from a bounded cache, not a second session
  * (docs/handshake.md §8.3).

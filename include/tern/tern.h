@@ -211,9 +211,10 @@ size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len);
  * alive); `ctl.*`, the control plane's counters (initiations, drop_mac1,
  * drop_ratelimit, drop_half_open, drop_source_limit, cookie_replies_sent,
  * load_entered, ... and ctl.fail.<reason>); `mem.sessions`, heap bytes held
- * by the sessions and the workers' tables, `mem.budget_used` and
- * `mem.budget_limit`, the stream buffers against max_memory; `worker<i>.*`, each worker's
- * counters (unknown_cid, malformed, handshake_dropped, ring_full, ...).
+ * by the sessions and the workers' tables; `mem.budget_used` and
+ * `mem.budget_limit`, the stream buffers against max_memory; `worker<i>.*`,
+ * each worker's counters (unknown_cid, malformed, handshake_dropped,
+ * ring_full, ...).
  * Callable from any thread; counters are at most a poll (or 1 ms, for an
  * idle worker) old; mem.sessions makes each running worker walk its
  * sessions, and waits up to 50 ms for them. The backend's counters are
