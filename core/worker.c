@@ -69,6 +69,19 @@ size_t tern_worker_sessions(const struct tern_worker *w)
 	return tern_table_count(&w->table);
 }
 
+size_t tern_worker_mem(const struct tern_worker *w)
+{
+	size_t m = tern_table_capacity(&w->table) * sizeof(struct tern_table_slot);
+	struct tern_table_iter it;
+	uint64_t key;
+	void *val;
+
+	tern_table_iter_init(&w->table, &it);
+	while (tern_table_next(&w->table, &it, &key, &val))
+		m += sizeof(struct tern_conn) + tern_session_mem(((struct tern_conn *)val)->s);
+	return m;
+}
+
 tern_time tern_worker_deadline(const struct tern_worker *w)
 {
 	return tern_wheel_next(&w->wheel);

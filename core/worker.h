@@ -160,6 +160,9 @@ tern_time tern_worker_deadline(const struct tern_worker *w);
  * sleep (its backend's wait wakes it early for a packet or a wake-up). */
 tern_time tern_worker_idle_time(struct tern_worker *w, tern_time now, unsigned work);
 size_t tern_worker_sessions(const struct tern_worker *w);
+/* Heap bytes its sessions hold (tern_session_mem each, their tern_conn) and
+ * its table: a walk over every session, for statistics only. */
+size_t tern_worker_mem(const struct tern_worker *w);
 
 /* ---- shared with conn.c ---- */
 void tern_worker_touch(struct tern_worker *w, struct tern_conn *c);

@@ -37,6 +37,11 @@ void tern_engine_cfg_default(struct tern_engine_cfg *c)
 	c->handshake_queue_depth = 1024;
 	c->handshake_rate = 20;
 	c->handshake_burst = 10;
+	c->handshake_source_rate = 100;
+	c->handshake_source_burst = 100;
+	c->handshake_busy_pct = 50;
+	c->max_half_open = 1024;
+	c->max_sessions_per_source = 1024;
 	c->max_sessions = 65536;
 }
 
@@ -76,6 +81,13 @@ static int check_cfg(struct tern_engine *e, const struct tern_engine_cfg *c)
 		return fail(e, TERN_EINVAL,
 		            "handshake_queue_depth, handshake_rate (up to 1000000) "
 		            "and handshake_burst must be positive");
+	if (c->handshake_source_rate == 0 || c->handshake_source_burst == 0 ||
+	    c->handshake_source_rate > 1000000 || c->max_half_open == 0 ||
+	    c->max_sessions_per_source == 0 || c->handshake_busy_pct > 100)
+		return fail(e, TERN_EINVAL,
+		            "handshake_source_rate (up to 1000000), handshake_source_burst, "
+		            "max_half_open and max_sessions_per_source must be positive, "
+		            "handshake_busy_pct at most 100");
 	return 0;
 }
 
