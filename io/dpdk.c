@@ -273,6 +273,7 @@ static int make_pools(struct tern_dpdk_port *p, const struct tern_dpdk_cfg *cfg,
 		                                   .socket = plan.socket[plan.pool_of[i]],
 		                                   .pool = p->pools[plan.pool_of[i]],
 		                                   .wake_fd = -1};
+		tern_net_ratelimit_init(&p->q[i].echo_limit, cfg->echo_rate, cfg->echo_burst);
 	}
 	return 0;
 }

@@ -38,6 +38,10 @@ struct tern_dpdk_cfg {
 	uint16_t vlan;             /* 802.1Q VLAN ID to tag and require; 0: untagged */
 	unsigned rx_desc, tx_desc; /* ring sizes per queue; 0: 1024 (the PMD may adjust) */
 	unsigned mbufs;            /* each pool's size; 0: enough for its queues' rings */
+	/* ICMP and ICMPv6 echo replies each queue may send: a token bucket of
+	 * echo_burst refilled at echo_rate a second (at most 1,000,000); 0:
+	 * 1000 and 50. Requests over it are dropped (q<i>.echo_limited). */
+	unsigned echo_rate, echo_burst;
 };
 
 struct tern_dpdk_port;

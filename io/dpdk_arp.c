@@ -1,8 +1,15 @@
 /* ARP (RFC 826) for the DPDK backend: parse, answer requests for our IPv4
- * address in place, and build requests to resolve peers. Learning follows
- * the RFC's merge rule, as Linux does: a request for us creates the
- * sender's entry; anything else only refreshes an entry that exists (the
- * neighbour table, io/dpdk_neigh.c, applies it). Pure code over bytes. */
+ * address in place, and build requests to resolve peers. What a message
+ * teaches follows the RFC's merge rule, made strict because anyone on the
+ * link can send ARP: a request for us may create the sender's entry (STALE:
+ * the sender exists, we have not reached it); a reply addressed to us (our
+ * IP and MAC as target) confirms an entry; anything else (gratuitous ARP,
+ * requests for other hosts, broadcast replies) only completes an entry we
+ * are resolving. No ARP message replaces a MAC already known: ARP has no
+ * Override flag, so every one is treated as an NA without it (RFC 4861
+ * §7.2.5), and a neighbour that really moved is found again when its old
+ * MAC stops answering our probes (io/dpdk_neigh.c applies all of this).
+ * Pure code over bytes. */
 #include "io/dpdk_net.h"
 
 #define ARP_LEN 28
@@ -20,6 +27,7 @@ void tern_net_parse_arp(const struct tern_net_if *nif, const uint8_t *p, size_t 
 {
 	static const uint8_t zero[4];
 	uint16_t op;
+	bool to_us;
 
 	if (n < ARP_LEN) {
 		bad(rx, TERN_NET_RUNT);
@@ -37,8 +45,12 @@ void tern_net_parse_arp(const struct tern_net_if *nif, const uint8_t *p, size_t 
 	memcpy(rx->dst_ip, p + 24, 4);
 	rx->has_lladdr =
 	        memcmp(p + 14, zero, 4) != 0; /* a probe (sender 0.0.0.0) teaches nothing */
-	rx->learn_create = op == ARP_REQUEST && !memcmp(p + 24, nif->ip4, 4);
-	rx->kind = rx->learn_create ? TERN_NET_KIND_ARP_REQ : TERN_NET_KIND_ARP;
+	to_us = !memcmp(p + 24, nif->ip4, 4);
+	if (to_us && op == ARP_REQUEST)
+		rx->learn = TERN_NET_LEARN_CREATE;
+	else if (to_us && !memcmp(p + 18, nif->mac, TERN_ETH_ALEN))
+		rx->learn = TERN_NET_LEARN_SOLICITED; /* a reply to our request */
+	rx->kind = rx->learn == TERN_NET_LEARN_CREATE ? TERN_NET_KIND_ARP_REQ : TERN_NET_KIND_ARP;
 }
 
 size_t tern_net_arp_reply(const struct tern_net_if *nif, uint8_t *f, size_t len,

@@ -1,9 +1,10 @@
 /* ICMP echo (so operators can ping the host) and ICMPv6: echo, and the
  * neighbour discovery subset a host needs (RFC 4861: answer solicitations
- * for our addresses, solicit peers, learn from advertisements). Replies are
- * written over the request in place. ND messages must arrive with hop
- * limit 255 (proof they were not routed) and a valid checksum; anything
- * else is dropped and counted. Pure code over bytes. */
+ * for our addresses, solicit peers, learn from advertisements with their
+ * Solicited and Override flags). Replies are written over the request in
+ * place; echo replies pass a per-queue token bucket first. ND messages must
+ * arrive with hop limit 255 (proof they were not routed) and a valid
+ * checksum; anything else is dropped and counted. Pure code over bytes. */
 #include "io/dpdk_net.h"
 
 enum {
@@ -74,7 +75,8 @@ static void parse_ns(const struct tern_net_if *nif, const uint8_t *m, size_t n,
 	}
 	rx->kind = TERN_NET_KIND_NS;
 	rx->nb = rx->src;
-	rx->learn_create = true;
+	/* RFC 4861 §7.2.3: a solicitation's source address replaces a known one */
+	rx->learn = TERN_NET_LEARN_CREATE | TERN_NET_LEARN_OVERRIDE;
 	memcpy(rx->dst_ip, m + 8, 16); /* for NS: the target being asked about */
 	if (!nd_option(m + ND_LEN, n - ND_LEN, OPT_SLLA, rx))
 		bad(rx, TERN_NET_ND);
@@ -82,9 +84,15 @@ static void parse_ns(const struct tern_net_if *nif, const uint8_t *m, size_t n,
 
 static void parse_na(const uint8_t *m, size_t n, struct tern_net_rx *rx)
 {
+	if ((m[4] & NA_SOLICITED) && rx->dst_ip[0] == 0xff) {
+		bad(rx, TERN_NET_ND); /* §7.1.2: an answer to one asker is never multicast */
+		return;
+	}
 	rx->kind = TERN_NET_KIND_NA;
 	rx->nb.family = 6;
 	memcpy(rx->nb.ip, m + 8, 16);
+	rx->learn = (m[4] & NA_SOLICITED ? TERN_NET_LEARN_SOLICITED : 0) |
+	            (m[4] & NA_OVERRIDE ? TERN_NET_LEARN_OVERRIDE : 0);
 	if (!nd_option(m + ND_LEN, n - ND_LEN, OPT_TLLA, rx))
 		bad(rx, TERN_NET_ND);
 }
@@ -209,4 +217,23 @@ size_t tern_net_nd_solicit(const struct tern_net_if *nif, uint8_t *f, size_t cap
 	nd_body(nif, m, ND_NS, ip6);
 	icmp6_csum(ip, m, ND_LEN + ND_OPT_LEN);
 	return l2 + TERN_IP6_HLEN + ND_LEN + ND_OPT_LEN;
+}
+
+void tern_net_ratelimit_init(struct tern_net_ratelimit *rl, unsigned rate, unsigned burst)
+{
+	rate = rate ? (unsigned)TERN_MIN(rate, TERN_SEC) : TERN_NET_ECHO_RATE;
+	burst = burst ? burst : TERN_NET_ECHO_BURST;
+	rl->tat = 0;
+	rl->interval = TERN_SEC / rate;
+	rl->slack = (tern_time)(burst - 1) * rl->interval;
+}
+
+bool tern_net_ratelimit_take(struct tern_net_ratelimit *rl, tern_time now)
+{
+	tern_time t = TERN_MAX(rl->tat, now);
+
+	if (t - now > rl->slack)
+		return false;
+	rl->tat = t + rl->interval;
+	return true;
 }

@@ -23,6 +23,7 @@ struct tern_dpdk_qstats {
 	uint64_t drop[TERN_NET_DROP_MAX];
 	uint64_t arp_requests_in, arp_replies_out, arp_learned;
 	uint64_t ns_in, na_out, na_in, echo4, echo6;
+	uint64_t echo_limited; /* echo requests over the rate limit: dropped */
 	uint64_t tx_frames, tx_bytes, tx_retries, tx_full_dropped;
 	uint64_t tx_alloc_fail, tx_no_route, tx_unreachable, tx_neigh_full, tx_too_big;
 	uint64_t ctl_out, ctl_dropped; /* frames we made (replies, probes, released) */
@@ -39,6 +40,7 @@ struct tern_dpdk_queue {
 	struct rte_mbuf *ctl[TERN_DPDK_CTL_MAX]; /* frames to send at the end of this call */
 	int wake_fd;                             /* the worker's wake-up eventfd; -1: none */
 	tern_time nap_us;                        /* the next idle nap (see wait in dpdk_rxtx.c) */
+	struct tern_net_ratelimit echo_limit;    /* echo replies it may send */
 	struct tern_dpdk_qstats st;
 } __rte_cache_aligned;
 

@@ -3,7 +3,11 @@
  * nothing is ever allocated) and a FIFO of packets awaiting resolution,
  * bounded for all neighbours together so an unreachable peer cannot pin the
  * mbuf pool. A full bucket evicts its least recently confirmed entry,
- * preferring ones without waiting packets. */
+ * preferring ones without waiting packets. The bucket is SipHash of the
+ * address under the table's random key: any station can make us create
+ * entries (an ARP request for us from an address it picks), and with an
+ * unkeyed hash four chosen addresses would evict the gateway. */
+#include "crypto/random.h"
 #include "io/dpdk_neigh.h"
 
 void tern_neigh_cfg_default(struct tern_neigh_cfg *cfg)
@@ -19,6 +23,7 @@ void tern_neigh_cfg_default(struct tern_neigh_cfg *cfg)
 void tern_neigh_init(struct tern_neigh *nt, const struct tern_neigh_cfg *cfg)
 {
 	memset(nt, 0, sizeof(*nt));
+	tern_random_bytes(nt->key, sizeof(nt->key));
 	if (cfg)
 		nt->cfg = *cfg;
 	else
@@ -34,18 +39,17 @@ static size_t alen(uint8_t family)
 	return family == 4 ? 4 : 16;
 }
 
-static unsigned bucket(const struct tern_addr *ip)
+/* The first way of ip's bucket. The lengths (4 or 16) keep the families apart. */
+static struct tern_neigh_entry *bucket(struct tern_neigh *nt, const struct tern_addr *ip)
 {
-	uint32_t h = 2166136261u ^ ip->family; /* FNV-1a */
+	uint64_t h = tern_shorthash(nt->key, ip->ip, alen(ip->family));
 
-	for (size_t i = 0; i < alen(ip->family); i++)
-		h = (h ^ ip->ip[i]) * 16777619u;
-	return (h ^ (h >> 16)) % TERN_NEIGH_BUCKETS;
+	return &nt->e[(h % TERN_NEIGH_BUCKETS) * TERN_NEIGH_WAYS];
 }
 
 static struct tern_neigh_entry *find(struct tern_neigh *nt, const struct tern_addr *ip)
 {
-	struct tern_neigh_entry *b = &nt->e[bucket(ip) * TERN_NEIGH_WAYS];
+	struct tern_neigh_entry *b = bucket(nt, ip);
 
 	for (unsigned w = 0; w < TERN_NEIGH_WAYS; w++)
 		if (b[w].state != TERN_NB_FREE && b[w].family == ip->family &&
@@ -102,7 +106,7 @@ static struct tern_neigh_entry *victim(struct tern_neigh_entry *b)
 static struct tern_neigh_entry *create(struct tern_neigh *nt, const struct tern_addr *ip,
                                        tern_time now, const struct tern_neigh_io *io)
 {
-	struct tern_neigh_entry *e = victim(&nt->e[bucket(ip) * TERN_NEIGH_WAYS]);
+	struct tern_neigh_entry *e = victim(bucket(nt, ip));
 
 	if (e->state != TERN_NB_FREE) {
 		nt->stats.evicted++;
@@ -146,8 +150,17 @@ enum tern_neigh_result tern_neigh_resolve(struct tern_neigh *nt, const struct te
 	case TERN_NB_FAILED:
 		return TERN_NEIGH_UNREACHABLE;
 	case TERN_NB_STALE:
-		if (now - e->probed >= nt->cfg.retrans)
+		if (now - e->probed < nt->cfg.retrans)
+			break;
+		if (e->probes >= nt->cfg.max_probes) {
+			/* the known MAC stopped answering: ask the whole link again */
+			e->state = TERN_NB_INCOMPLETE;
+			e->probes = 0;
+			e->updated = now;
 			probe(nt, e, now, io);
+			return TERN_NEIGH_PENDING;
+		}
+		probe(nt, e, now, io);
 		break;
 	default:
 		break;
@@ -171,23 +184,44 @@ int tern_neigh_enqueue(struct tern_neigh *nt, const struct tern_addr *hop, void 
 	return 0;
 }
 
-void tern_neigh_learn(struct tern_neigh *nt, const struct tern_addr *ip,
-                      const uint8_t mac[TERN_ETH_ALEN], bool create_it, tern_time now,
-                      const struct tern_neigh_io *io)
+/* e's MAC is (now) mac: REACHABLE if the message answered us, else STALE. */
+static void settle(struct tern_neigh_entry *e, const uint8_t *mac, unsigned learn, tern_time now)
+{
+	memcpy(e->mac, mac, TERN_ETH_ALEN);
+	e->state = (learn & TERN_NET_LEARN_SOLICITED) ? TERN_NB_REACHABLE : TERN_NB_STALE;
+	e->updated = now;
+	e->probes = 0;
+}
+
+void tern_neigh_learn(struct tern_neigh *nt, const struct tern_addr *ip, const uint8_t *mac,
+                      unsigned learn, tern_time now, const struct tern_neigh_io *io)
 {
 	struct tern_neigh_entry *e = find(nt, ip);
 
-	if (!e && !create_it)
+	if (!e) {
+		if (mac && (learn & TERN_NET_LEARN_CREATE))
+			settle(create(nt, ip, now, io), mac, learn, now);
 		return;
-	if (!e)
-		e = create(nt, ip, now, io);
-	if (e->state == TERN_NB_INCOMPLETE || e->state == TERN_NB_FAILED)
+	}
+	if (e->state == TERN_NB_INCOMPLETE || e->state == TERN_NB_FAILED) {
+		if (!mac)
+			return; /* §7.2.5: nothing to complete it with */
 		nt->stats.resolved++;
-	memcpy(e->mac, mac, TERN_ETH_ALEN);
-	e->state = TERN_NB_REACHABLE;
-	e->updated = now;
-	e->probes = 0;
-	flush(nt, (unsigned)(e - nt->e), e->mac, io);
+		settle(e, mac, learn, now);
+		flush(nt, (unsigned)(e - nt->e), e->mac, io);
+	} else if (mac && memcmp(mac, e->mac, TERN_ETH_ALEN)) {
+		if (learn & TERN_NET_LEARN_OVERRIDE) {
+			settle(e, mac, learn, now);
+			return;
+		}
+		nt->stats.conflicts++; /* keep the known MAC; check it before trusting it again */
+		if (e->state == TERN_NB_REACHABLE)
+			e->state = TERN_NB_STALE;
+	} else if (learn & TERN_NET_LEARN_SOLICITED) {
+		e->state = TERN_NB_REACHABLE;
+		e->updated = now;
+		e->probes = 0;
+	}
 }
 
 static void tick_one(struct tern_neigh *nt, struct tern_neigh_entry *e, tern_time now,

@@ -76,6 +76,14 @@ enum tern_net_kind {
 	TERN_NET_KIND_NA,      /* neighbour advertisement: learn only */
 };
 
+/* What an ARP or ND message may do to the neighbour table (RFC 4861
+ * §7.2.5's flags, which io/dpdk_neigh.c applies to ARP too). */
+enum {
+	TERN_NET_LEARN_CREATE = 1,    /* it asks us (ARP request, NS): may create an entry */
+	TERN_NET_LEARN_SOLICITED = 2, /* it answers us (ARP reply to us, NA with S): confirms */
+	TERN_NET_LEARN_OVERRIDE = 4,  /* it may replace a known MAC (NA with O, NS); ARP never */
+};
+
 struct tern_net_rx {
 	enum tern_net_kind kind;
 	enum tern_net_drop drop; /* when kind is DROP */
@@ -87,7 +95,7 @@ struct tern_net_rx {
 	uint8_t dst_ip[16];                /* the IP destination (IPv4 in [0..3]) */
 	/* Neighbour learning: the sender's (or ND target's) IP and MAC. */
 	bool has_lladdr;
-	bool learn_create; /* create an entry (the packet was for us), not only update */
+	uint8_t learn; /* TERN_NET_LEARN_*: what the message may do to the table */
 	uint8_t lladdr[TERN_ETH_ALEN];
 	struct tern_addr nb; /* family and ip of the neighbour; port unused */
 };
@@ -139,6 +147,22 @@ size_t tern_net_arp_request(const struct tern_net_if *nif, uint8_t *f, size_t ca
                             const uint8_t ip[4], const uint8_t *dst);
 size_t tern_net_nd_solicit(const struct tern_net_if *nif, uint8_t *f, size_t cap,
                            const uint8_t ip[16], const uint8_t *dst);
+
+/* ICMP echo replies per queue: a token bucket of `burst` replies refilled
+ * at `rate` a second (GCRA form: one deadline, no division per packet).
+ * Requests over it are dropped and counted, so the host cannot be made to
+ * spend its queue answering pings. */
+#define TERN_NET_ECHO_RATE 1000 /* replies a second, per queue */
+#define TERN_NET_ECHO_BURST 50
+struct tern_net_ratelimit {
+	tern_time tat;      /* when the replies given so far are paid for at `rate` */
+	tern_time interval; /* one token's worth of time */
+	tern_time slack;    /* burst - 1 tokens: how far tat may run ahead of now */
+};
+/* rate at most TERN_SEC a second; 0 (either) takes the defaults above. */
+void tern_net_ratelimit_init(struct tern_net_ratelimit *rl, unsigned rate, unsigned burst);
+/* True when a reply may go at now (and takes its token). */
+bool tern_net_ratelimit_take(struct tern_net_ratelimit *rl, tern_time now);
 
 /* Internet checksum pieces: a 32-bit running sum of big-endian 16-bit
  * words (an odd tail is padded), and its folded complement. */

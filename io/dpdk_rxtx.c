@@ -2,10 +2,11 @@
  * pair. rx_burst classifies each frame in its mbuf (io/dpdk_net.h): UDP for
  * our port becomes a tern_pkt pointing into the mbuf (zero-copy; buf_free
  * frees it); ARP, NDP and echo requests are answered by rewriting the
- * frame in place; the rest is dropped and counted by reason. tx_burst
- * prepends the headers in the mbuf's headroom, resolves next hops through
- * the shared neighbour table (one lock per burst, and only when a packet
- * needs it), and sends the burst, retrying the PMD's leftovers a bounded
+ * frame in place (echo replies within the queue's rate limit); the rest is
+ * dropped and counted by reason. tx_burst prepends the headers in the
+ * mbuf's headroom, resolves next hops through the shared neighbour table
+ * (one lock per burst, one lookup per distinct next hop in it), and sends
+ * the burst, retrying the PMD's leftovers a bounded
  * number of times before freeing and counting them. Frames the backend
  * makes itself (replies, probes, packets released by a resolution) collect
  * in the queue's control array and leave at the end of the call. */
@@ -122,10 +123,11 @@ static void learn(struct tern_dpdk_queue *q, const struct tern_net_rx *rx, tern_
 {
 	struct tern_neigh_io io = neigh_io(q);
 
-	if (!rx->has_lladdr)
-		return;
+	if (!rx->has_lladdr && !(rx->learn & TERN_NET_LEARN_SOLICITED))
+		return; /* without a MAC, only a confirmation teaches anything */
 	rte_spinlock_lock(&q->p->nlock);
-	tern_neigh_learn(&q->p->neigh, &rx->nb, rx->lladdr, rx->learn_create, now, &io);
+	tern_neigh_learn(&q->p->neigh, &rx->nb, rx->has_lladdr ? rx->lladdr : NULL, rx->learn, now,
+	                 &io);
 	rte_spinlock_unlock(&q->p->nlock);
 }
 
@@ -167,6 +169,23 @@ static void reply(struct tern_dpdk_queue *q, struct rte_mbuf *m, size_t len, uin
 	ctl_push(q, m);
 }
 
+/* Answers an echo request in place within the queue's rate limit. */
+static void echo(struct tern_dpdk_queue *q, struct rte_mbuf *m, const struct tern_net_rx *rx,
+                 tern_time now)
+{
+	const struct tern_net_if *nif = &q->p->nif;
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	bool v4 = rx->kind == TERN_NET_KIND_ECHO4;
+
+	if (!tern_net_ratelimit_take(&q->echo_limit, now)) {
+		q->st.echo_limited++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	reply(q, m, v4 ? tern_net_echo4_reply(nif, f, rx) : tern_net_echo6_reply(nif, f, rx),
+	      v4 ? &q->st.echo4 : &q->st.echo6);
+}
+
 static void not_udp(struct tern_dpdk_queue *q, struct rte_mbuf *m, const struct tern_net_rx *rx,
                     tern_time now)
 {
@@ -186,10 +205,8 @@ static void not_udp(struct tern_dpdk_queue *q, struct rte_mbuf *m, const struct 
 		reply(q, m, tern_net_nd_advert(nif, f, cap, rx), &q->st.na_out);
 		return;
 	case TERN_NET_KIND_ECHO4:
-		reply(q, m, tern_net_echo4_reply(nif, f, rx), &q->st.echo4);
-		return;
 	case TERN_NET_KIND_ECHO6:
-		reply(q, m, tern_net_echo6_reply(nif, f, rx), &q->st.echo6);
+		echo(q, m, rx, now);
 		return;
 	case TERN_NET_KIND_NA:
 		q->st.na_in++;
@@ -305,12 +322,40 @@ static bool frame(struct tern_dpdk_queue *q, struct rte_mbuf *m, const struct te
 	return true;
 }
 
+/* The last next hop a burst found: its packets mostly share one, and the
+ * table (a SipHash and a bucket scan) is then asked once per burst. */
+struct hop_memo {
+	bool valid;
+	struct tern_addr hop; /* as tern_net_next_hop fills it: no stray bytes */
+	uint8_t mac[TERN_ETH_ALEN];
+};
+
+static enum tern_neigh_result resolve(struct tern_dpdk_queue *q, struct hop_memo *memo,
+                                      const struct tern_addr *hop, tern_time now,
+                                      uint8_t mac[TERN_ETH_ALEN])
+{
+	struct tern_neigh_io io = neigh_io(q);
+	enum tern_neigh_result r;
+
+	if (memo->valid && !memcmp(&memo->hop, hop, sizeof(*hop))) {
+		memcpy(mac, memo->mac, TERN_ETH_ALEN);
+		return TERN_NEIGH_FOUND;
+	}
+	r = tern_neigh_resolve(&q->p->neigh, hop, now, mac, &io);
+	memo->valid = r == TERN_NEIGH_FOUND;
+	if (memo->valid) {
+		memo->hop = *hop;
+		memcpy(memo->mac, mac, TERN_ETH_ALEN);
+	}
+	return r;
+}
+
 /* One packet's next hop and fate, with the table locked. Returns the
  * mbuf if it may go now, NULL if it waits or was dropped. */
-static struct rte_mbuf *route(struct tern_dpdk_queue *q, struct tern_pkt *pkt, tern_time now)
+static struct rte_mbuf *route(struct tern_dpdk_queue *q, struct hop_memo *memo,
+                              struct tern_pkt *pkt, tern_time now)
 {
 	static const uint8_t zero[TERN_ETH_ALEN];
-	struct tern_neigh_io io = neigh_io(q);
 	struct rte_mbuf *m = pkt->owner;
 	struct tern_addr hop;
 	uint8_t mac[TERN_ETH_ALEN];
@@ -320,7 +365,7 @@ static struct rte_mbuf *route(struct tern_dpdk_queue *q, struct tern_pkt *pkt, t
 		q->st.tx_no_route++;
 		goto drop;
 	}
-	r = tern_neigh_resolve(&q->p->neigh, &hop, now, mac, &io);
+	r = resolve(q, memo, &hop, now, mac);
 	if (r == TERN_NEIGH_UNREACHABLE) {
 		q->st.tx_unreachable++;
 		goto drop;
@@ -343,13 +388,14 @@ static int tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 {
 	struct tern_dpdk_queue *q = be;
 	struct rte_mbuf *out[TERN_DPDK_BURST];
+	struct hop_memo memo = {.valid = false};
 	tern_time now = clock_us();
 	unsigned k = 0;
 
 	n = TERN_MIN(n, TERN_DPDK_BURST);
 	rte_spinlock_lock(&q->p->nlock);
 	for (unsigned i = 0; i < n; i++) {
-		struct rte_mbuf *m = route(q, &pkts[i], now);
+		struct rte_mbuf *m = route(q, &memo, &pkts[i], now);
 		pkts[i].owner = NULL; /* taken, whatever became of it */
 		if (m)
 			out[k++] = m;

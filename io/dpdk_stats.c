@@ -72,11 +72,13 @@ static const struct {
 	const char *name;
 	size_t off;
 } qcounters[] = {
-        Q(rx_frames),       Q(rx_bytes),      Q(rx_udp),      Q(rx_multiseg),    Q(arp_requests_in),
-        Q(arp_replies_out), Q(arp_learned),   Q(ns_in),       Q(na_out),         Q(na_in),
-        Q(echo4),           Q(echo6),         Q(tx_frames),   Q(tx_bytes),       Q(tx_retries),
-        Q(tx_full_dropped), Q(tx_alloc_fail), Q(tx_no_route), Q(tx_unreachable), Q(tx_neigh_full),
-        Q(tx_too_big),      Q(ctl_out),       Q(ctl_dropped), Q(tx_hw_csum),     Q(tx_sw_csum),
+        Q(rx_frames),       Q(rx_bytes),        Q(rx_udp),      Q(rx_multiseg),
+        Q(arp_requests_in), Q(arp_replies_out), Q(arp_learned), Q(ns_in),
+        Q(na_out),          Q(na_in),           Q(echo4),       Q(echo6),
+        Q(echo_limited),    Q(tx_frames),       Q(tx_bytes),    Q(tx_retries),
+        Q(tx_full_dropped), Q(tx_alloc_fail),   Q(tx_no_route), Q(tx_unreachable),
+        Q(tx_neigh_full),   Q(tx_too_big),      Q(ctl_out),     Q(ctl_dropped),
+        Q(tx_hw_csum),      Q(tx_sw_csum),
 };
 
 static void queue(struct out *o, unsigned i, const struct tern_dpdk_qstats *st)
@@ -101,8 +103,8 @@ static void neigh(struct out *o, struct tern_dpdk_port *p)
 	    s.created, s.resolved, s.evicted, s.expired, s.failed);
 	put(o,
 	    "neigh.queued %" PRIu64 "\nneigh.queue_full %" PRIu64 "\nneigh.queue_failed %" PRIu64
-	    "\nneigh.probes %" PRIu64 "\n",
-	    s.queued, s.queue_full, s.queue_failed, s.probes);
+	    "\nneigh.probes %" PRIu64 "\nneigh.conflicts %" PRIu64 "\n",
+	    s.queued, s.queue_full, s.queue_failed, s.probes, s.conflicts);
 }
 
 size_t tern_dpdk_stats_text(struct tern_dpdk_port *p, char *buf, size_t len)

@@ -2,8 +2,10 @@
  * dpdk_icmp.c, dpdk_neigh.c): checksums against published values, frames
  * built by one side and classified by the other, every drop reason from a
  * table of mutations of one good frame, ARP and ND exchanges answered in
- * place, and the neighbour table's states, queue bound and timers; and the
- * mbuf pool plan, one pool per NUMA socket in use (io/dpdk_numa.c). */
+ * place, and the neighbour table's states, queue bound and timers, what ARP
+ * and ND messages may change in it (RFC 4861's flags; ARP never overrides),
+ * its keyed hash, and the echo rate limit; and the mbuf pool plan, one pool
+ * per NUMA socket in use (io/dpdk_numa.c). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -246,16 +248,16 @@ static void test_arp(void)
 	len = tern_net_arp_request(&b, f, sizeof(f), a.ip4, NULL);
 	CHECK_EQ(len, 60);
 	CHECK_EQ(tern_net_parse(&a, f, len, 0, &rx), TERN_NET_KIND_ARP_REQ);
-	CHECK(rx.has_lladdr && rx.learn_create);
+	CHECK(rx.has_lladdr && rx.learn == TERN_NET_LEARN_CREATE);
 	CHECK(!memcmp(rx.lladdr, b.mac, 6));
 	CHECK(!memcmp(rx.nb.ip, b.ip4, 4));
 	len = tern_net_arp_reply(&a, f, len, &rx);
 	CHECK_EQ(len, 42);
 	CHECK(!memcmp(f, b.mac, 6));
 	CHECK(!memcmp(f + 6, a.mac, 6));
-	/* b learns a from the reply, but creates nothing from it */
+	/* b learns a from the reply (it answers b), but creates nothing from it */
 	CHECK_EQ(tern_net_parse(&b, f, len, 0, &rx), TERN_NET_KIND_ARP);
-	CHECK(rx.has_lladdr && !rx.learn_create);
+	CHECK(rx.has_lladdr && rx.learn == TERN_NET_LEARN_SOLICITED);
 	CHECK(!memcmp(rx.lladdr, a.mac, 6));
 	CHECK(!memcmp(rx.nb.ip, a.ip4, 4));
 	/* a request for someone else: learn-only; a reply to it: nothing */
@@ -329,13 +331,13 @@ static void test_nd(void)
 	CHECK_EQ(f[2], 0xff);
 	CHECK_EQ(f[5], 1);
 	CHECK_EQ(tern_net_parse(&a, f, len, 0, &rx), TERN_NET_KIND_NS);
-	CHECK(rx.has_lladdr && rx.learn_create);
+	CHECK(rx.has_lladdr && rx.learn == (TERN_NET_LEARN_CREATE | TERN_NET_LEARN_OVERRIDE));
 	CHECK(!memcmp(rx.lladdr, b.mac, 6));
 	CHECK(!memcmp(rx.nb.ip, b.ip6, 16));
 	len = tern_net_nd_advert(&a, f, sizeof(f), &rx);
 	CHECK_EQ(len, 86);
 	CHECK_EQ(tern_net_parse(&b, f, len, 0, &rx), TERN_NET_KIND_NA);
-	CHECK(rx.has_lladdr && !rx.learn_create);
+	CHECK(rx.has_lladdr && rx.learn == (TERN_NET_LEARN_SOLICITED | TERN_NET_LEARN_OVERRIDE));
 	CHECK(!memcmp(rx.lladdr, a.mac, 6));
 	CHECK(!memcmp(rx.nb.ip, a.ip6, 16));
 	CHECK_EQ(f[14 + 40 + 4], 0x60); /* solicited, override */
@@ -405,11 +407,13 @@ static void test_next_hop(void)
 /* ---- the neighbour table ---- */
 
 static int emitted, dropped, probes, probes_unicast;
+static uint8_t emitted_to[6]; /* the MAC the last released packet went to */
 static void on_emit(void *ctx, void *pkt, const uint8_t mac[6])
 {
 	(void)ctx;
 	(void)pkt;
 	emitted += mac[5] == 0xb2;
+	memcpy(emitted_to, mac, 6);
 }
 static void on_drop(void *ctx, void *pkt)
 {
@@ -445,7 +449,7 @@ static void test_neigh(void)
 	CHECK_EQ(tern_neigh_enqueue(&nt, &hop, &p1), 0);
 	CHECK_EQ(tern_neigh_enqueue(&nt, &hop, &p2), 0);
 	CHECK_EQ(tern_neigh_enqueue(&nt, &hop, &p3), TERN_ELIMIT);
-	tern_neigh_learn(&nt, &hop, mb, false, t + 10, &io);
+	tern_neigh_learn(&nt, &hop, mb, TERN_NET_LEARN_SOLICITED, t + 10, &io);
 	CHECK_EQ(emitted, 2);
 	CHECK_EQ(nt.npend, 0);
 	CHECK_EQ(tern_neigh_resolve(&nt, &hop, t + 20, mac, &io), TERN_NEIGH_FOUND);
@@ -472,12 +476,13 @@ static void test_neigh(void)
 	tern_neigh_tick(&nt, t + 3 * cfg.retrans + cfg.failed_hold, &io);
 	CHECK(tern_neigh_find(&nt, &hop) == NULL);
 
-	/* learning creates only when told to (a request addressed to us) */
+	/* learning creates only when told to (a request addressed to us), and
+	 * STALE: the asker exists, but we have not reached it yet */
 	hop.ip[3] = 4;
-	tern_neigh_learn(&nt, &hop, mb, false, t, &io);
+	tern_neigh_learn(&nt, &hop, mb, TERN_NET_LEARN_SOLICITED, t, &io);
 	CHECK(tern_neigh_find(&nt, &hop) == NULL);
-	tern_neigh_learn(&nt, &hop, mb, true, t, &io);
-	CHECK_EQ(tern_neigh_find(&nt, &hop)->state, TERN_NB_REACHABLE);
+	tern_neigh_learn(&nt, &hop, mb, TERN_NET_LEARN_CREATE, t, &io);
+	CHECK_EQ(tern_neigh_find(&nt, &hop)->state, TERN_NB_STALE);
 	/* a full table evicts: 2000 neighbours in 1024 slots, the newest always found */
 	tern_neigh_init(&nt, &cfg);
 	{
@@ -485,7 +490,7 @@ static void test_neigh(void)
 		for (unsigned x = 0; x < 2000; x++) {
 			struct tern_addr c = {.family = 4,
 			                      .ip = {10, 8, (uint8_t)(x >> 8), (uint8_t)x}};
-			tern_neigh_learn(&nt, &c, mb, true, t + x, &io);
+			tern_neigh_learn(&nt, &c, mb, TERN_NET_LEARN_CREATE, t + x, &io);
 			CHECK(tern_neigh_find(&nt, &c) != NULL);
 		}
 		for (unsigned i = 0; i < TERN_ARRAY_LEN(nt.e); i++)
@@ -494,6 +499,314 @@ static void test_neigh(void)
 		CHECK_EQ(nt.stats.evicted, 2000 - live);
 		CHECK(live > 900 && live <= 1024);
 	}
+}
+
+/* ---- what ARP and ND messages teach the table ---- */
+
+static const struct tern_neigh_io nio = {.emit = on_emit, .drop = on_drop, .probe = on_probe};
+
+/* What io/dpdk_rxtx.c does with a parsed ARP or ND message. */
+static void feed(struct tern_neigh *nt, const struct tern_net_rx *rx, tern_time now)
+{
+	tern_neigh_learn(nt, &rx->nb, rx->has_lladdr ? rx->lladdr : NULL, rx->learn, now, &nio);
+}
+
+/* A station claiming victim's addresses with its own MAC (...:66). */
+static struct tern_net_if impostor(const struct tern_net_if *victim)
+{
+	static const uint8_t mx[6] = {0x02, 0, 0, 0, 0, 0x66};
+	struct tern_net_if x = *victim;
+
+	memcpy(x.mac, mx, 6);
+	tern_net_if_init(&x);
+	return x;
+}
+
+enum arp_msg { ARP_ASKS_US, ARP_ANSWERS_US, ARP_GRATUITOUS };
+
+/* An ARP message from n about its IPv4 address, as a parses it. */
+static void arp_from(const struct tern_net_if *n, enum arp_msg kind, struct tern_net_rx *rx)
+{
+	uint8_t f[128];
+	size_t len;
+
+	if (kind == ARP_ANSWERS_US) {
+		len = tern_net_arp_request(&a, f, sizeof(f), n->ip4, NULL);
+		CHECK_EQ(tern_net_parse(n, f, len, 0, rx), TERN_NET_KIND_ARP_REQ);
+		len = tern_net_arp_reply(n, f, len, rx);
+	} else {
+		len = tern_net_arp_request(n, f, sizeof(f), kind == ARP_ASKS_US ? a.ip4 : n->ip4,
+		                           NULL);
+	}
+	CHECK(tern_net_parse(&a, f, len, 0, rx) != TERN_NET_KIND_DROP);
+	CHECK(rx->has_lladdr && !memcmp(rx->lladdr, n->mac, 6));
+}
+
+static void icmp6_fix(uint8_t *ip)
+{
+	uint8_t *m = ip + 40;
+	size_t n = tern_get_be16(ip + 4);
+
+	tern_put_be16(m + 2, 0);
+	tern_put_be16(m + 2, tern_net_csum(tern_net_sum(
+	                             m, n, tern_net_pseudo(6, ip + 8, ip + 24, 58, n))));
+}
+
+enum { NA_S = 0x40, NA_O = 0x20 };
+
+/* An NA from n about its IPv6 address with these flags, unicast to a
+ * (group: to ff02::1 instead), as a parses it. Returns the kind. */
+static enum tern_net_kind na_from(const struct tern_net_if *n, uint8_t flags, bool group,
+                                  struct tern_net_rx *rx)
+{
+	static const uint8_t all[16] = {0xff, 2, [15] = 1};
+	uint8_t f[128], *ip = f + TERN_ETH_HLEN;
+	size_t len = tern_net_nd_solicit(&a, f, sizeof(f), n->ip6, NULL);
+
+	CHECK_EQ(tern_net_parse(n, f, len, 0, rx), TERN_NET_KIND_NS);
+	len = tern_net_nd_advert(n, f, sizeof(f), rx);
+	ip[40 + 4] = flags;
+	if (group) {
+		memcpy(f, (uint8_t[]){0x33, 0x33, 0, 0, 0, 1}, 6);
+		memcpy(ip + 24, all, 16);
+	}
+	icmp6_fix(ip);
+	return tern_net_parse(&a, f, len, 0, rx);
+}
+
+/* RFC 4861 §7.2.5: Solicited decides REACHABLE or STALE; without Override
+ * an advertisement never replaces a known address (a REACHABLE entry only
+ * turns STALE, so the next packet checks the old one). */
+static void test_na_flags(void)
+{
+	static struct tern_neigh nt;
+	struct tern_net_if x;
+	struct tern_net_rx rx;
+	struct tern_addr hb = {.family = 6};
+	const struct tern_neigh_entry *e;
+	uint8_t mac[6];
+	tern_time t = 1000;
+
+	setup(0);
+	x = impostor(&b);
+	memcpy(hb.ip, b.ip6, 16);
+	tern_neigh_init(&nt, NULL);
+	CHECK_EQ(na_from(&b, NA_O, false, &rx), TERN_NET_KIND_NA);
+	feed(&nt, &rx, t);
+	CHECK(tern_neigh_find(&nt, &hb) == NULL); /* nobody asked: nothing created */
+	CHECK_EQ(tern_neigh_resolve(&nt, &hb, t, mac, &nio), TERN_NEIGH_PENDING);
+	na_from(&b, NA_O, false, &rx); /* unsolicited: resolves, but STALE */
+	feed(&nt, &rx, t);
+	e = tern_neigh_find(&nt, &hb);
+	CHECK_EQ(e->state, TERN_NB_STALE);
+	CHECK(!memcmp(e->mac, b.mac, 6));
+	na_from(&b, NA_S | NA_O, false, &rx);
+	feed(&nt, &rx, t);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+	/* the impostor without Override, solicited or not: b's address stays */
+	na_from(&x, NA_S, false, &rx);
+	feed(&nt, &rx, t);
+	CHECK(!memcmp(e->mac, b.mac, 6));
+	CHECK_EQ(e->state, TERN_NB_STALE);
+	na_from(&x, 0, false, &rx);
+	feed(&nt, &rx, t);
+	CHECK(!memcmp(e->mac, b.mac, 6));
+	CHECK_EQ(nt.stats.conflicts, 2);
+	/* b again: solicited confirms; unsolicited with the same address changes nothing */
+	na_from(&b, NA_S, false, &rx);
+	feed(&nt, &rx, t);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+	na_from(&b, NA_O, false, &rx);
+	feed(&nt, &rx, t);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+	/* with Override the address is replaced: STALE unless solicited */
+	na_from(&x, NA_O, false, &rx);
+	feed(&nt, &rx, t);
+	CHECK(!memcmp(e->mac, x.mac, 6));
+	CHECK_EQ(e->state, TERN_NB_STALE);
+	na_from(&x, NA_S | NA_O, false, &rx);
+	feed(&nt, &rx, t);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+	/* Solicited on an advertisement to a multicast group is invalid (§7.1.2) */
+	CHECK_EQ(na_from(&b, NA_S | NA_O, true, &rx), TERN_NET_KIND_DROP);
+	CHECK_EQ(rx.drop, TERN_NET_ND);
+	CHECK_EQ(na_from(&b, NA_O, true, &rx), TERN_NET_KIND_NA);
+}
+
+/* ARP has no Override flag: no ARP message replaces a known address. A
+ * request for us creates the asker's entry (STALE); an answer to us
+ * confirms (REACHABLE); anything else refreshes nothing. */
+static void test_arp_merge(void)
+{
+	static struct tern_neigh nt;
+	struct tern_net_if x;
+	struct tern_net_rx rx;
+	struct tern_addr hb = {.family = 4};
+	const struct tern_neigh_entry *e;
+	uint8_t mac[6];
+	tern_time t = 10 * TERN_SEC; /* past one retrans since "never probed" */
+
+	setup(0);
+	x = impostor(&b);
+	memcpy(hb.ip, b.ip4, 4);
+	tern_neigh_init(&nt, NULL);
+	arp_from(&b, ARP_GRATUITOUS, &rx);
+	feed(&nt, &rx, t);
+	arp_from(&b, ARP_ANSWERS_US, &rx); /* an answer to nothing we asked */
+	feed(&nt, &rx, t);
+	CHECK(tern_neigh_find(&nt, &hb) == NULL);
+	arp_from(&b, ARP_ASKS_US, &rx);
+	feed(&nt, &rx, t);
+	e = tern_neigh_find(&nt, &hb);
+	CHECK(e && e->state == TERN_NB_STALE && !memcmp(e->mac, b.mac, 6));
+	/* the impostor's request for us, its gratuitous ARP, its unasked reply */
+	for (int k = ARP_ASKS_US; k <= ARP_GRATUITOUS; k++) {
+		arp_from(&x, (enum arp_msg)k, &rx);
+		feed(&nt, &rx, t);
+		CHECK(!memcmp(e->mac, b.mac, 6));
+	}
+	CHECK_EQ(nt.stats.conflicts, 3);
+	arp_from(&b, ARP_ANSWERS_US, &rx);
+	feed(&nt, &rx, t);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+	/* a claim against a REACHABLE entry makes it STALE: the next packet still
+	 * goes to b, and a unicast probe asks b whether it is still there */
+	arp_from(&x, ARP_ASKS_US, &rx);
+	feed(&nt, &rx, t);
+	CHECK_EQ(e->state, TERN_NB_STALE);
+	probes_unicast = 0;
+	CHECK_EQ(tern_neigh_resolve(&nt, &hb, t + 1, mac, &nio), TERN_NEIGH_FOUND);
+	CHECK(!memcmp(mac, b.mac, 6));
+	CHECK_EQ(probes_unicast, 1);
+	arp_from(&b, ARP_ANSWERS_US, &rx);
+	feed(&nt, &rx, t + 2);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+	/* b's request while its entry is known changes nothing either */
+	arp_from(&b, ARP_ASKS_US, &rx);
+	feed(&nt, &rx, t + 3);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+}
+
+/* A neighbour that really changed its MAC: the old one stops answering the
+ * unicast probes, and after max_probes of them the table asks the link
+ * again, so the new MAC is learned from an answer to our broadcast. */
+static void test_neigh_moved(void)
+{
+	static struct tern_neigh nt;
+	struct tern_net_if x;
+	struct tern_net_rx rx;
+	struct tern_addr hb = {.family = 4};
+	uint8_t mac[6];
+	int pkt, before;
+	tern_time t = 10 * TERN_SEC; /* past one retrans since "never probed" */
+
+	setup(0);
+	x = impostor(&b); /* b's new NIC */
+	memcpy(hb.ip, b.ip4, 4);
+	tern_neigh_init(&nt, NULL);
+	arp_from(&b, ARP_ASKS_US, &rx);
+	feed(&nt, &rx, t);
+	arp_from(&x, ARP_GRATUITOUS, &rx); /* announced, but not believed */
+	feed(&nt, &rx, t);
+	probes_unicast = 0;
+	for (unsigned i = 0; i < nt.cfg.max_probes; i++) {
+		CHECK_EQ(tern_neigh_resolve(&nt, &hb, t + i * nt.cfg.retrans, mac, &nio),
+		         TERN_NEIGH_FOUND);
+		CHECK(!memcmp(mac, b.mac, 6));
+	}
+	CHECK_EQ(probes_unicast, (int)nt.cfg.max_probes);
+	before = probes;
+	CHECK_EQ(tern_neigh_resolve(&nt, &hb, t + nt.cfg.max_probes * nt.cfg.retrans, mac, &nio),
+	         TERN_NEIGH_PENDING);
+	CHECK_EQ(probes, before + 1);
+	CHECK_EQ(probes_unicast, (int)nt.cfg.max_probes); /* that one was a broadcast */
+	CHECK_EQ(tern_neigh_enqueue(&nt, &hb, &pkt), 0);
+	arp_from(&x, ARP_ANSWERS_US, &rx);
+	feed(&nt, &rx, t + 4 * nt.cfg.retrans);
+	CHECK(!memcmp(tern_neigh_find(&nt, &hb)->mac, x.mac, 6));
+	CHECK_EQ(tern_neigh_find(&nt, &hb)->state, TERN_NB_REACHABLE);
+	CHECK(!memcmp(emitted_to, x.mac, 6)); /* the waiting packet left for the new MAC */
+}
+
+/* The FNV-1a bucket the table once used: unkeyed, so anyone could compute it. */
+static unsigned fnv_bucket(const uint8_t ip[4])
+{
+	uint32_t h = 2166136261u ^ 4;
+
+	for (int i = 0; i < 4; i++)
+		h = (h ^ ip[i]) * 16777619u;
+	return (h ^ (h >> 16)) % TERN_NEIGH_BUCKETS;
+}
+
+/* SipHash-2-4's published vectors (key 00..0f; messages empty and 00..0e). */
+static void test_shorthash(void)
+{
+	uint8_t key[TERN_SHORTHASH_KEYLEN], msg[15];
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (uint8_t)i;
+	CHECK_EQ(tern_shorthash(key, msg, 0), 0x726fdb47dd0e0e31ull);
+	CHECK_EQ(tern_shorthash(key, msg, 15), 0xa129ca6149be45e5ull);
+}
+
+/* An on-link attacker asks us from addresses chosen to share the gateway's
+ * bucket: with a keyed hash they do not, and the gateway stays. */
+static void test_neigh_keyed(void)
+{
+	static struct tern_neigh nt, nt2;
+	struct tern_addr gw = {.family = 4, .ip = {10, 9, 0, 254}};
+	const uint8_t mg[6] = {2, 0, 0, 0, 0, 0xfe}, mx[6] = {2, 0, 0, 0, 0, 0x66};
+	unsigned sent = 0;
+
+	tern_neigh_init(&nt, NULL);
+	tern_neigh_init(&nt2, NULL);
+	CHECK(memcmp(nt.key, nt2.key, sizeof(nt.key)) != 0); /* each table draws its own */
+	memset(nt.key, 0x5a, sizeof(nt.key));                /* fixed: a deterministic test */
+	tern_neigh_learn(&nt, &gw, mg, TERN_NET_LEARN_CREATE, 1000, &nio);
+	for (unsigned x = 0; sent < 2 * TERN_NEIGH_WAYS && x < 65536; x++) {
+		struct tern_addr c = {.family = 4, .ip = {10, 9, (uint8_t)(x >> 8), (uint8_t)x}};
+		if (x == 254 || fnv_bucket(c.ip) != fnv_bucket(gw.ip))
+			continue;
+		tern_neigh_learn(&nt, &c, mx, TERN_NET_LEARN_CREATE, 2000 + x, &nio);
+		sent++;
+	}
+	CHECK_EQ(sent, 2 * TERN_NEIGH_WAYS);
+	CHECK(tern_neigh_find(&nt, &gw) != NULL);
+	CHECK_EQ(nt.stats.evicted, 0);
+}
+
+/* ICMP echo replies through a token bucket, in virtual time. */
+static void test_echo_limit(void)
+{
+	struct tern_net_ratelimit rl;
+	tern_time t = 5 * TERN_SEC;
+	unsigned ok = 0;
+
+	tern_net_ratelimit_init(&rl, 10, 3); /* 10 a second, bursts of 3 */
+	for (int i = 0; i < 10; i++)
+		ok += tern_net_ratelimit_take(&rl, t);
+	CHECK_EQ(ok, 3);
+	CHECK(!tern_net_ratelimit_take(&rl, t + TERN_SEC / 10 - 1));
+	CHECK(tern_net_ratelimit_take(&rl, t + TERN_SEC / 10));
+	CHECK(!tern_net_ratelimit_take(&rl, t + TERN_SEC / 10));
+	/* a request every millisecond for 10 s: the rate, plus what was left */
+	ok = 0;
+	for (tern_time u = t + TERN_SEC; u < t + 11 * TERN_SEC; u += TERN_MS)
+		ok += tern_net_ratelimit_take(&rl, u);
+	CHECK(ok >= 100 && ok <= 103);
+	/* idle for a minute: one burst, not a minute's worth */
+	ok = 0;
+	for (int i = 0; i < 100; i++)
+		ok += tern_net_ratelimit_take(&rl, t + 71 * TERN_SEC);
+	CHECK_EQ(ok, 3);
+	/* 0 takes the defaults */
+	tern_net_ratelimit_init(&rl, 0, 0);
+	ok = 0;
+	for (int i = 0; i < 1000; i++)
+		ok += tern_net_ratelimit_take(&rl, t);
+	CHECK_EQ(ok, TERN_NET_ECHO_BURST);
 }
 
 /* A two-socket machine: CPUs 0-3 on socket 0, 4-7 on socket 1, others unknown. */
@@ -576,6 +889,12 @@ int main(void)
 	test_echo6();
 	test_next_hop();
 	test_neigh();
+	test_na_flags();
+	test_arp_merge();
+	test_neigh_moved();
+	test_shorthash();
+	test_neigh_keyed();
+	test_echo_limit();
 	test_pool_plan();
 	return tern_check_result("dpdk_net");
 }
