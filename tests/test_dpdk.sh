@@ -6,7 +6,10 @@
 # our headers and checksums: it pings us, resolves us (ARP and NDP), and
 # carries verified bulk transfers both ways; then tern on DPDK resolves the
 # kernel (our ARP requests and neighbour solicitations); bad frames are
-# injected and must be dropped and counted exactly. Then two workers on two
+# injected and must be dropped and counted exactly; ARP requests and
+# neighbour advertisements claiming the kernel's addresses for another MAC
+# must change nothing (transfers still reach the kernel afterwards), and a
+# burst of pings must meet the echo rate limit. Then two workers on two
 # queue pairs, the same over net_af_xdp where the kernel allows it, and a
 # memif transfer between two DPDK processes. Then net_tap, whose kernel side
 # is the tap interface itself: ping and transfers through it, with the
@@ -172,6 +175,9 @@ scenario_server() { # $1: vdev kind (af_packet / af_xdp)
 	I=$TMP/inject-$kind.txt
 	ip netns exec "$NK" "$INJECT" "$VK" "$DMAC" 10.77.0.2 10.77.0.1 fd00:77::2 \
 		fd00:77::1 "$PORT" 5 >"$I" || fail "inject"
+	# the spoofed claims were ignored: tern still sends to the kernel's MAC
+	client "cli4-after-$kind" "$NK" --connect "10.77.0.1:$PORT" --key "$KEY" --bytes 1000000
+	client "cli6-after-$kind" "$NK" --connect "[fd00:77::1]:$PORT" --key "$KEY" --bytes 1000000
 	sleep 0.5
 	stop_server "srv-$kind"
 	S=$TMP/srv-$kind.stats
@@ -185,6 +191,9 @@ scenario_server() { # $1: vdev kind (af_packet / af_xdp)
 	expect_eq "$S" q0.drop_ip_csum "$(counter "$I" ip_csum)"
 	expect_eq "$S" q0.drop_udp_csum "$(counter "$I" udp_csum)"
 	expect_eq "$S" q0.drop_ip_options "$(counter "$I" ip_options)"
+	expect_eq "$S" neigh.conflicts $(($(counter "$I" arp_spoof) + $(counter "$I" na_spoof)))
+	# 400 requests in a few ms against a bucket of 50 refilled at 1000/s
+	expect_ge "$S" q0.echo_limited $(($(counter "$I" echo_flood) / 2))
 	# net_af_packet's socket asks the kernel to defragment (PACKET_FANOUT_FLAG_DEFRAG):
 	# a lone IPv4 fragment waits there for the rest and never reaches the PMD.
 	frags=$(counter "$I" ip_fragment6)

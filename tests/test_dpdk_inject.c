@@ -3,7 +3,12 @@
  * a foreign destination MAC, a bad IPv4 header checksum, a bad UDP
  * checksum, IPv4 options, an IPv4 fragment, an IPv6 fragment) through an
  * AF_PACKET socket, and prints "<counter> <frames>" for each so the script
- * can compare with the server's q0.drop_<counter>. With VID (a server on
+ * can compare with the server's q0.drop_<counter>. Then the attacks the
+ * backend must shrug off: `count` ARP requests and `count` unsolicited
+ * neighbour advertisements (no Override flag) claiming SRC_IP4 and SRC_IP6
+ * for another MAC (arp_spoof, na_spoof: neigh.conflicts, and the MACs
+ * stay), and 80 x `count` echo requests back to back (echo_flood: over
+ * the echo rate limit, q0.echo_limited). With VID (a server on
  * VLAN VID), it sends instead good IPv4 datagrams untagged and tagged with
  * VID + 1, which must both count as drop_vlan. Needs root.
  *
@@ -20,6 +25,9 @@
 #include <unistd.h>
 
 #include "io/dpdk_net.h"
+
+#define ECHO_LEN 16   /* an echo request's ICMP bytes */
+#define ECHO_FLOOD 80 /* echo requests per `count` */
 
 struct ctx {
 	int fd;
@@ -87,6 +95,68 @@ static void inject(struct ctx *c)
 	send_n(c, "ip_fragment6", f, len, 1);
 }
 
+/* An ICMP echo request to DST_IP4. */
+static size_t echo_request(struct ctx *c, uint8_t *f)
+{
+	size_t l2 = tern_net_eth(&c->snd, f, c->dst_mac, TERN_ETHERTYPE_IP4);
+	uint8_t *ip = f + l2, *m = ip + TERN_IP4_HLEN;
+
+	memset(ip, 0, TERN_IP4_HLEN + ECHO_LEN);
+	ip[0] = 0x45;
+	tern_put_be16(ip + 2, TERN_IP4_HLEN + ECHO_LEN);
+	ip[8] = 64;
+	ip[9] = 1; /* ICMP */
+	memcpy(ip + 12, c->snd.ip4, 4);
+	memcpy(ip + 16, c->to4.ip, 4);
+	ip4_csum(ip);
+	m[0] = 8; /* echo request */
+	memcpy(m + 8, "flooding", 8);
+	tern_put_be16(m + 2, tern_net_csum(tern_net_sum(m, ECHO_LEN, 0)));
+	return l2 + TERN_IP4_HLEN + ECHO_LEN;
+}
+
+/* An unsolicited NA without Override from x about its IPv6 address to
+ * the server: built as x's answer to the server's solicitation, then its
+ * flags cleared and its checksum redone. */
+static size_t na_unsolicited(struct ctx *c, const struct tern_net_if *x, uint8_t *f, size_t cap)
+{
+	struct tern_net_if srv = {.has6 = true};
+	struct tern_net_rx rx;
+	uint8_t *ip = f + TERN_ETH_HLEN, *m = ip + TERN_IP6_HLEN;
+	size_t len, n;
+
+	memcpy(srv.mac, c->dst_mac, 6);
+	memcpy(srv.ip6, c->to6.ip, 16);
+	tern_net_if_init(&srv);
+	len = tern_net_nd_solicit(&srv, f, cap, x->ip6, NULL);
+	if (tern_net_parse(x, f, len, 0, &rx) != TERN_NET_KIND_NS)
+		return 0;
+	len = tern_net_nd_advert(x, f, cap, &rx);
+	n = len - TERN_ETH_HLEN - TERN_IP6_HLEN;
+	m[4] = 0; /* neither Solicited nor Override */
+	tern_put_be16(m + 2, 0);
+	tern_put_be16(m + 2, tern_net_csum(tern_net_sum(
+	                             m, n, tern_net_pseudo(6, ip + 8, ip + 24, 58, n))));
+	return len;
+}
+
+/* Claims on the kernel side's addresses from another MAC, and a ping flood. */
+static void attack(struct ctx *c)
+{
+	struct tern_net_if x = c->snd;
+	uint8_t f[256];
+	size_t len;
+
+	memcpy(x.mac, "\x02\x00\x00\x00\x00\x99", 6);
+	tern_net_if_init(&x);
+	len = tern_net_arp_request(&x, f, sizeof(f), c->to4.ip, NULL);
+	send_n(c, "arp_spoof", f, len, 1);
+	len = na_unsolicited(c, &x, f, sizeof(f));
+	send_n(c, "na_spoof", f, len, 1);
+	len = echo_request(c, f);
+	send_n(c, "echo_flood", f, len, ECHO_FLOOD);
+}
+
 /* Good datagrams but for the tag: none, then another VLAN's. */
 static void inject_vlan(struct ctx *c, unsigned vid)
 {
@@ -149,8 +219,10 @@ int main(int argc, char **argv)
 	}
 	if (argc == 10)
 		inject_vlan(&c, (unsigned)atoi(argv[9]));
-	else
+	else {
 		inject(&c);
+		attack(&c);
+	}
 	close(c.fd);
 	return 0;
 }
