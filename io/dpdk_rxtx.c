@@ -5,9 +5,9 @@
  * frame in place (echo replies within the queue's rate limit); the rest is
  * dropped and counted by reason. tx_burst prepends the headers in the
  * mbuf's headroom, resolves next hops through the shared neighbour table
- * (one lock per burst, one lookup per distinct next hop in it), and sends
- * the burst, retrying the PMD's leftovers a bounded
- * number of times before freeing and counting them. Frames the backend
+ * (one lock per burst, one lookup per run of packets to one next hop), and
+ * sends the burst, retrying the PMD's leftovers a bounded number of times
+ * before freeing and counting them. Frames the backend
  * makes itself (replies, probes, packets released by a resolution) collect
  * in the queue's control array and leave at the end of the call. */
 #include <errno.h>
@@ -322,8 +322,9 @@ static bool frame(struct tern_dpdk_queue *q, struct rte_mbuf *m, const struct te
 	return true;
 }
 
-/* The last next hop a burst found: its packets mostly share one, and the
- * table (a SipHash and a bucket scan) is then asked once per burst. */
+/* The last next hop this burst found: a burst's packets mostly go to one
+ * peer, and the table (a SipHash and a bucket scan) is asked once for each
+ * run of packets to one next hop. */
 struct hop_memo {
 	bool valid;
 	struct tern_addr hop; /* as tern_net_next_hop fills it: no stray bytes */

@@ -217,9 +217,9 @@ int main(int argc, char **argv)
 		                "DST_IP6 DST_PORT COUNT [VID] (as root)\n");
 		return 2;
 	}
-	if (argc == 10)
+	if (argc == 10) {
 		inject_vlan(&c, (unsigned)atoi(argv[9]));
-	else {
+	} else {
 		inject(&c);
 		attack(&c);
 	}

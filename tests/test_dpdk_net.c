@@ -631,6 +631,19 @@ static void test_na_flags(void)
 	CHECK_EQ(na_from(&b, NA_S | NA_O, true, &rx), TERN_NET_KIND_DROP);
 	CHECK_EQ(rx.drop, TERN_NET_ND);
 	CHECK_EQ(na_from(&b, NA_O, true, &rx), TERN_NET_KIND_NA);
+	/* an advertisement without the address option can only confirm */
+	na_from(&b, 0, false, &rx); /* (a conflict: STALE) */
+	feed(&nt, &rx, t);
+	CHECK_EQ(e->state, TERN_NB_STALE);
+	tern_neigh_learn(&nt, &hb, NULL, TERN_NET_LEARN_SOLICITED, t, &nio);
+	CHECK_EQ(e->state, TERN_NB_REACHABLE);
+	CHECK(!memcmp(e->mac, x.mac, 6));
+	hb.ip[15] = 0x77;
+	tern_neigh_learn(&nt, &hb, NULL, TERN_NET_LEARN_CREATE | TERN_NET_LEARN_SOLICITED, t, &nio);
+	CHECK(tern_neigh_find(&nt, &hb) == NULL);
+	CHECK_EQ(tern_neigh_resolve(&nt, &hb, t, mac, &nio), TERN_NEIGH_PENDING);
+	tern_neigh_learn(&nt, &hb, NULL, TERN_NET_LEARN_SOLICITED, t, &nio);
+	CHECK_EQ(tern_neigh_find(&nt, &hb)->state, TERN_NB_INCOMPLETE);
 }
 
 /* ARP has no Override flag: no ARP message replaces a known address. A
