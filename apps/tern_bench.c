@@ -775,6 +775,14 @@ static int run_test(struct ctl *c, const struct opts *o, const struct bench_para
 	} else {
 		tern_side(c, o, ans, r, &hold, &imp, &imp_fd);
 	}
+	/* Data tests: the client engine goes before the server's (a memif peer
+	 * that disconnects unmaps the rings under a worker still polling them:
+	 * DPDK 22.11's net_memif crashes then). The sessions tests keep theirs
+	 * open until the server has measured them. */
+	if (p->mode == MODE_BULK || p->mode == MODE_RATE || p->mode == MODE_PINGPONG) {
+		bench_tern_release(hold);
+		hold = NULL;
+	}
 	if (ctl_ask(c, "END\n", ans, sizeof(ans)) == 0) {
 		r->srv.cpu_s = field_d(ans, "cpu=");
 		r->srv.ctxsw = field(ans, "csw=");
