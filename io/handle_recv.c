@@ -88,6 +88,7 @@ static int try_recv(void *arg)
 
 	if (h->direct.done) /* inline engines: a message went straight into buf */
 		return take_direct(h, a);
+	tern_handle_tx_repost(h); /* a receiver may be the only thread left calling */
 	pthread_mutex_lock(&h->rx_lock);
 	if (!load_head(h)) {
 		rc = tern_handle_usable(h) == TERN_ECLOSED ? TERN_ECLOSED : TERN_EAGAIN;
@@ -102,7 +103,7 @@ static int try_recv(void *arg)
 	if (rc >= 0) {
 		if (rc > 0)
 			memcpy(a->buf, m->ptr ? m->ptr : m->data, m->aux);
-		tern_msg_free_data(m);
+		tern_msg_free_data(h, m);
 		h->has_head = false;
 	}
 	pthread_mutex_unlock(&h->rx_lock);
