@@ -86,7 +86,7 @@ static int try_recv(void *arg)
 	struct tern_msg *m = &h->head;
 	int rc;
 
-	if (h->direct.done) /* inline engines: a message went straight into buf */
+	if (h->inline_mode && h->direct.done) /* a message went straight into buf */
 		return take_direct(h, a);
 	tern_handle_tx_repost(h); /* a receiver may be the only thread left calling */
 	pthread_mutex_lock(&h->rx_lock);
@@ -115,14 +115,17 @@ int tern_handle_recv(struct tern_handle *h, void *buf, size_t cap, struct tern_r
 {
 	struct recv_arg a = {h, buf, cap, info};
 
-	if (!buf && cap)
-		return TERN_EINVAL;
-	if (h->direct.armed) /* inline engines: a callback's recv inside a recv */
-		return TERN_EAGAIN;
 	int rc;
 
+	if (!buf && cap)
+		return TERN_EINVAL;
+	/* h->direct is an inline engine's (one thread): threaded engines never
+	 * touch it, their worker runs beside us */
+	if (h->inline_mode && h->direct.armed) /* a callback's recv inside a recv */
+		return TERN_EAGAIN;
 	rc = tern_evc_wait_for(TERN_HANDLE_POLL(h), &h->ev, timeout_us, try_recv, &a);
-	h->direct.armed = false; /* inline engines: no message may land in buf after we return */
+	if (h->inline_mode)
+		h->direct.armed = false; /* no message may land in buf after we return */
 	return rc;
 }
 

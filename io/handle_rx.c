@@ -142,7 +142,8 @@ static bool direct(struct tern_handle *h, uint16_t stream, const void *msg, size
 {
 	struct direct_rx *d = &h->direct;
 
-	if (!d->armed || d->done || len > d->cap || h->held_head || tern_ring_count(h->rx))
+	if (!h->inline_mode || !d->armed || d->done || len > d->cap || h->held_head ||
+	    tern_ring_count(h->rx))
 		return false;
 	memcpy(d->buf, msg, len);
 	d->done = true;
