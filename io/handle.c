@@ -419,6 +419,7 @@ struct writable_arg {
 static int try_writable(void *arg)
 {
 	struct writable_arg *a = arg;
+
 	if (tern_handle_usable(a->h) == TERN_ECLOSED)
 		return TERN_ECLOSED;
 	if (a->h->inline_mode)

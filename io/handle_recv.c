@@ -114,7 +114,6 @@ int tern_handle_recv(struct tern_handle *h, void *buf, size_t cap, struct tern_r
                      uint64_t timeout_us)
 {
 	struct recv_arg a = {h, buf, cap, info};
-
 	int rc;
 
 	if (!buf && cap)

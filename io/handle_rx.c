@@ -61,7 +61,8 @@ static int msg_copy(struct tern_msg *m, int kind, uint16_t tag, const void *data
 {
 	msg_init(m, kind, tag, len);
 	if (len <= TERN_MSG_INLINE) {
-		memcpy(m->data, data, len);
+		if (len) /* a fin has no data (and data may be NULL) */
+			memcpy(m->data, data, len);
 		return 0;
 	}
 	if (!(m->ptr = malloc(len)))

@@ -9,8 +9,10 @@
  *    the malloc'd paths), interleaved with small messages and followed by
  *    a fin: all arrive intact, in order, then the fin.
  * One worker per engine, so no packet is handed between workers (a
- * handoff is a malloc by design, architecture.md §8). Every wait is
- * bounded; nothing asserts on elapsed time. */
+ * handoff is a malloc by design, architecture.md §8). Built with
+ * -Dmempool=false (ASan), every pooled packet buffer is a malloc: the count
+ * is printed, not checked. Every wait is bounded; nothing asserts on
+ * elapsed time. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,7 +187,11 @@ static void test_no_malloc(struct tern_handle *c, struct tern_handle *s)
 	allocs = atomic_load(&n_allocs);
 	fprintf(stderr, "handle_mem: %lu allocations over %d messages each way\n", allocs,
 	        2 * COUNT_ROUNDS * ROUND);
+#ifndef TERN_NOMEMPOOL
 	CHECK(allocs <= ALLOC_SLACK);
+#else
+	(void)allocs; /* -Dmempool=false: every pooled packet buffer is a malloc */
+#endif
 	/* the rounds stayed clear of backpressure (its held list allocates) */
 	tern_handle_stats(c, &st);
 	CHECK_EQ(st.holds, 0);
@@ -195,22 +201,12 @@ static void test_no_malloc(struct tern_handle *c, struct tern_handle *s)
 
 /* ---- sizes across every limit ---- */
 
+/* With the default send_buffer (256 KiB) the send ring is 256 KiB and a
+ * record over 130,560 bytes (header 8 + payload 130,552) is TX_BIG; a
+ * receive chunk holds 64 KiB; 16 bytes ride inline. */
 static const size_t sizes[] = {
-        1,
-        16,
-        17,
-        100,
-        4096,
-        65535,
-        65536,
-        65537,
-        100000,
-        (128u << 10) - 16,
-        (128u << 10),
-        200000,
-        (256u << 10),
-        (1u << 20),
-        (5u << 20) + 3,
+        1,      16,     17,     100,    4096,     65535,    65536,          65537,
+        100000, 130552, 130553, 200000, 1u << 18, 1u << 20, (5u << 20) + 3,
 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
