@@ -174,7 +174,7 @@ struct tern_handle *tern_handle_new(struct tern_engine *e, struct tern_hub *hub)
 	h->hub = hub;
 	h->inline_mode = e->cfg.inline_mode;
 	h->max_streams = e->cfg.max_streams;
-	tern_handle_tx_init(h, e->cfg.send_buffer);
+	tern_handle_tx_init(h, e->cfg.send_buffer, e->cfg.max_streams);
 	h->rx_budget = TERN_HANDLE_RECV_BYTES;
 	atomic_init(&h->state, TERN_HANDLE_CONNECTING);
 	pthread_mutex_init(&h->rx_lock, NULL);

@@ -94,7 +94,6 @@ struct hcmd {
 enum { TX_SEND = 1, TX_BIG, TX_FIN, TX_DGRAM, TX_PAD };
 #define TX_ALIGN 8
 #define TX_MIN_CAP (16u << 10) /* a tiny send_buffer still gets a useful ring */
-#define TX_FIN_RESERVE 1024    /* bytes only fins may use: a finish finds room (128 of them) */
 
 struct txrec {
 	uint32_t len;    /* TX_SEND, TX_DGRAM, TX_BIG: the message's bytes; TX_PAD: the record's */
@@ -161,6 +160,9 @@ struct tern_handle {
 	pthread_mutex_t tx_lock; /* producers take turns: ring tail, fin_sent, tx_buf */
 	uint8_t *tx_buf;         /* tx_cap bytes; allocated by the first record */
 	size_t tx_cap;
+	/* bytes data records leave free: one fin record per stream, so a
+	 * finish always finds room (each stream is finished once) */
+	size_t tx_fin_reserve;
 	/* seq_cst store by the producer (release for the worker's acquire load:
 	 * the records before it are written; and before its tx_pending load,
 	 * a Dekker pair with tern_handle_tx_drain) */
@@ -224,7 +226,7 @@ int tern_handle_usable(const struct tern_handle *h);
 int tern_handle_post_op(struct tern_handle *h, uint8_t op, uint64_t code, const char *text);
 
 /* handle_tx.c */
-void tern_handle_tx_init(struct tern_handle *h, size_t send_buffer);
+void tern_handle_tx_init(struct tern_handle *h, size_t send_buffer, uint16_t max_streams);
 void tern_handle_tx_free(struct tern_handle *h); /* destroy: the ring and its TX_BIG copies */
 /* App side: queues one record (TX_SEND, TX_DGRAM or TX_FIN; a send over
  * half the ring goes as TX_BIG) and tells the worker. 0, TERN_EAGAIN (no

@@ -11,9 +11,9 @@
  * for the worker to consume. Fins and datagrams are records in the same
  * ring, so a fin is ordered after every send before it by construction.
  *
- * Limits: data records may use the ring up to TX_FIN_RESERVE bytes short of
- * full, so a finish finds room; a message whose record is over half of
- * that goes as TX_BIG, a pointer to a malloc'd copy (its bytes cost more
+ * Limits: data records leave tx_fin_reserve bytes free, one fin record per
+ * stream, so a finish always finds room; a message whose record is over
+ * half of the rest goes as TX_BIG, a pointer to a malloc'd copy (its bytes cost more
  * than the allocation), accepted only into an empty ring (as the session's
  * own send buffer takes one message of any size when empty). A record
  * never wraps: a TX_PAD fills the rest of the lap, and a producer that
@@ -42,11 +42,12 @@ static size_t payload_of(uint8_t op, size_t len)
 	return op == TX_BIG ? sizeof(void *) : op == TX_FIN ? 0 : len;
 }
 
-void tern_handle_tx_init(struct tern_handle *h, size_t send_buffer)
+void tern_handle_tx_init(struct tern_handle *h, size_t send_buffer, uint16_t max_streams)
 {
 	size_t cap = TX_MIN_CAP;
 
-	while (cap < send_buffer)
+	h->tx_fin_reserve = (size_t)max_streams * sizeof(struct txrec);
+	while (cap < send_buffer || cap < 4 * h->tx_fin_reserve)
 		cap *= 2;
 	h->tx_cap = cap;
 	h->tx_call = (struct tern_call){.fn = tern_handle_tx_run, .arg = h};
@@ -70,12 +71,12 @@ static size_t pad_before(size_t cap, size_t head, size_t tail, size_t need, size
 /* Data may use the ring up to limit; fins the whole of it. */
 static size_t limit_for(const struct tern_handle *h, uint8_t op)
 {
-	return op == TX_FIN ? h->tx_cap : h->tx_cap - TX_FIN_RESERVE;
+	return op == TX_FIN ? h->tx_cap : h->tx_cap - h->tx_fin_reserve;
 }
 
 static bool is_big(const struct tern_handle *h, size_t len)
 {
-	return rec_size(len) > (h->tx_cap - TX_FIN_RESERVE) / 2;
+	return rec_size(len) > (h->tx_cap - h->tx_fin_reserve) / 2;
 }
 
 /* Whether a record of need bytes fits, and its pad. */

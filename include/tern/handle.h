@@ -138,11 +138,10 @@ int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, si
 /* Finishes stream: the peer receives the messages already sent on it, then
  * the fin (tern_handle_recv returns 0 with info->fin). Sending on a
  * finished stream, or finishing it again, returns TERN_ECLOSED; other
- * streams stay open. Never blocks; a fin may use the send ring's last
- * 1 KiB, which sends leave free. Thread-safe: a send on the same stream
- * from another thread either goes before the fin or returns TERN_ECLOSED.
- * Returns 0, TERN_EAGAIN (no room even there: retry), TERN_EINVAL
- * (stream out of range), TERN_ESTATE (still connecting), TERN_ECLOSED (the
+ * streams stay open. Never blocks, and never finds the send ring full
+ * (sends leave room for one fin per stream). Thread-safe: a send on the
+ * same stream from another thread either goes before the fin or returns
+ * TERN_ECLOSED. Returns 0, TERN_EINVAL (stream out of range), TERN_ESTATE (still connecting), TERN_ECLOSED (the
  * stream is already finished, or the session ended: tern_handle_state
  * tells which), TERN_ENOMEM. */
 int tern_handle_finish(struct tern_handle *h, uint16_t stream);
