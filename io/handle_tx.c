@@ -13,9 +13,9 @@
  *
  * Limits: data records leave tx_fin_reserve bytes free, one fin record per
  * stream, so a finish always finds room; a message whose record is over
- * half of the rest goes as TX_BIG, a pointer to a malloc'd copy (its bytes cost more
- * than the allocation), accepted only into an empty ring (as the session's
- * own send buffer takes one message of any size when empty). A record
+ * half of the rest goes as TX_BIG, a pointer to a malloc'd copy (its bytes
+ * cost more than the allocation), accepted only into an empty ring (as the
+ * session's own send buffer takes one message of any size when empty). A record
  * never wraps: a TX_PAD fills the rest of the lap, and a producer that
  * finds the ring empty starts it over at offset 0 when the record fits
  * there, so light traffic stays in the ring's first cache lines.
