@@ -94,6 +94,7 @@ struct hcmd {
 enum { TX_SEND = 1, TX_BIG, TX_FIN, TX_DGRAM, TX_PAD };
 #define TX_ALIGN 8
 #define TX_MIN_CAP (16u << 10) /* a tiny send_buffer still gets a useful ring */
+#define TX_MAX_CAP (64u << 20) /* a huge send_buffer: a pad's length fits its u32 */
 
 struct txrec {
 	uint32_t len;    /* TX_SEND, TX_DGRAM, TX_BIG: the message's bytes; TX_PAD: the record's */

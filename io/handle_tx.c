@@ -47,7 +47,7 @@ void tern_handle_tx_init(struct tern_handle *h, size_t send_buffer, uint16_t max
 	size_t cap = TX_MIN_CAP;
 
 	h->tx_fin_reserve = (size_t)max_streams * sizeof(struct txrec);
-	while (cap < send_buffer || cap < 4 * h->tx_fin_reserve)
+	while ((cap < send_buffer && cap < TX_MAX_CAP) || cap < 4 * h->tx_fin_reserve)
 		cap *= 2;
 	h->tx_cap = cap;
 	h->tx_call = (struct tern_call){.fn = tern_handle_tx_run, .arg = h};
