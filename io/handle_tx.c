@@ -123,7 +123,7 @@ static void post(struct tern_handle *h)
 	struct tern_msg m = {.type = TERN_MSG_CALL, .ptr = &h->tx_call};
 
 	atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed); /* the call's */
-	if (h->inline_mode) {                                         /* the caller is the worker */
+	if (h->inline_mode) { /* the caller is the worker: run it now */
 		tern_handle_tx_run(&h->e->ws[0].w, h, tern_engine_clock());
 		return;
 	}
