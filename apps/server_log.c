@@ -149,23 +149,48 @@ void server_log_addr(char *out, size_t cap, const struct tern_addr *a)
 
 #define C(name) atomic_load_explicit(&server_counters.name, memory_order_relaxed)
 
-/* The backend's "name value" lines (tern_engine_backend_stats: DPDK link,
- * port, per-queue and drop counters; io_uring socket counters) as one
- * key=value line, so operators read them as they read the others. */
-static void backend_log(struct tern_engine *e)
+/* The length of name's group: up to its first '.' (0: no dot). */
+static size_t group_len(const char *name, size_t n)
 {
-	static char buf[32768];
-	size_t n = tern_engine_backend_stats(e, buf, sizeof(buf));
+	const char *dot = memchr(name, '.', n);
 
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '\n')
-			buf[i] = ' ';
-		else if (buf[i] == ' ' && (i == 0 || buf[i - 1] != ' '))
-			buf[i] = '=';
+	return dot ? (size_t)(dot - name) : 0;
+}
+
+/* "name value" lines (tern_engine_stats, tern_engine_backend_stats) as
+ * key=value lines of one event, operators read them as they read the
+ * others: one line per group of names (the part before the first '.':
+ * ctl, worker0, w0, q1, ...), split further to stay under LINE_MAX_LEN. */
+static void stats_log(const char *event, const char *text, size_t len)
+{
+	char line[LINE_MAX_LEN];
+	const char *group = NULL;
+	size_t used = 0, glen = 0;
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *sp;
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		sp = memchr(p, ' ', n);
+		if (sp && used &&
+		    (group_len(p, n) != glen || memcmp(p, group, glen) != 0 ||
+		     used + n + 2 >= sizeof(line) - 128)) {
+			log_always(event, "%.*s", (int)used, line);
+			used = 0;
+		}
+		if (sp && used + n + 2 < sizeof(line)) {
+			if (!used) {
+				group = p;
+				glen = group_len(p, n);
+			}
+			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%.*s=%.*s",
+			                         used ? " " : "", (int)(sp - p), p,
+			                         (int)(n - (size_t)(sp - p) - 1), sp + 1);
+		}
+		p += n + 1;
 	}
-	while (n && buf[n - 1] == ' ')
-		buf[--n] = '\0';
-	log_always("backend", "%s", buf);
+	if (used)
+		log_always(event, "%.*s", (int)used, line);
 }
 
 void server_counters_log(struct tern_engine *e)
@@ -179,6 +204,12 @@ void server_counters_log(struct tern_engine *e)
 	           C(echo_bytes), C(echo_dgrams), C(discard_msgs), C(discard_bytes),
 	           C(discard_dgrams), C(file_requests), C(file_served), C(file_refused),
 	           C(file_bytes));
-	if (e)
-		backend_log(e);
+	if (e) {
+		static char buf[32768]; /* SIGUSR1 is handled on the main thread only */
+		size_t n = tern_engine_stats(e, buf, sizeof(buf));
+
+		stats_log("engine-counters", buf, n);
+		n = tern_engine_backend_stats(e, buf, sizeof(buf));
+		stats_log("backend", buf, n);
+	}
 }

@@ -1,8 +1,11 @@
 /* The control plane's responder half and its plumbing (see control.h). An
  * initiation is checked in increasing order of cost: framing and mac1 (a
  * keyed hash, no private key), then — under load — the cookie in mac2, then
- * the per-source rate limit, and only then the Noise work with its two
- * X25519 operations. The initiator half lives in control_client.c.
+ * what its source may have (a rate, room under the half-open and per-source
+ * session caps: core/admit.h), and only then the Noise work with its two
+ * X25519 operations. Load is what handshakes cost: a backlog, half-open
+ * sessions, the thread's busy time (docs/handshake.md §6.1). The initiator
+ * half lives in control_client.c.
  *
  * Responses we sent are kept a short while (a bounded ring, hashed by source
  * address and the initiator's CID) so that a client retrying because our
@@ -20,6 +23,10 @@
 /* Resends per cached response: an initiator keeps its last 3 tries (§8.3),
  * so the response to one still completes its handshake for 2 more. */
 #define RESEND_MAX 2
+/* The window over which the control thread's busy time is measured: a
+ * second, so that a herd of connects from one client (a connection pool
+ * starting) is not load, while a flood that keeps the thread busy is. */
+#define LOAD_WINDOW TERN_SEC
 
 static const char *const fail_names[] = {
         "ok",
@@ -52,7 +59,12 @@ void tern_control_cfg_default(struct tern_control_cfg *cfg)
 	cfg->min_minor = cfg->max_minor = TERN_PROTO_VERSION_MINOR;
 	cfg->aes = true;
 	cfg->hs_queue_depth = 64;
+	cfg->load_busy_pct = 50;
 	cfg->ratelimit = (struct tern_ratelimit_config){.rate = 20, .burst = 10, .entries = 4096};
+	cfg->source_rate =
+	        (struct tern_ratelimit_config){.rate = 100, .burst = 100, .entries = 4096};
+	cfg->max_half_open = 1024;
+	cfg->max_source_sessions = 1024;
 	cfg->replay_entries = 65536;
 	cfg->max_pending = 1024;
 	cfg->hs_rto = TERN_SEC;
@@ -75,6 +87,9 @@ static const char *cfg_check(const struct tern_control_cfg *cfg, const struct te
 		return "control: workers, hs_queue_depth and replay_entries must be positive";
 	if (cfg->max_pending == 0 || cfg->hs_rto == 0 || cfg->hs_timeout < cfg->hs_rto)
 		return "control: max_pending, hs_rto and hs_timeout >= hs_rto must be set";
+	if (cfg->load_busy_pct > 100 || cfg->max_half_open == 0 || cfg->max_source_sessions == 0)
+		return "control: load_busy_pct at most 100, max_half_open and max_source_sessions "
+		       "positive";
 	if (cfg->resp_cache_entries > (1u << 24) ||
 	    (cfg->resp_cache_entries && cfg->resp_cache_ttl == 0))
 		return "control: resp_cache_entries at most 2^24, with a positive resp_cache_ttl";
@@ -108,6 +123,15 @@ static int resp_cache_new(struct tern_control *c)
 	return 0;
 }
 
+static int admit_new(struct tern_control *c)
+{
+	struct tern_admit_cfg ac = {.max_half_open = c->cfg.max_half_open,
+	                            .max_per_source = c->cfg.max_source_sessions};
+
+	fill_random(c, ac.key, sizeof(ac.key));
+	return tern_admit_new(&c->admit, &ac);
+}
+
 int tern_control_new(struct tern_control **out, const struct tern_control_cfg *cfg,
                      const struct tern_control_ops *ops, tern_time now, const char **err_msg)
 {
@@ -137,6 +161,10 @@ int tern_control_new(struct tern_control **out, const struct tern_control_cfg *c
 		rc = tern_cookie_new(&c->cookie, now);
 	if (rc == 0)
 		rc = tern_ratelimit_new(&c->rl, &cfg->ratelimit);
+	if (rc == 0)
+		rc = tern_ratelimit_new(&c->source_rl, &cfg->source_rate);
+	if (rc == 0)
+		rc = admit_new(c);
 	if (rc < 0) {
 		if (err_msg)
 			*err_msg = tern_strerror(rc);
@@ -154,6 +182,8 @@ void tern_control_free(struct tern_control *c)
 	tern_control_client_free(c);
 	tern_cookie_free(c->cookie);
 	tern_ratelimit_free(c->rl);
+	tern_ratelimit_free(c->source_rl);
+	tern_admit_put(c->admit); /* sessions still out hold it until they are freed */
 	free(c->replay);
 	free(c->resp);
 	free(c->resp_buckets);
@@ -164,6 +194,11 @@ void tern_control_free(struct tern_control *c)
 const struct tern_control_stats *tern_control_stats(const struct tern_control *c)
 {
 	return &c->stats;
+}
+
+const struct tern_admit *tern_control_admit(const struct tern_control *c)
+{
+	return c->admit;
 }
 
 uint64_t tern_control_unix(const struct tern_control *c)
@@ -363,28 +398,54 @@ int tern_control_install(struct tern_control *c, struct tern_hs_result *res, boo
 		tern_session_limit_amplification(s, amp_budget);
 	if (initiator)
 		s->state = TERN_SESSION_ESTABLISHED; /* the response authenticated the server */
-	c->ops.install(c->ops.ctx, s, info, first_pkt, first_len);
-	return 0;
+	else /* half-open, and counted against its source, from now on */
+		tern_admit_take(c->admit, &info->peer, &s->admit);
+	rc = c->ops.install(c->ops.ctx, s, info, first_pkt, first_len);
+	c->stats.install_failed += rc < 0;
+	return rc;
 }
 
 /* ---- responder ---- */
 
-/* Under load (a backlog of hs_queue_depth, within the last second) an
- * initiation must carry a cookie for its source address; without one we
- * answer with a cookie reply (smaller than the initiation) and drop it. */
-static int check_load(struct tern_control *c, const uint8_t *pkt, size_t len,
-                      const struct tern_addr *src, unsigned backlog, tern_time now)
+/* Load latches for a second (WireGuard's habit), so a flood that pulses
+ * around a threshold does not buy X25519 work each time it dips below. */
+static void note_load(struct tern_control *c, tern_time now)
+{
+	c->stats.load_entered += now >= c->under_load_until;
+	c->under_load_until = now + TERN_SEC;
+}
+
+void tern_control_busy(struct tern_control *c, tern_time busy, tern_time now)
+{
+	if (now - c->busy_since >= LOAD_WINDOW) {
+		c->busy_since = now;
+		c->busy = 0;
+	}
+	c->busy += busy;
+	if (c->cfg.load_busy_pct && c->busy * 100 >= LOAD_WINDOW * c->cfg.load_busy_pct)
+		note_load(c, now);
+}
+
+/* Load from what it costs: a backlog of hs_queue_depth, half the half-open
+ * cap taken (tern_control_busy watches the thread's time). */
+static bool loaded(struct tern_control *c, unsigned backlog, tern_time now)
+{
+	if (backlog >= c->cfg.hs_queue_depth ||
+	    2 * tern_admit_half_open(c->admit) >= c->cfg.max_half_open)
+		note_load(c, now);
+	return now < c->under_load_until;
+}
+
+/* Under load an initiation must carry a cookie for its source address;
+ * without one we answer with a cookie reply (smaller than the initiation)
+ * and drop it. */
+static int check_cookie(struct tern_control *c, const uint8_t *pkt, size_t len,
+                        const struct tern_addr *src, tern_time now)
 {
 	uint8_t reply[TERN_HS_COOKIE_REPLY_LEN];
 	int n;
 
-	/* Load latches for a second (WireGuard's habit), so a flood that
-	 * pulses around the threshold does not buy X25519 work each time the
-	 * queue dips below it. */
-	if (backlog >= c->cfg.hs_queue_depth)
-		c->under_load_until = now + TERN_SEC;
-	if (now >= c->under_load_until ||
-	    tern_cookie_check_mac2(c->cookie, now, src, pkt, len) == 0)
+	if (tern_cookie_check_mac2(c->cookie, now, src, pkt, len) == 0)
 		return 0;
 	n = tern_cookie_reply_build(c->cookie, now, &c->mac, src, pkt, len, reply, sizeof(reply));
 	if (n > 0 && (size_t)n < len) {
@@ -393,6 +454,29 @@ static int check_load(struct tern_control *c, const uint8_t *pkt, size_t len,
 	}
 	c->stats.drop_no_cookie++;
 	return TERN_EAGAIN;
+}
+
+/* What a source may have, before any DH: its rate (always; under load also
+ * the stricter one, WireGuard's rule: a quiet server answers a burst of
+ * connects from one client in full), room for one more half-open session,
+ * and its own sessions under their cap. */
+static int check_source(struct tern_control *c, const struct tern_addr *src, bool load,
+                        tern_time now)
+{
+	if (!tern_ratelimit_allow(c->source_rl, now, src) ||
+	    (load && !tern_ratelimit_allow(c->rl, now, src))) {
+		c->stats.drop_ratelimit++;
+		return TERN_EAGAIN;
+	}
+	if (tern_admit_half_open_full(c->admit)) {
+		c->stats.drop_half_open++;
+		return TERN_ELIMIT;
+	}
+	if (tern_admit_source_full(c->admit, src)) {
+		c->stats.drop_source_limit++;
+		return TERN_ELIMIT;
+	}
+	return 0;
 }
 
 static bool allow(void *ctx, const uint8_t *pub)
@@ -449,6 +533,8 @@ static int respond(struct tern_control *c, struct tern_hs_responder *st,
 	rc = tern_hs_response_create(st, cid, &params, NULL, resp, sizeof(resp), &len, &res, NULL);
 	if (rc < 0)
 		return rc;
+	/* A session that could not be installed sent no response: none is kept
+	 * for the client's retries either (they would connect it to nothing). */
 	rc = tern_control_install(c, &res, false, &si, 3 * init_len - len, resp, len, now);
 	if (rc < 0) {
 		tern_keys_free(&res.keys);
@@ -483,6 +569,7 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 	struct tern_hs_init_info info;
 	struct resp_entry *e;
 	enum tern_hs_fail why = TERN_HS_OK;
+	bool load;
 	int rc;
 
 	c->stats.initiations++;
@@ -494,16 +581,13 @@ static int on_initiation(struct tern_control *c, const uint8_t *pkt, size_t len,
 	e = resp_find(c, src, pkt + TERN_HS_INIT_SENDER, now);
 	if (e && on_duplicate(c, e, pkt, len))
 		return 0; /* before the load checks: it costs less than a cookie reply */
-	rc = check_load(c, pkt, len, src, backlog, now);
+	load = loaded(c, backlog, now);
+	rc = load ? check_cookie(c, pkt, len, src, now) : 0;
+	if (rc == 0)
+		rc = check_source(c, src, load, now);
 	if (rc < 0)
 		return rc;
-	/* Under load each source also gets only its share (WireGuard's rule):
-	 * a quiet server answers a burst of connects from one client in full. */
-	if (now < c->under_load_until && !tern_ratelimit_allow(c->rl, now, src)) {
-		c->stats.drop_ratelimit++;
-		return TERN_EAGAIN;
-	}
-	rc = consume(c, pkt, len, &st, &info, now < c->under_load_until ? NULL : &rf, &why);
+	rc = consume(c, pkt, len, &st, &info, load ? NULL : &rf, &why);
 	if (rc < 0) {
 		refuse(c, &rf, why, src);
 		return rc;

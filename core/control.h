@@ -1,8 +1,9 @@
 /* The control plane: handshakes off the data path. It takes handshake
  * packets (initiations, responses, cookie replies) and connect requests,
- * runs the cheap checks first (mac1, per-source rate limit, and a cookie
- * under load) and the X25519 work only for what survives them, and turns each
- * completed handshake into a session handed to its owner worker. A client's
+ * runs the cheap checks first (mac1, a cookie under load, per-source rate
+ * limits, the half-open and per-source session caps) and the X25519 work
+ * only for what survives them, and turns each completed handshake into a
+ * session handed to its owner worker. A client's
  * retry or duplicate of an initiation it already answered gets the same
  * response again from a bounded cache, not a second session
  * (docs/handshake.md §8.3).
@@ -15,6 +16,7 @@
 #ifndef TERN_CONTROL_H
 #define TERN_CONTROL_H
 
+#include "admit.h"
 #include "session.h"
 #include "crypto/cookie.h"
 #include "crypto/handshake.h"
@@ -44,9 +46,11 @@ struct tern_control_ops {
 	/* Hands a new session to its owner worker (CID byte 0 names it); the
 	 * callee owns the session from now on, sets its callbacks, and sends
 	 * first_pkt (the handshake response, NULL for our own connects) to
-	 * info->peer once the session can receive. */
-	void (*install)(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
-	                const uint8_t *first_pkt, size_t first_len);
+	 * info->peer once the session can receive. Returns 0, or a negative
+	 * TERN_E* when it could not (the callee freed the session and sent
+	 * nothing): the control plane then keeps no response for retries. */
+	int (*install)(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
+	               const uint8_t *first_pkt, size_t first_len);
 	/* A connect failed: why is a tern_hs_fail or TERN_HS_TIMEOUT/REFUSED_LOAD. */
 	void (*failed)(void *ctx, void *user, int why);
 	/* True if something listens on (vport, type); NULL = accept every vport. */
@@ -68,9 +72,21 @@ struct tern_control_cfg {
 	const uint8_t *ticket_key; /* NULL: tickets ignored */
 	bool ticket_required;
 	uint8_t min_minor, max_minor;
-	bool aes;                /* offer/accept AES-256-GCM where the CPU has it */
-	unsigned hs_queue_depth; /* backlog at which initiations need a cookie (64) */
-	struct tern_ratelimit_config ratelimit; /* per source (20/s, burst 10, 4096) */
+	bool aes; /* offer/accept AES-256-GCM where the CPU has it */
+	/* Load (docs/handshake.md §6.1): initiations need a cookie, and each
+	 * source gets `ratelimit`, for a second after any of: hs_queue_depth
+	 * handshake packets queued behind one; half the max_half_open sessions
+	 * half-open; the thread busy (tern_control_busy) for load_busy_pct of
+	 * the last second (0: never by busy time). */
+	unsigned hs_queue_depth;                /* (64) */
+	unsigned load_busy_pct;                 /* 0..100 (50) */
+	struct tern_ratelimit_config ratelimit; /* per source under load (20/s, burst 10, 4096) */
+	/* Always, load or not: initiations per source (100/s, burst 100, 4096
+	 * sources), responder sessions half-open at once (1024), live sessions
+	 * admitted from one source (1024). Sources: IPv4 addresses, IPv6 /64s. */
+	struct tern_ratelimit_config source_rate;
+	size_t max_half_open;
+	uint32_t max_source_sessions;
 	size_t replay_entries;           /* client keys whose newest timestamp is kept (65536) */
 	size_t max_pending;              /* our own handshakes in flight (1024) */
 	tern_time hs_rto;                /* first retransmission timeout (1 s), doubling */
@@ -90,6 +106,11 @@ struct tern_control_stats {
 	uint64_t drop_malformed, drop_mac1, drop_ratelimit, drop_no_cookie, drop_unknown_cid;
 	uint64_t cookie_replies_sent, refusals, dh_initiations; /* DH work done as responder */
 	uint64_t accepted, connected, connect_failed, retransmits;
+	uint64_t install_failed; /* sessions built that ops->install could not hand over */
+	/* Admission (docs/handshake.md §6.1): initiations dropped with the
+	 * half-open or the per-source session cap reached (drop_ratelimit
+	 * counts both rate limits); times the server went under load. */
+	uint64_t drop_half_open, drop_source_limit, load_entered;
 	/* The response cache (docs/handshake.md §8.3): responses sent again
 	 * instead of new ones (no response DH, no new session); of those, for
 	 * byte-identical duplicates (no DH at all); duplicates dropped once an
@@ -132,6 +153,14 @@ struct tern_connect_req {
  * handshakes in flight), TERN_ECRYPTO (server_pub is a low-order point) or
  * TERN_ENOMEM. */
 int tern_control_connect(struct tern_control *c, const struct tern_connect_req *req, tern_time now);
+
+/* The thread running the control plane spent `busy` of its time up to now
+ * working (the engine measures its control thread; the simulator charges
+ * its virtual CPU): one of the signals of load. */
+void tern_control_busy(struct tern_control *c, tern_time busy, tern_time now);
+/* The admission counts (core/admit.h): half-open and admitted sessions,
+ * readable from any thread while the control plane lives. */
+const struct tern_admit *tern_control_admit(const struct tern_control *c);
 
 /* Retransmissions, handshake timeouts, cookie rotation. */
 tern_time tern_control_deadline(const struct tern_control *c);

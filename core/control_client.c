@@ -251,9 +251,12 @@ int tern_control_on_response(struct tern_control *c, const uint8_t *pkt, size_t 
 	return rc;
 }
 
+/* Opened into a scratch buffer: a reply that does not open (forged, or for
+ * another try) zeroes its output, and must not wipe the cookie we hold. */
 int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t len, tern_time now)
 {
 	struct pending *p = find(c, pkt, len);
+	uint8_t cookie[TERN_HS_COOKIE_LEN];
 	int rc;
 
 	if (!p) {
@@ -263,7 +266,10 @@ int tern_control_on_cookie(struct tern_control *c, const uint8_t *pkt, size_t le
 	rc = TERN_ECRYPTO;
 	for (unsigned i = 0; rc < 0 && i < KEEP_TRIES && p->st[i]; i++)
 		rc = tern_cookie_reply_parse(&p->server_mac, tern_hs_initiator_mac1(p->st[i]),
-		                             p->cid, pkt, len, p->cookie);
+		                             p->cid, pkt, len, cookie);
+	if (rc == 0)
+		memcpy(p->cookie, cookie, sizeof(cookie));
+	tern_crypto_wipe(cookie, sizeof(cookie));
 	if (rc < 0)
 		return rc;
 	p->got_cookie = p->has_cookie = true;

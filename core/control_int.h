@@ -35,7 +35,9 @@ struct tern_control {
 	struct tern_hs_keypair identity;
 	struct tern_hs_mac_keys mac;
 	struct tern_cookie *cookie;
-	struct tern_ratelimit *rl;
+	struct tern_ratelimit *rl;        /* under load */
+	struct tern_ratelimit *source_rl; /* always */
+	struct tern_admit *admit;
 	struct replay_entry *replay; /* replay_entries, REPLAY_WAYS-way sets */
 	size_t replay_sets;
 	uint64_t replay_key;
@@ -48,6 +50,7 @@ struct tern_control {
 	uint8_t next_worker;
 	int arrival;                /* worker the packet being processed arrived on; -1: unknown */
 	tern_time under_load_until; /* cookies required until then */
+	tern_time busy_since, busy; /* the current load window, and time busy in it */
 	struct tern_control_stats stats;
 	struct tern_control_client *client; /* control_client.c; made on first connect */
 };

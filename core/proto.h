@@ -28,6 +28,12 @@
 #define TERN_HS_COOKIE_REPLY 0x3
 #define TERN_HS_REFUSAL 0x4
 #define TERN_HS_HEADER_LEN 2
+/* Version 1's responses, cookie replies and refusals have one size each
+ * (docs/handshake.md); a handshake packet of another size is dropped where
+ * it arrives, before it costs a copy, a ring slot or a wake-up. */
+#define TERN_HS_RESP_LEN 130
+#define TERN_HS_COOKIE_REPLY_LEN 66
+#define TERN_HS_REFUSAL_LEN 43
 
 #define TERN_CID_LEN 8
 #define TERN_DATA_HEADER_MIN (1 + TERN_CID_LEN + 1)

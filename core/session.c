@@ -273,6 +273,7 @@ void tern_session_free(struct tern_session *s)
 	tern_ackgen_free(&s->ack);
 	tern_dgram_queue_free(&s->dq);
 	tern_dgram_lanes_free(&s->lanes);
+	tern_admit_release(&s->admit);
 	free(s);
 }
 

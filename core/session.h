@@ -17,6 +17,7 @@
 #define TERN_SESSION_H
 
 #include "ack.h"
+#include "admit.h"
 #include "cc.h"
 #include "dgram.h"
 #include "flow.h"
@@ -170,6 +171,7 @@ struct tern_session {
 	tern_time tx_gen_start;    /* when tx_gen began (key_update_interval) */
 	uint64_t auth_failures;    /* packets that failed to open, ever (integrity limit) */
 	bool key_update_pending;   /* a KEY_UPDATE frame announcing tx_gen is owed */
+	bool rx_gen_acked;         /* we sent an ACK since keys.generation began (§5.4) */
 	struct tern_replay replay; /* pns that opened (checked before, set after AEAD) */
 
 	struct tern_recovery rec;
@@ -224,6 +226,10 @@ struct tern_session {
 	/* Bytes we may still send before the peer's address is validated (3x
 	 * what it sent us, RFC 9000 §8.1); UINT64_MAX once validated. */
 	uint64_t amp_budget;
+	/* A responder session's place in the control plane's admission counts
+	 * (core/admit.h): half-open until the first authenticated packet,
+	 * counted against its source until freed. Zero when not admitted. */
+	struct tern_admit_ticket admit;
 	struct tern_session_stats stats;
 	char errbuf[128]; /* last API error message */
 };

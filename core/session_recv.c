@@ -376,6 +376,7 @@ static int rotate_rx(struct tern_session *s, uint64_t pn, tern_time now)
 	s->keys = s->keys_next;
 	memset(&s->keys_next, 0, sizeof(s->keys_next));
 	s->rx_first_pn = s->rx_largest_pn = pn;
+	s->rx_gen_acked = false;
 	if (respond) {
 		s->tx_gen = s->keys.generation;
 		s->tx_gen_first_pn = s->rec.next_pn;
@@ -407,6 +408,14 @@ static int on_opened(struct tern_session *s, uint64_t gen, uint64_t pn, tern_tim
 		return 0; /* the previous generation */
 	if (pn < s->rx_largest_pn) {
 		tern_session_fail(s, TERN_CLOSE_KEY_UPDATE, "new key generation below an old pn");
+		return TERN_EPROTO;
+	}
+	/* The peer starts a generation (we did not: tx is on the current one)
+	 * before any ACK of ours under the current one went out: it cannot
+	 * have seen its last update confirmed (RFC 9001 §6.5). Refused, so
+	 * that no peer makes us derive keys on every packet. */
+	if (s->tx_gen == s->keys.generation && !s->rx_gen_acked) {
+		tern_session_fail(s, TERN_CLOSE_KEY_UPDATE, "key update before the last was acked");
 		return TERN_EPROTO;
 	}
 	if (rotate_rx(s, pn, now) < 0) {
@@ -463,6 +472,7 @@ static void on_authenticated(struct tern_session *s, uint64_t pn, size_t len, te
 	s->amp_budget = UINT64_MAX; /* the peer holds our keys: its address is proven */
 	if (s->state == TERN_SESSION_HANDSHAKING) {
 		s->state = TERN_SESSION_ESTABLISHED;
+		tern_admit_confirm(&s->admit); /* no longer half-open */
 		if (s->cbs.established)
 			s->cbs.established(s->cbs.ctx, s);
 	}

@@ -122,8 +122,8 @@ static void write_ack(struct tern_session *s, struct builder *b, tern_time now)
 	struct tern_frame_meta m = {.kind = TERN_META_ACK};
 	size_t n = tern_ackgen_write(&s->ack, b->p, room(b), now, &m.off);
 
-	if (n)
-		commit_frame(b, n, &m);
+	if (n && commit_frame(b, n, &m))
+		s->rx_gen_acked = true; /* the peer may start the next generation */
 }
 
 static void write_close(struct tern_session *s, struct builder *b)

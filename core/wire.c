@@ -86,6 +86,8 @@ static int get_bytes(const uint8_t **p, const uint8_t *end, size_t n, const uint
 
 /* ---- packets ---- */
 
+/* Type, then size: an initiation is padded to at least 1,200 bytes; the
+ * other three have one size each. */
 static int classify_handshake(const uint8_t *p, size_t len)
 {
 	unsigned type = p[0] & TERN_HS_TYPE_MASK;
@@ -97,14 +99,11 @@ static int classify_handshake(const uint8_t *p, size_t len)
 	case TERN_HS_INITIATION:
 		return len >= TERN_MIN_UDP_PAYLOAD ? TERN_PKT_HS_INITIATION : TERN_EMALFORMED;
 	case TERN_HS_RESPONSE:
-		return len >= TERN_HS_HEADER_LEN + TERN_AEAD_TAG_LEN ? TERN_PKT_HS_RESPONSE
-		                                                     : TERN_EMALFORMED;
+		return len == TERN_HS_RESP_LEN ? TERN_PKT_HS_RESPONSE : TERN_EMALFORMED;
 	case TERN_HS_COOKIE_REPLY:
-		return len >= TERN_HS_HEADER_LEN + TERN_AEAD_TAG_LEN ? TERN_PKT_HS_COOKIE_REPLY
-		                                                     : TERN_EMALFORMED;
-	case TERN_HS_REFUSAL: /* its exact length is checked by the handshake */
-		return len >= TERN_HS_HEADER_LEN + TERN_AEAD_TAG_LEN ? TERN_PKT_HS_REFUSAL
-		                                                     : TERN_EMALFORMED;
+		return len == TERN_HS_COOKIE_REPLY_LEN ? TERN_PKT_HS_COOKIE_REPLY : TERN_EMALFORMED;
+	case TERN_HS_REFUSAL:
+		return len == TERN_HS_REFUSAL_LEN ? TERN_PKT_HS_REFUSAL : TERN_EMALFORMED;
 	default:
 		return TERN_EMALFORMED;
 	}

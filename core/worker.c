@@ -69,6 +69,19 @@ size_t tern_worker_sessions(const struct tern_worker *w)
 	return tern_table_count(&w->table);
 }
 
+size_t tern_worker_mem(const struct tern_worker *w)
+{
+	size_t m = tern_table_capacity(&w->table) * sizeof(struct tern_table_slot);
+	struct tern_table_iter it;
+	uint64_t key;
+	void *val;
+
+	tern_table_iter_init(&w->table, &it);
+	while (tern_table_next(&w->table, &it, &key, &val))
+		m += sizeof(struct tern_conn) + tern_session_mem(((struct tern_conn *)val)->s);
+	return m;
+}
+
 tern_time tern_worker_deadline(const struct tern_worker *w)
 {
 	return tern_wheel_next(&w->wheel);
@@ -195,7 +208,9 @@ static void flush_dirty(struct tern_worker *w, tern_time now)
 			retire(w, c);
 			continue;
 		}
-		note_busy(w, c, tern_session_busy(c->s));
+		note_busy(w, c,
+		          tern_session_busy(c->s) &&
+		                  c->s->rec.rtt.smoothed < TERN_WORKER_POLL_RTT_US);
 		when = tern_session_deadline(c->s, now);
 		if (when == TERN_TIME_NEVER)
 			tern_timer_cancel(&w->wheel, &c->timer);

@@ -22,10 +22,12 @@
 #define TERN_WORKER_BUDGET_CHECK (10 * TERN_MS)
 
 /* The idle policy (tern_worker_idle_time): a worker polls for SPIN_US after
- * its last work; with data in flight or queued on any session it polls on
- * for up to BUSY_POLL_US without work (the ACK that frees the window is due
- * within a round trip, and a sleep and a wake-up per round trip is what kept
- * loopback transfers slow); while packets arrive in bursts closer than
+ * its last work; with data in flight or queued on any session whose
+ * smoothed RTT is under POLL_RTT_US it polls on for up to BUSY_POLL_US
+ * without work (the ACK that frees the window is due within a round trip,
+ * and a sleep and a wake-up per round trip is what kept loopback transfers
+ * slow; on longer paths ACKs are spaced out and a sleep until the next
+ * leaves the core to others); while packets arrive in bursts closer than
  * BUSY_POLL_US apart it polls for twice the average gap after the last (a
  * receiver that slept between a sender's trains added its wake-up to every
  * round trip); and a timer due within WAKE_COST_US is met by polling rather
@@ -33,6 +35,7 @@
  * MAX_SLEEP_US) or a packet or wake-up. */
 #define TERN_WORKER_SPIN_US 20
 #define TERN_WORKER_BUSY_POLL_US 1000
+#define TERN_WORKER_POLL_RTT_US 1000
 #define TERN_WORKER_WAKE_COST_US 50
 #define TERN_WORKER_MAX_SLEEP_US 50000
 
@@ -108,10 +111,10 @@ struct tern_worker {
 	void *wake_ctx;
 	tern_time (*clock)(void); /* NULL: simulated time */
 	struct tern_conn *dirty;  /* sessions touched this poll */
-	size_t busy;              /* sessions with data in flight or queued */
-	tern_time last_work;      /* when a poll last found work */
-	tern_time last_rx;        /* when a poll last received packets */
-	tern_time rx_gap;         /* average time between those polls (1/8 EWMA) */
+	size_t busy;         /* sessions with data in flight or queued, RTT under POLL_RTT_US */
+	tern_time last_work; /* when a poll last found work */
+	tern_time last_rx;   /* when a poll last received packets */
+	tern_time rx_gap;    /* average time between those polls (1/8 EWMA) */
 	struct tern_pkt tx[TERN_WORKER_BURST];
 	unsigned ntx;
 	bool draining;
@@ -161,6 +164,9 @@ tern_time tern_worker_deadline(const struct tern_worker *w);
  * sleep (its backend's wait wakes it early for a packet or a wake-up). */
 tern_time tern_worker_idle_time(struct tern_worker *w, tern_time now, unsigned work);
 size_t tern_worker_sessions(const struct tern_worker *w);
+/* Heap bytes its sessions hold (tern_session_mem each, their tern_conn) and
+ * its table: a walk over every session, for statistics only. */
+size_t tern_worker_mem(const struct tern_worker *w);
 
 /* ---- shared with conn.c ---- */
 void tern_worker_touch(struct tern_worker *w, struct tern_conn *c);

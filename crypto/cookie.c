@@ -241,16 +241,35 @@ static bool rl_key(const struct tern_addr *a, uint8_t key[KEY_LEN])
 	return true;
 }
 
+static uint64_t key_hash(const uint8_t hash_key[crypto_shorthash_KEYBYTES],
+                         const uint8_t key[KEY_LEN])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+
+	crypto_shorthash(h, key, KEY_LEN, hash_key);
+	return tern_get_be64(h);
+}
+
+bool tern_source_hash(const uint8_t key[TERN_SOURCE_KEY_LEN], const struct tern_addr *src,
+                      uint64_t *out)
+{
+	uint8_t k[KEY_LEN];
+
+	_Static_assert(TERN_SOURCE_KEY_LEN == crypto_shorthash_KEYBYTES, "SipHash key size");
+	if (!rl_key(src, k))
+		return false;
+	*out = key_hash(key, k);
+	return true;
+}
+
 /* The entry for key in its set: found, free, or the least recently seen
  * (evicted and reset). */
 static struct rl_entry *rl_slot(struct tern_ratelimit *rl, const uint8_t key[KEY_LEN],
                                 tern_time now)
 {
-	uint8_t h[crypto_shorthash_BYTES];
 	struct rl_entry *set, *free_slot = NULL, *oldest = NULL;
 
-	crypto_shorthash(h, key, KEY_LEN, rl->hash_key);
-	set = rl->table + (tern_get_be64(h) & rl->set_mask) * WAYS;
+	set = rl->table + (key_hash(rl->hash_key, key) & rl->set_mask) * WAYS;
 	for (int i = 0; i < WAYS; i++) {
 		struct rl_entry *e = &set[i];
 

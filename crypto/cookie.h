@@ -55,6 +55,15 @@ int tern_cookie_reply_parse(const struct tern_hs_mac_keys *remote_mk,
                             const uint8_t mac1[TERN_HS_MAC_LEN], const uint8_t cid[TERN_CID_LEN],
                             const uint8_t *msg, size_t len, uint8_t cookie[TERN_HS_COOKIE_LEN]);
 
+/* The part of an address that names a source to the DoS defences: an IPv4
+ * address or an IPv6 /64, ports ignored (a host's ports, or one site's
+ * addresses, are one source). tern_source_hash is a keyed hash of it
+ * (SipHash-2-4 under key), so a flood cannot aim at chosen buckets. Returns
+ * false for an unknown address family. */
+#define TERN_SOURCE_KEY_LEN 16
+bool tern_source_hash(const uint8_t key[TERN_SOURCE_KEY_LEN], const struct tern_addr *src,
+                      uint64_t *out);
+
 /* Per-source token bucket: `rate` initiations per second, bursts of `burst`.
  * IPv4 sources count per address, IPv6 per /64. The table is a bounded
  * 4-way set-associative hash (SipHash under a random key, so a flood cannot

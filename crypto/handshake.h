@@ -60,13 +60,11 @@
 #define TERN_HS_RESP_EPHEMERAL 18   /* e (32) */
 #define TERN_HS_RESP_PAYLOAD 50     /* encrypted payload (32 + 16) */
 #define TERN_HS_RESP_PAYLOAD_LEN 32 /* minor 1, cipher 1, params 22, pid 8 */
-#define TERN_HS_RESP_LEN 130
 
 /* Cookie reply (type 3). */
 #define TERN_HS_COOKIE_RECEIVER 2 /* the initiator's CID (8) */
 #define TERN_HS_COOKIE_NONCE 10   /* XChaCha20 nonce (24) */
 #define TERN_HS_COOKIE_SEALED 34  /* encrypted cookie (16 + 16) */
-#define TERN_HS_COOKIE_REPLY_LEN 66
 
 /* Refusal (type 4): an authenticated "no" (docs/handshake.md §8). The type
  * belongs in core/proto.h beside the others; defined here until it is. */
@@ -77,7 +75,6 @@
 #define TERN_HS_REFUSAL_REASON 10  /* TERN_HS_REASON_* (1) */
 #define TERN_HS_REFUSAL_AUTH 11    /* MAC(refusal key, bytes 0..10) (16) */
 #define TERN_HS_REFUSAL_MAC1 27    /* mac1 keyed for the initiator's static key (16) */
-#define TERN_HS_REFUSAL_LEN 43
 #define TERN_HS_REFUSAL_KEY_LEN 32
 #define TERN_HS_REFUSAL_LABEL "tern v1 refusal" /* tern_noise_derive label */
 

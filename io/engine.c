@@ -117,6 +117,7 @@ void *tern_engine_worker_main(void *arg)
 		/* relaxed: stop() only polls this count until it reaches 0 */
 		atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w),
 		                      memory_order_relaxed);
+		tern_engine_publish_worker(ws, now, work);
 		if (e->cfg.latency_mode && !work)
 			continue;
 		idle = tern_worker_idle_time(&ws->w, work ? now : tern_engine_clock(), work);
@@ -166,38 +167,44 @@ static bool ctl_listening(void *ctx, uint16_t vport, uint8_t type)
 	return find_listener(ctx, vport, type, NULL);
 }
 
-static void ctl_install(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
-                        const uint8_t *first, size_t first_len)
+/* A connect's context (cc) is freed only once its session is on its way;
+ * on failure the control plane reports the connect failed with it. */
+static int ctl_install(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
+                       const uint8_t *first, size_t first_len)
 {
 	struct tern_engine *e = ctx;
 	struct tern_install *in = calloc(1, sizeof(*in));
 	struct tern_connect_ctx *cc = info->user;
 	unsigned owner = s->local_cid[0] % e->n;
 	struct tern_msg m = {.type = TERN_MSG_INSTALL, .ptr = in};
+	int rc = 0;
 
-	if (!in || (!cc && !find_listener(e, info->vport, info->stream_type, &in->handler))) {
-		free(in);
+	if (!in)
+		rc = TERN_ENOMEM;
+	else if (!cc && !find_listener(e, info->vport, info->stream_type, &in->handler))
+		rc = TERN_ECLOSED; /* unlistened since the handshake began */
+	if (rc == 0) {
+		in->s = s;
+		in->info = *info;
+		in->initiator = cc != NULL;
+		if (cc) {
+			in->handler = cc->handler;
+			in->user = cc->user;
+		}
+		if (first_len && first_len <= sizeof(in->first_pkt)) {
+			memcpy(in->first_pkt, first, first_len);
+			in->first_len = (uint16_t)first_len;
+		}
+		rc = tern_ring_enqueue(e->inboxes[owner], &m) < 0 ? TERN_EAGAIN : 0;
+	}
+	if (rc < 0) {
 		tern_session_free(s);
-		return;
-	}
-	in->s = s;
-	in->info = *info;
-	in->initiator = cc != NULL;
-	if (cc) {
-		in->handler = cc->handler;
-		in->user = cc->user;
-		free(cc);
-	}
-	if (first_len && first_len <= sizeof(in->first_pkt)) {
-		memcpy(in->first_pkt, first, first_len);
-		in->first_len = (uint16_t)first_len;
-	}
-	if (tern_ring_enqueue(e->inboxes[owner], &m) < 0) {
-		tern_session_free(s);
 		free(in);
-		return;
+		return rc;
 	}
+	free(cc);
 	tern_engine_wake(e, (int)owner);
+	return 0;
 }
 
 static void ctl_failed(void *ctx, void *user, int why)
@@ -270,6 +277,11 @@ int tern_engine_make_control(struct tern_engine *e)
 	cc.hs_queue_depth = e->cfg.handshake_queue_depth;
 	cc.ratelimit.rate = e->cfg.handshake_rate;
 	cc.ratelimit.burst = e->cfg.handshake_burst;
+	cc.source_rate.rate = e->cfg.handshake_source_rate;
+	cc.source_rate.burst = e->cfg.handshake_source_burst;
+	cc.load_busy_pct = e->cfg.handshake_busy_pct;
+	cc.max_half_open = e->cfg.max_half_open;
+	cc.max_source_sessions = e->cfg.max_sessions_per_source;
 	cc.workers = (uint8_t)e->n;
 	session_cfg(&e->cfg, &cc.session);
 	cc.session.budget = &e->budget;
@@ -330,11 +342,20 @@ static void control_sleep(struct tern_engine *e, tern_time now)
 unsigned tern_engine_control_step(struct tern_engine *e, tern_time now)
 {
 	unsigned work = control_connects(e, now);
+	tern_time done;
+	bool due;
 
 	for (unsigned i = 0; i < e->n; i++)
 		work += control_packets(e, &e->ws[i], now);
-	if (now >= tern_control_deadline(e->ctl))
+	due = now >= tern_control_deadline(e->ctl);
+	if (due)
 		tern_control_on_timeout(e->ctl, now);
+	if (work) { /* the time it took is what load costs (tern_control_busy) */
+		done = tern_engine_clock();
+		tern_control_busy(e->ctl, done - now, done);
+	}
+	if (work || due)
+		tern_engine_publish_control(e);
 	return work;
 }
 
@@ -368,6 +389,7 @@ static unsigned inline_round(struct tern_engine *e, tern_time *sleep)
 	work += tern_worker_poll(&ws->w, now);
 	e->inline_polled = now;
 	atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w), memory_order_relaxed);
+	tern_engine_publish_worker(ws, now, work);
 	*sleep = e->cfg.latency_mode && !work ? 0 : tern_worker_idle_time(&ws->w, now, work);
 	next = tern_control_deadline(e->ctl);
 	if (*sleep && next != TERN_TIME_NEVER)

@@ -27,6 +27,14 @@ struct wslot {
 	atomic_bool asleep; /* in the backend's wait: a producer must write efd (seq_cst) */
 	atomic_size_t live; /* sessions, published after each poll for stop() */
 	struct tern_ring *to_control;
+	/* For other threads (io/engine_stats.c): the worker's counters, copied
+	 * after its polls with relaxed atomic stores, and its sessions' memory,
+	 * counted on request (a reader raises mem_ask; the worker stores
+	 * pub_mem, then mem_done = mem_ask with release). */
+	struct tern_worker_stats pub;
+	tern_time pub_at;
+	uint64_t pub_mem;
+	atomic_uint mem_ask, mem_done;
 };
 
 struct connect_msg {
@@ -64,6 +72,9 @@ struct tern_engine {
 	bool inline_owned;       /* inline engines: a thread has polled; it is the only one */
 	pthread_t inline_owner;
 	struct tern_budget budget; /* every session's stream buffers, against cfg.max_memory */
+	/* the control plane's counters, copied with relaxed atomic stores after
+	 * each control step that did something (io/engine_stats.c) */
+	struct tern_control_stats ctl_pub;
 };
 
 tern_time tern_engine_clock(void);
@@ -82,6 +93,11 @@ unsigned tern_engine_control_step(struct tern_engine *e, tern_time now);
  * TERN_INLINE_FLUSH_US ago (a no-op for threaded engines). */
 void tern_engine_inline_flush(struct tern_engine *e);
 int tern_engine_make_control(struct tern_engine *e);
+/* Statistics for other threads (io/engine_stats.c): a worker's after a poll
+ * at now that did `work`, the control plane's after a step that changed
+ * them. */
+void tern_engine_publish_worker(struct wslot *ws, tern_time now, unsigned work);
+void tern_engine_publish_control(struct tern_engine *e);
 /* Ends every handle's tie to the engine (io/handle.c); threads stopped. */
 void tern_hub_free(struct tern_engine *e);
 

@@ -37,6 +37,11 @@ void tern_engine_cfg_default(struct tern_engine_cfg *c)
 	c->handshake_queue_depth = 1024;
 	c->handshake_rate = 20;
 	c->handshake_burst = 10;
+	c->handshake_source_rate = 100;
+	c->handshake_source_burst = 100;
+	c->handshake_busy_pct = 50;
+	c->max_half_open = 1024;
+	c->max_sessions_per_source = 1024;
 	c->max_sessions = 65536;
 }
 
@@ -76,6 +81,13 @@ static int check_cfg(struct tern_engine *e, const struct tern_engine_cfg *c)
 		return fail(e, TERN_EINVAL,
 		            "handshake_queue_depth, handshake_rate (up to 1000000) "
 		            "and handshake_burst must be positive");
+	if (c->handshake_source_rate == 0 || c->handshake_source_burst == 0 ||
+	    c->handshake_source_rate > 1000000 || c->max_half_open == 0 ||
+	    c->max_sessions_per_source == 0 || c->handshake_busy_pct > 100)
+		return fail(e, TERN_EINVAL,
+		            "handshake_source_rate (up to 1000000), handshake_source_burst, "
+		            "max_half_open and max_sessions_per_source must be positive, "
+		            "handshake_busy_pct at most 100");
 	return 0;
 }
 
@@ -96,6 +108,7 @@ static int open_socket(struct tern_engine *e, struct wslot *ws, unsigned i)
 	uc.gso = e->cfg.gso;
 	uc.gro = e->cfg.gro;
 	uc.sqpoll = e->cfg.sqpoll;
+	uc.direct_rx = e->cfg.latency_mode; /* busy polling: the shortest receive path */
 	uc.rcvbuf = uc.sndbuf = (int)TERN_MIN(e->cfg.socket_buffer, (size_t)INT_MAX / 2);
 	rc = tern_uring_open(&uc, &ws->u, &port, err, sizeof(err));
 	if (rc < 0)

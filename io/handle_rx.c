@@ -143,6 +143,7 @@ static bool direct(struct tern_handle *h, uint16_t stream, const void *msg, size
 {
 	struct direct_rx *d = &h->direct;
 
+	/* inline_mode first: on a threaded engine the app thread owns `direct` */
 	if (!h->inline_mode || !d->armed || d->done || len > d->cap || h->held_head ||
 	    tern_ring_count(h->rx))
 		return false;

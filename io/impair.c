@@ -191,6 +191,12 @@ tern_time tern_impair_arrival(struct tern_impair *p, tern_time depart)
 		at = sat_add(at, c->reorder_us);
 		p->stats.reordered++;
 	}
+	if (at < p->stall_end)
+		return p->stall_end; /* taken, in order, when the stall ends */
+	if (c->stall_us && rng_chance(p->rng, c->stall)) {
+		p->stall_end = sat_add(at, c->stall_us); /* this one is taken, then nothing */
+		p->stats.stalls++;
+	}
 	return at;
 }
 

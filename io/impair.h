@@ -38,6 +38,7 @@ struct tern_impair {
 	size_t mtu;                  /* effective MTU */
 	uint64_t link_free_ns;       /* when the bottleneck finishes its last packet */
 	bool ge_bad;                 /* Gilbert–Elliott state */
+	tern_time stall_end;         /* the current host stall ends then */
 };
 
 /* Why tern_impair_admit refused a packet (each also counted in stats). */

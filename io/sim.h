@@ -25,7 +25,14 @@ struct tern_sim_path_cfg {
 	tern_time reorder_us;
 	double duplicate; /* probability a packet is delivered twice */
 	double corrupt;   /* probability one random bit is flipped */
-	size_t mtu;       /* largest payload carried; 0 = TERN_MAX_PACKET */
+	/* Host stalls: each arrival starts, with probability `stall`, a stall
+	 * of stall_us in which the receiving host (or a relay) runs nothing:
+	 * what arrives meanwhile is taken in order when it ends. A busy host
+	 * that deschedules a process for milliseconds: spikes in some RTTs, no
+	 * standing queue, no loss. */
+	double stall;
+	tern_time stall_us;
+	size_t mtu; /* largest payload carried; 0 = TERN_MAX_PACKET */
 	struct {
 		tern_time start, end; /* virtual-time window in which every packet is lost */
 	} blackhole[TERN_SIM_MAX_BLACKHOLES];
@@ -34,7 +41,7 @@ struct tern_sim_path_cfg {
 struct tern_sim_path_stats {
 	uint64_t sent, delivered, bytes_delivered;
 	uint64_t dropped_queue, dropped_loss, dropped_burst, dropped_mtu, dropped_blackhole;
-	uint64_t duplicated, corrupted, reordered;
+	uint64_t duplicated, corrupted, reordered, stalls;
 	size_t queue_peak;     /* most bytes ever queued at the bottleneck */
 	uint64_t dropped_pool; /* no packet record free (the sim's bounded pool is full) */
 };

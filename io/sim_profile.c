@@ -15,6 +15,9 @@
  *                                    or a multiple of rate * 2 * delay (needs both)
  *   mtu=N                            largest payload in bytes, 1..65535
  *   blackhole=START-END              e.g. 2s-4s; repeat for up to 4 windows
+ *   stall=P/DURATION                 host stalls: each arrival starts one with
+ *                                    probability P; what arrives in it waits, in
+ *                                    order, until it ends
  *
  * It is table-driven (one small handler per key) so each error can name the
  * key and the form it expected. On error cfg is left untouched; on success it
@@ -135,6 +138,20 @@ static int key_corrupt(struct pstate *ps, char *v)
 	return parse_prob(v, &ps->cfg.corrupt);
 }
 
+/* stall=P/DURATION */
+static int key_stall(struct pstate *ps, char *v)
+{
+	char *slash = strchr(v, '/');
+
+	if (!slash)
+		return TERN_EINVAL;
+	*slash = '\0';
+	if (parse_prob(v, &ps->cfg.stall) || parse_duration(slash + 1, &ps->cfg.stall_us) ||
+	    !ps->cfg.stall_us)
+		return TERN_EINVAL;
+	return 0;
+}
+
 /* burst=P_GB/P_BG/LOSS_BAD[/LOSS_GOOD] */
 static int key_burst(struct pstate *ps, char *v)
 {
@@ -219,6 +236,8 @@ static const struct key {
         {"queue", key_queue, "expected bytes like 65536, 64k or 1m, or a BDP multiple like 1bdp"},
         {"mtu", key_mtu, "expected a size in bytes from 1 to 65535"},
         {"blackhole", key_blackhole, "expected a window START-END like 2s-4s (at most 4)"},
+        {"stall", key_stall,
+         "expected P/DURATION like 0.1%/2ms (a host stall's chance per packet, and its length)"},
 };
 
 static void set_err(char *err, size_t errlen, const char *key, const char *msg)
@@ -269,7 +288,7 @@ static int parse_item(struct pstate *ps, const char *item, size_t len, char *err
 	}
 	set_err(err, errlen, key,
 	        "unknown key (known: rate, delay, jitter, loss, burst, reorder, "
-	        "reorder_delay, dup, corrupt, queue, mtu, blackhole)");
+	        "reorder_delay, dup, corrupt, queue, mtu, blackhole, stall)");
 	return TERN_EINVAL;
 }
 

@@ -51,20 +51,24 @@ static void host_send(void *ctx, const struct tern_addr *to, const uint8_t *data
 	tern_sim_send(h->net->sim, h->ep, to, data, len);
 }
 
-static void host_install(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
-                         const uint8_t *first_pkt, size_t first_len)
+static int host_install(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info,
+                        const uint8_t *first_pkt, size_t first_len)
 {
 	struct simhost *h = ctx;
+	int rc = h->cfg.refuse_install && h->cfg.refuse_install(h->cfg.ctx, info) ? TERN_EAGAIN : 0;
 
 	s->cbs = h->cfg.session_cbs;
-	if (tern_simnet_attach(h->net, h->ep, s, &info->peer) < 0) {
+	if (rc == 0)
+		rc = tern_simnet_attach(h->net, h->ep, s, &info->peer);
+	if (rc < 0) {
 		tern_session_free(s);
-		return;
+		return rc;
 	}
 	if (h->cfg.on_session)
 		h->cfg.on_session(h->cfg.ctx, s, info);
 	if (first_pkt)
 		tern_sim_send(h->net->sim, h->ep, &info->peer, first_pkt, first_len);
+	return 0;
 }
 
 static void host_failed(void *ctx, void *user, int why)
@@ -254,12 +258,15 @@ static void host_work(struct simhost *h, tern_time now)
 	while (h->n && h->busy_until <= now) {
 		struct hs_item *it = &h->q[h->head];
 		uint64_t dh = st->dh_initiations + st->connected;
+		tern_time cost;
 
 		h->head = (h->head + 1) % h->cfg.queue;
 		h->n--;
 		tern_control_on_packet(h->ctl, it->data, it->len, &it->src, (unsigned)h->n, 0, now);
-		h->busy_until = TERN_MAX(h->busy_until, now) + h->cfg.cost_check +
-		                (st->dh_initiations + st->connected > dh ? h->cfg.cost_dh : 0);
+		cost = h->cfg.cost_check +
+		       (st->dh_initiations + st->connected > dh ? h->cfg.cost_dh : 0);
+		h->busy_until = TERN_MAX(h->busy_until, now) + cost;
+		tern_control_busy(h->ctl, cost, now); /* as an engine measures its thread */
 	}
 }
 

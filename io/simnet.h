@@ -41,6 +41,9 @@ struct tern_simhost_cfg {
 	                   const struct tern_hs_session_info *info);
 	void (*on_failed)(void *ctx, void *user, int why);
 	bool (*listening)(void *ctx, uint16_t vport, uint8_t stream_type);
+	/* Tests: true makes this install fail as an engine's does when the
+	 * owner worker's inbox is full (the session is freed). NULL: never. */
+	bool (*refuse_install)(void *ctx, const struct tern_hs_session_info *info);
 	void *ctx;
 	size_t queue;         /* handshake packets queued at most (1024) */
 	tern_time cost_check; /* virtual µs per handshake packet (1) */

@@ -100,6 +100,12 @@ struct tern_uring {
 	bool defer;
 	bool started; /* the owner thread enabled the ring and armed RX */
 	pthread_t owner;
+	/* direct RX (cfg.direct_rx): recvmmsg(MSG_DONTWAIT) into the slots on
+	 * the owner thread, no multishot and no task work: the path a busy-polling
+	 * worker sees a datagram soonest on; free slots on a stack */
+	bool direct;
+	uint16_t *free_slots;
+	unsigned nfree;
 	/* RX: rx_mem holds rx_bufs buffers of rx_buf_size; the kernel may fill
 	 * rx_kernel of them; rx_pending were freed but not yet published. */
 	struct io_uring_buf_ring *br;
@@ -245,6 +251,10 @@ static void rx_flush(struct tern_uring *u)
 static void rx_recycle(struct tern_uring *u, struct rx_slot *s)
 {
 	s->refs = 0;
+	if (u->direct) {
+		u->free_slots[u->nfree++] = s->bid;
+		return;
+	}
 	io_uring_buf_ring_add(u->br, s->base, u->rx_buf_size, s->bid,
 	                      io_uring_buf_ring_mask(u->rx_bufs), (int)u->rx_pending);
 	u->rx_pending++;
@@ -270,6 +280,8 @@ static int rx_arm(struct tern_uring *u)
 /* Re-arms the multishot recvmsg after it ended, once the kernel has buffers. */
 static void rx_maybe_rearm(struct tern_uring *u)
 {
+	if (u->direct)
+		return;
 	rx_flush(u);
 	if (u->rx_armed || !u->rx_kernel)
 		return;
@@ -457,7 +469,7 @@ int tern_uring_watch_wakeup(struct tern_uring *u, int efd)
 	if (efd < 0)
 		return TERN_EINVAL;
 	u->wake_fd = efd;
-	return u->started ? wake_arm(u) : 0; /* else armed by uring_start */
+	return u->started && !u->direct ? wake_arm(u) : 0; /* else armed by uring_start */
 }
 
 static void reap(struct tern_uring *u)
@@ -515,9 +527,9 @@ static int uring_start(struct tern_uring *u)
 		return TERN_ESTATE;
 	u->started = true;
 	u->owner = pthread_self();
-	if (u->defer && start_rx(u, NULL, 0) < 0)
+	if (u->defer && !u->direct && start_rx(u, NULL, 0) < 0)
 		return TERN_ESTATE;
-	if (u->wake_fd >= 0 && wake_arm(u) == 0)
+	if (u->wake_fd >= 0 && !u->direct && wake_arm(u) == 0)
 		io_uring_submit(&u->ring);
 	return 0;
 }
@@ -525,6 +537,49 @@ static int uring_start(struct tern_uring *u)
 int tern_uring_thread_start(void *be)
 {
 	return uring_start(be);
+}
+
+#define DIRECT_BATCH 16
+
+/* Direct RX: one recvmmsg into free slots, each laid out as the multishot
+ * recvmsg lays its buffers out (header, name, control, payload), so the
+ * same parser takes them. */
+static void direct_recv(struct tern_uring *u, tern_time now)
+{
+	struct mmsghdr mm[DIRECT_BATCH];
+	struct iovec iov[DIRECT_BATCH];
+	struct rx_slot *sl[DIRECT_BATCH];
+	unsigned k = 0;
+	int n;
+
+	memset(mm, 0, sizeof(mm));
+	for (; k < DIRECT_BATCH && u->nfree && u->rxq_len + k < u->rx_bufs; k++) {
+		sl[k] = &u->slots[u->free_slots[--u->nfree]];
+		iov[k] = (struct iovec){.iov_base = sl[k]->base + RX_HDR_LEN,
+		                        .iov_len = u->rx_buf_size - RX_HDR_LEN};
+		mm[k].msg_hdr = (struct msghdr){
+		        .msg_name = sl[k]->base + sizeof(struct io_uring_recvmsg_out),
+		        .msg_namelen = RX_NAME_LEN,
+		        .msg_iov = &iov[k],
+		        .msg_iovlen = 1,
+		        .msg_control =
+		                sl[k]->base + sizeof(struct io_uring_recvmsg_out) + RX_NAME_LEN,
+		        .msg_controllen = RX_CTRL_LEN};
+	}
+	n = k ? recvmmsg(u->fd, mm, k, MSG_DONTWAIT, NULL) : 0;
+	for (unsigned i = 0; i < k; i++) {
+		struct io_uring_recvmsg_out o = {0};
+		if ((int)i >= n) {
+			u->free_slots[u->nfree++] = sl[i]->bid;
+			continue;
+		}
+		o.namelen = mm[i].msg_hdr.msg_namelen;
+		o.controllen = (unsigned)mm[i].msg_hdr.msg_controllen;
+		o.payloadlen = mm[i].msg_len;
+		o.flags = (unsigned)mm[i].msg_hdr.msg_flags;
+		memcpy(sl[i]->base, &o, sizeof(o));
+		rx_parse(u, sl[i], (int)(RX_HDR_LEN + mm[i].msg_len), now);
+	}
 }
 
 /* ---- backend ops ------------------------------------------------------- */
@@ -536,10 +591,12 @@ static int uring_rx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 
 	if (!u->started && uring_start(u) < 0)
 		return TERN_ESTATE;
-	if (u->defer)
+	if (u->defer && (!u->direct || u->ops_inflight))
 		io_uring_get_events(&u->ring); /* runs the deferred completions: one syscall */
 	reap(u);
 	rx_maybe_rearm(u);
+	if (u->direct && !u->rxq_len)
+		direct_recv(u, clock_us());
 	while (got < n && u->rxq_len) {
 		struct rx_item *it = &u->rxq[u->rxq_head];
 		struct tern_pkt *p = &pkts[got++];
@@ -705,6 +762,21 @@ const struct tern_backend_ops tern_uring_backend_ops = {
 
 /* ---- waiting, stats ---------------------------------------------------- */
 
+/* Direct RX sleeps on the socket and the wake-up eventfd. */
+static int direct_wait(struct tern_uring *u, tern_time timeout_us)
+{
+	struct pollfd pfd[2] = {{.fd = u->fd, .events = POLLIN},
+	                        {.fd = u->wake_fd, .events = POLLIN}};
+	struct timespec ts = {.tv_sec = (time_t)(timeout_us / TERN_SEC),
+	                      .tv_nsec = (long)(timeout_us % TERN_SEC) * 1000};
+	uint64_t v;
+	int r = ppoll(pfd, u->wake_fd >= 0 ? 2 : 1, &ts, NULL);
+
+	if (r > 0 && (pfd[1].revents & POLLIN) && read(u->wake_fd, &v, sizeof(v)) < 0)
+		STAT_ADD(u->st.wake_errors, 1);
+	return r > 0;
+}
+
 int tern_uring_wait(struct tern_uring *u, tern_time timeout_us)
 {
 	struct __kernel_timespec ts;
@@ -716,6 +788,8 @@ int tern_uring_wait(struct tern_uring *u, tern_time timeout_us)
 	rx_maybe_rearm(u);
 	if (u->rxq_len || io_uring_cq_ready(&u->ring))
 		return 1;
+	if (u->direct)
+		return direct_wait(u, timeout_us);
 	ts.tv_sec = (long long)(timeout_us / TERN_SEC);
 	ts.tv_nsec = (long long)(timeout_us % TERN_SEC) * 1000;
 	r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
@@ -925,6 +999,14 @@ static int setup_buf_ring(struct tern_uring *u, char *err, size_t errlen)
 	unsigned i;
 	int r;
 
+	if (u->direct) { /* the slots stay ours: a stack of free ones */
+		for (i = 0; i < u->rx_bufs; i++) {
+			u->slots[i].base = u->rx_mem + (size_t)i * u->rx_buf_size;
+			u->slots[i].bid = (uint16_t)i;
+			rx_recycle(u, &u->slots[i]);
+		}
+		return 0;
+	}
 	u->br_size = u->rx_bufs * sizeof(struct io_uring_buf);
 	u->br = mmap(NULL, u->br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
 	if (u->br == MAP_FAILED) {
@@ -962,10 +1044,11 @@ static int alloc_buffers(struct tern_uring *u, unsigned depth, unsigned tx_bufs)
 
 	u->rx_mem = malloc((size_t)u->rx_bufs * u->rx_buf_size);
 	u->slots = calloc(u->rx_bufs, sizeof(*u->slots));
+	u->free_slots = calloc(u->rx_bufs, sizeof(*u->free_slots));
 	u->rxq = calloc(u->rx_bufs, sizeof(*u->rxq));
 	u->nops = depth;
 	u->ops = calloc(depth, sizeof(*u->ops));
-	if (!u->rx_mem || !u->slots || !u->rxq || !u->ops)
+	if (!u->rx_mem || !u->slots || !u->rxq || !u->ops || !u->free_slots)
 		return TERN_ENOMEM;
 	for (i = 0; i < depth; i++) {
 		u->ops[i].next_free = u->free_ops;
@@ -983,7 +1066,7 @@ static int prepare_rx(struct tern_uring *u, char *err, size_t errlen)
 	u->rx_msg.msg_namelen = RX_NAME_LEN;
 	u->rx_msg.msg_control = u->rx_ctrl_tmpl;
 	u->rx_msg.msg_controllen = RX_CTRL_LEN;
-	return u->defer ? 0 : start_rx(u, err, errlen);
+	return u->defer || u->direct ? 0 : start_rx(u, err, errlen);
 }
 
 static int check_cfg(const struct tern_uring_cfg *cfg, struct tern_uring *u, char *err,
@@ -1018,6 +1101,7 @@ int tern_uring_open(const struct tern_uring_cfg *cfg, struct tern_uring **out, u
 		return TERN_ENOMEM;
 	u->fd = -1;
 	u->wake_fd = -1;
+	u->direct = cfg->direct_rx;
 	if ((r = check_cfg(cfg, u, err, errlen)) < 0)
 		goto fail;
 	if ((r = alloc_buffers(u, depth, cfg->tx_bufs ? cfg->tx_bufs : 4096)) < 0) {
@@ -1095,6 +1179,7 @@ void tern_uring_close(struct tern_uring *u)
 	free(u->ops);
 	free(u->rxq);
 	free(u->slots);
+	free(u->free_slots);
 	free(u->rx_mem);
 	free(u);
 }

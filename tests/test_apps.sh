@@ -169,6 +169,9 @@ contains "SIGUSR1 logs the counters" srv.log "file_served=2 file_refused=6"
 contains "counters count sessions" srv.log "sessions_total=11 sessions_live=0"
 wait_for srv.log "event=backend" || true
 contains "SIGUSR1 logs the backend's counters" srv.log "w0.rx_packets="
+contains "SIGUSR1 logs the control plane's counters" srv.log "ctl.initiations=11 "
+contains "SIGUSR1 logs the handshake gauges" srv.log "half_open=0 admitted="
+contains "SIGUSR1 logs the workers' counters" srv.log "worker0.handshake_dropped="
 
 # ---- SIGTERM: a graceful drain with a client connected, exit 0 ----
 mkfifo hold

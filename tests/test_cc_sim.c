@@ -389,6 +389,44 @@ static void test_random_loss(void)
 	}
 }
 
+/* Random loss on a path whose hosts stall now and then (a descheduled
+ * process or relay: the ACKs that arrive in a stall wait for its end, in
+ * order): some RTTs spike, no queue stands. The spikes must not turn the
+ * random loss into congestion (judged by the rounds' highest RTT they did:
+ * 1% loss through a real emulated link at 1 Gbit/s held BBR to a third). */
+static void test_host_stalls(void)
+{
+	static const struct {
+		const char *profile, *reverse;
+		double floor;
+	} cases[] = {
+	        {"rate=1gbit,delay=5ms,loss=1%", "delay=5ms,stall=0.2%/3ms", 0.90},
+	        {"rate=100mbit,delay=10ms,loss=1%", "delay=10ms,stall=1%/4ms", 0.90},
+	};
+
+	for (size_t i = 0; i < TERN_ARRAY_LEN(cases); i++) {
+		struct world w;
+		struct snap s0, s1;
+		double good;
+
+		if (world_init(&w, cases[i].profile, cases[i].reverse, 7) < 0 ||
+		    add_flow(&w, "bbr", 0) < 0) {
+			CHECK(!"world set up");
+			return;
+		}
+		run_to(&w, 3 * TERN_SEC);
+		take(&w, &s0);
+		run_to(&w, 8 * TERN_SEC);
+		take(&w, &s1);
+		good = share(&w, &s0, &s1, 0);
+		fprintf(stderr, "%s, ACKs %s, 3-8 s: goodput %.2f%% of the link (floor %.0f%%)\n",
+		        cases[i].profile, cases[i].reverse, 100 * good, 100 * cases[i].floor);
+		print_info("flow", &w.f[0]);
+		CHECK(good >= cases[i].floor);
+		world_free(&w);
+	}
+}
+
 /* 2% loss and 1% of packets held back 10 ms, at 100 Mbit/s x 50 ms. */
 static void test_loss_reorder(void)
 {
@@ -573,7 +611,7 @@ static const struct {
 } tests[] = {
         {"clean", test_clean},     {"loss", test_random_loss}, {"reorder", test_loss_reorder},
         {"fair2", test_fair2},     {"fair4", test_fair4},      {"cubic", test_vs_cubic},
-        {"halving", test_halving}, {"shallow", test_shallow},
+        {"halving", test_halving}, {"shallow", test_shallow},  {"stalls", test_host_stalls},
 };
 
 int main(int argc, char **argv)

@@ -20,9 +20,9 @@ struct world;
 struct side {
 	struct world *w;
 	struct tern_control *ctl;
-	struct tern_session *s;        /* the session with the legitimate peer */
-	struct tern_session *all[128]; /* every session installed here, to free */
-	unsigned nall;
+	struct tern_session *s;    /* the session with the legitimate peer */
+	struct tern_session **all; /* every session installed here, to free */
+	unsigned nall, cap;
 	struct tern_hs_session_info info;
 	int sessions, failed, why;
 	tern_time when;
@@ -43,6 +43,8 @@ struct world {
 	size_t resp_cache;          /* server's resp_cache_entries; 0: the default */
 	bool no_resp_cache;         /* server without a response cache */
 	struct tern_budget *budget; /* the server sessions' memory budget; NULL: none */
+	unsigned refuse;            /* server installs that fail, the first ones */
+	void (*server_cfg)(struct tern_simhost_cfg *hc); /* adjusts the server */
 };
 
 static void on_session(void *ctx, struct tern_session *s, const struct tern_hs_session_info *info)
@@ -50,8 +52,12 @@ static void on_session(void *ctx, struct tern_session *s, const struct tern_hs_s
 	struct side *sd = ctx;
 	const struct tern_hs_keypair *peer = sd == &sd->w->sb ? &sd->w->ka : &sd->w->kb;
 
-	if (sd->nall < TERN_ARRAY_LEN(sd->all))
-		sd->all[sd->nall++] = s;
+	if (sd->nall == sd->cap) {
+		sd->cap = sd->cap ? 2 * sd->cap : 64;
+		sd->all = realloc(sd->all, sd->cap * sizeof(*sd->all));
+		CHECK(sd->all != NULL);
+	}
+	sd->all[sd->nall++] = s;
 	if (memcmp(info->peer_static, peer->pub, TERN_HS_KEY_LEN) != 0)
 		return; /* a forged initiation that got through: not our client */
 	sd->s = s;
@@ -101,6 +107,17 @@ static bool allow(void *ctx, const uint8_t *pub)
 	return memcmp(pub, w->allowed, TERN_HS_KEY_LEN) == 0;
 }
 
+static bool refuse_install(void *ctx, const struct tern_hs_session_info *info)
+{
+	struct side *sd = ctx;
+
+	(void)info;
+	if (!sd->w->refuse)
+		return false;
+	sd->w->refuse--;
+	return true;
+}
+
 static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypair *kp,
                  const uint8_t *ticket_key, bool server)
 {
@@ -116,8 +133,10 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 	sd->w = w;
 	if (!server && w->client_minor)
 		hc.control.min_minor = hc.control.max_minor = w->client_minor;
-	if (server)
+	if (server) {
 		hc.listening = listening;
+		hc.refuse_install = refuse_install;
+	}
 	if (server && w->resp_cache)
 		hc.control.resp_cache_entries = w->resp_cache;
 	if (server && w->no_resp_cache)
@@ -128,6 +147,8 @@ static void host(struct world *w, int ep, struct side *sd, struct tern_hs_keypai
 		hc.control.allow = allow;
 		hc.control.allow_ctx = w;
 	}
+	if (server && w->server_cfg)
+		w->server_cfg(&hc);
 	CHECK_EQ(tern_simnet_host(w->net, ep, &hc, &sd->ctl, &err), 0);
 }
 
@@ -155,6 +176,8 @@ static void teardown(struct world *w)
 		tern_session_free(w->ca.all[i]);
 	for (unsigned i = 0; i < w->sb.nall; i++)
 		tern_session_free(w->sb.all[i]);
+	free(w->ca.all);
+	free(w->sb.all);
 }
 
 static int connect_to(struct world *w, const uint8_t *server_pub, const uint8_t *ticket,
@@ -218,6 +241,9 @@ static void test_handshake_ok(void)
 	CHECK(w.ca.info.user == &w);
 	CHECK(w.ca.s && w.sb.s && w.ca.s->keys.tx && w.sb.s->keys.rx);
 	CHECK_EQ(tern_control_stats(w.sb.ctl)->dh_initiations, 1);
+	/* the server's session was half-open until the client's first packet */
+	CHECK_EQ(tern_admit_half_open(tern_control_admit(w.sb.ctl)), 0);
+	CHECK_EQ(tern_admit_sessions(tern_control_admit(w.sb.ctl)), 1);
 	teardown(&w);
 }
 
@@ -489,6 +515,76 @@ static void test_impostor_bad_server_key(void)
 	teardown(&w);
 }
 
+/* A server under load at the server's address (a tap with the server's
+ * keys): initiations without a valid mac2 get a genuine cookie reply; the
+ * first that carries one is followed by a forged cookie reply (right CID,
+ * random sealed bytes), which the client must ignore without losing the
+ * cookie it holds. */
+struct loaded {
+	struct world *w;
+	struct tern_cookie *cookie;
+	struct tern_hs_mac_keys mac;
+	unsigned with_mac2, without_mac2;
+};
+
+static void loaded_tap(void *ctx, const struct tern_pkt *pkt)
+{
+	struct loaded *ld = ctx;
+	struct tern_sim *sim = tern_simnet_sim(ld->w->net);
+	tern_time now = tern_simnet_now(ld->w->net);
+	uint8_t reply[TERN_HS_COOKIE_REPLY_LEN];
+	int n;
+
+	if (pkt->len < TERN_HS_INIT_LEN || pkt->data[0] != (0x80 | TERN_HS_INITIATION))
+		return;
+	if (tern_cookie_check_mac2(ld->cookie, now, &pkt->peer, pkt->data, pkt->len) == 0) {
+		if (ld->with_mac2++ == 0) { /* the forgery: a reply no key opens */
+			reply[0] = 0x80 | TERN_HS_COOKIE_REPLY;
+			reply[1] = TERN_PROTO_VERSION_MAJOR;
+			memcpy(reply + TERN_HS_COOKIE_RECEIVER, pkt->data + TERN_HS_INIT_SENDER,
+			       TERN_CID_LEN);
+			for (size_t i = TERN_HS_COOKIE_NONCE; i < sizeof(reply); i++)
+				reply[i] = (uint8_t)(i * 29 + 7);
+			tern_sim_send(sim, ld->w->ec, &pkt->peer, reply, sizeof(reply));
+		}
+		return;
+	}
+	ld->without_mac2++;
+	n = tern_cookie_reply_build(ld->cookie, now, &ld->mac, &pkt->peer, pkt->data, pkt->len,
+	                            reply, sizeof(reply));
+	CHECK_EQ(n, TERN_HS_COOKIE_REPLY_LEN);
+	tern_sim_send(sim, ld->w->ec, &pkt->peer, reply, (size_t)n);
+}
+
+/* After its first cookie, every try the client sends (the copy at +1 s and
+ * the fresh try at +3 s) carries a valid mac2: the forged reply between
+ * them did not wipe the cookie (issue 13, item 5). */
+static void test_forged_cookie_reply_keeps_cookie(void)
+{
+	struct world w = {0};
+	struct loaded ld = {.w = &w};
+	struct tern_sim_path_cfg path = {.delay_us = 5000};
+	struct tern_sim *sim;
+
+	setup(&w, 15, NULL);
+	sim = tern_simnet_sim(w.net);
+	w.c = (struct tern_addr){.family = 4, .port = 3000, .ip = {127, 0, 0, 3}};
+	w.ec = tern_sim_add_endpoint(sim, &w.c);
+	tern_sim_set_path(sim, w.ea, w.ec, &path);
+	tern_sim_set_path(sim, w.ec, w.ea, &path);
+	CHECK_EQ(tern_cookie_new(&ld.cookie, tern_simnet_now(w.net)), 0);
+	tern_hs_mac_keys_init(&ld.mac, w.kb.pub);
+	CHECK_EQ(tern_simnet_tap(w.net, w.ec, loaded_tap, &ld), 0);
+	w.b = w.c;
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	tern_simnet_run(w.net, 5 * TERN_SEC, NULL, NULL);
+	CHECK_EQ(ld.without_mac2, 1); /* the first try only */
+	CHECK_EQ(ld.with_mac2, 3);    /* the try with the cookie, its copy, a fresh try */
+	CHECK_EQ(tern_control_stats(w.ca.ctl)->cookie_replies_rx, 2);
+	tern_cookie_free(ld.cookie);
+	teardown(&w);
+}
+
 /* ---- retries and duplicates: the response cache ---- */
 
 /* The server's first response is lost. What the server pays for the
@@ -644,6 +740,31 @@ static void deliver(struct world *w, const struct tern_addr *src, const uint8_t 
 	tern_simnet_run(w->net, tern_simnet_now(w->net) + 50 * TERN_MS, NULL, NULL);
 }
 
+/* The server's first install fails (in an engine: the owner worker's inbox
+ * was full), so no response went out. The client's copy of its try at 1 s
+ * must not be answered from the response cache — that would connect it to a
+ * session that does not exist — but refused as a replay, which brings its
+ * fresh try forward at once: that one gets a session on both sides. */
+static void test_failed_install_not_cached(void)
+{
+	struct world w = {.refuse = 1};
+	const struct tern_control_stats *st;
+
+	setup(&w, 16, NULL);
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	st = tern_control_stats(w.sb.ctl);
+	CHECK_EQ(st->install_failed, 1);
+	CHECK_EQ(st->accepted, 1);
+	CHECK_EQ(st->responses_resent, 0);
+	CHECK_EQ(st->fail[TERN_HS_REPLAY], 1);
+	CHECK_EQ(w.ca.sessions, 1);
+	CHECK_EQ(w.sb.sessions, 1);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1); /* both ends hold the same session */
+	CHECK(w.ca.when >= TERN_SEC && w.ca.when <= TERN_SEC + 25 * TERN_MS);
+	teardown(&w);
+}
+
 /* An on-path attacker copies the client's answered initiation and sends it
  * from its own address: the cache is keyed by source, so the copy is a full
  * initiation there and fails the replay check (a 43-byte REPLAY refusal,
@@ -730,6 +851,221 @@ static void test_resp_cache_bounded(void)
 	CHECK_EQ(w.sb.nall, 20);
 	fprintf(stderr, "resp cache: %zu bytes per entry, %zu per chain head\n",
 	        sizeof(struct resp_entry), sizeof(uint32_t));
+	teardown(&w);
+}
+
+/* ---- admission: rate, half-open and per-source caps, load ---- */
+
+enum spray_src {
+	ONE_SOURCE, /* 10.9.9.9, one port per initiation */
+	V4_EACH,    /* 10.8.x.y: a source per initiation */
+	V6_SAME_64, /* 2001:db8:1:2::x: one /64 */
+};
+
+static struct tern_addr spray_addr(enum spray_src kind, unsigned i)
+{
+	struct tern_addr a = {.family = 4, .port = (uint16_t)(5000 + i), .ip = {10, 9, 9, 9}};
+
+	if (kind == V4_EACH) {
+		a.ip[1] = 8;
+		a.ip[2] = (uint8_t)(i >> 8);
+		a.ip[3] = (uint8_t)i;
+	} else if (kind == V6_SAME_64) {
+		a = (struct tern_addr){.family = 6, .port = 5000};
+		memcpy(a.ip, "\x20\x01\x0d\xb8\x00\x01\x00\x02", 8);
+		a.ip[14] = (uint8_t)(i >> 8);
+		a.ip[15] = (uint8_t)(i + 1);
+	}
+	return a;
+}
+
+/* Valid initiations from one static key (newer timestamps each), n of them
+ * one every gap, from src; with mac2 keyed by the server's cookie for that
+ * source when with_cookie (as a client that got a cookie reply sends). */
+struct spray {
+	struct tern_hs_keypair key;
+	uint64_t next; /* initiations sent so far: CIDs and timestamps */
+};
+
+static void spray_from(struct world *w, struct spray *sp, const struct tern_addr *src,
+                       bool with_cookie)
+{
+	uint8_t pkt[TERN_HS_INIT_LEN], cookie[TERN_HS_COOKIE_LEN];
+
+	make_init(w, &sp->key, 0x5000 + sp->next, 1 + sp->next, pkt);
+	sp->next++;
+	if (with_cookie) {
+		CHECK_EQ(tern_cookie_make(w->sb.ctl->cookie, tern_simnet_now(w->net), src, cookie),
+		         0);
+		CHECK_EQ(tern_hs_write_mac2(pkt, sizeof(pkt), cookie), 0);
+	}
+	CHECK_EQ(tern_simnet_inject(w->net, w->eb, src, pkt, sizeof(pkt)), 0);
+}
+
+/* Runs the simulator for dt of virtual time. */
+static void pass(struct world *w, tern_time dt)
+{
+	tern_time until = tern_simnet_now(w->net) + dt;
+
+	tern_simnet_run(w->net, until, NULL, NULL);
+	tern_sim_advance(tern_simnet_sim(w->net), until);
+}
+
+static void spray(struct world *w, struct spray *sp, enum spray_src kind, unsigned n, tern_time gap,
+                  bool with_cookie)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct tern_addr src = spray_addr(kind, (unsigned)sp->next);
+
+		spray_from(w, sp, &src, with_cookie);
+		pass(w, gap);
+	}
+}
+
+static size_t half_open(const struct world *w)
+{
+	return tern_admit_half_open(tern_control_admit(w->sb.ctl));
+}
+
+/* Frees the server's i-th session, as its worker does when it ends. */
+static void server_drop(struct world *w, unsigned i)
+{
+	tern_simnet_detach(w->net, w->sb.all[i]);
+	tern_session_free(w->sb.all[i]);
+	w->sb.all[i] = w->sb.all[--w->sb.nall];
+}
+
+/* Issue 13 item 4: 1,000 valid initiations a second from one source (one
+ * static key, never completing) made a session each on a server that was not
+ * under load. The per-source rate is always on: 100 at once, then 100/s. */
+static void test_source_rate_always_on(void)
+{
+	struct world w = {0};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+
+	setup(&w, 17, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, ONE_SOURCE, 1000, TERN_MS, false);
+	fprintf(stderr, "one source at 1000/s for 1 s: %llu sessions, %llu dropped by rate\n",
+	        (unsigned long long)st->accepted, (unsigned long long)st->drop_ratelimit);
+	CHECK(st->accepted >= 190 && st->accepted <= 201); /* burst 100, then 100/s */
+	CHECK_EQ(st->accepted + st->drop_ratelimit, 1000);
+	CHECK_EQ(st->load_entered, 0);
+	CHECK_EQ(st->cookie_replies_sent, 0);
+	CHECK_EQ(half_open(&w), st->accepted); /* none ever confirmed */
+	CHECK_EQ(tern_admit_sessions(tern_control_admit(w.sb.ctl)), st->accepted);
+	teardown(&w);
+}
+
+static void small_half_open(struct tern_simhost_cfg *hc)
+{
+	hc->control.max_half_open = 8;
+}
+
+/* At most max_half_open responder sessions wait for their client's first
+ * packet; from half of that on the server is under load (cookies). A slot
+ * comes back when such a session is confirmed or freed. */
+static void test_half_open_cap(void)
+{
+	struct world w = {.server_cfg = small_half_open};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+
+	setup(&w, 18, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, V4_EACH, 20, TERN_MS, true); /* real sources: cookies pass */
+	CHECK_EQ(st->accepted, 8);
+	CHECK_EQ(st->drop_half_open, 12);
+	CHECK_EQ(half_open(&w), 8);
+	CHECK_EQ(st->load_entered, 1);
+	CHECK_EQ(w.sb.nall, 8);
+	server_drop(&w, 0);
+	server_drop(&w, 0);
+	CHECK_EQ(half_open(&w), 6);
+	/* a legitimate client: one cookie round trip (under load), then its
+	 * session is half-open until its first packet confirms it */
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	CHECK_EQ(w.ca.sessions, 1);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1);
+	CHECK_EQ(half_open(&w), 6);
+	CHECK_EQ(st->accepted, 9);
+	spray(&w, &sp, V4_EACH, 3, TERN_MS, true);
+	CHECK_EQ(st->accepted, 11);
+	CHECK_EQ(half_open(&w), 8);
+	CHECK_EQ(st->drop_half_open, 13);
+	teardown(&w);
+}
+
+static void small_source_cap(struct tern_simhost_cfg *hc)
+{
+	hc->control.max_source_sessions = 4;
+}
+
+/* A source (here an IPv6 /64, whatever the addresses in it) holds at most
+ * max_source_sessions sessions, confirmed or not; other sources are not
+ * affected, and a freed session makes room. */
+static void test_source_session_cap(void)
+{
+	struct world w = {.server_cfg = small_source_cap};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+	struct tern_addr other = spray_addr(V6_SAME_64, 0);
+
+	setup(&w, 19, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, V6_SAME_64, 10, TERN_MS, false);
+	CHECK_EQ(st->accepted, 4);
+	CHECK_EQ(st->drop_source_limit, 6);
+	other.ip[7] = 3; /* 2001:db8:1:3::1, the next /64 */
+	spray_from(&w, &sp, &other, false);
+	pass(&w, TERN_MS);
+	CHECK_EQ(st->accepted, 5);
+	server_drop(&w, 0); /* one of the first /64's */
+	spray(&w, &sp, V6_SAME_64, 2, TERN_MS, false);
+	CHECK_EQ(st->accepted, 6);
+	CHECK_EQ(st->drop_source_limit, 7);
+	/* a legitimate client elsewhere is served throughout */
+	CHECK_EQ(connect_to(&w, w.kb.pub, NULL, 0), 0);
+	run(&w, 5 * TERN_SEC);
+	CHECK(w.ca.msgs == 1 && w.sb.msgs == 1);
+	teardown(&w);
+}
+
+static void slow_server(struct tern_simhost_cfg *hc)
+{
+	hc->control.hs_queue_depth = 4096;  /* never by backlog */
+	hc->control.max_half_open = 100000; /* nor by half-open sessions */
+	hc->cost_dh = 600;                  /* 60% of the CPU at 1,000 handshakes/s */
+}
+
+/* Load from cost: 1,000 initiations a second from as many sources, each
+ * costing 0.6 ms of the control plane's CPU, never build a backlog (the
+ * queue drains between them) nor fill the half-open cap, but keep the
+ * thread 60% busy: once half of a second went to them, the server is under
+ * load and the rest get cookie replies instead of Diffie-Hellman. */
+static void test_load_by_busy_time(void)
+{
+	struct world w = {.server_cfg = slow_server};
+	struct spray sp = {0};
+	const struct tern_control_stats *st;
+
+	setup(&w, 20, NULL);
+	st = tern_control_stats(w.sb.ctl);
+	tern_hs_keypair_generate(&sp.key);
+	spray(&w, &sp, V4_EACH, 1500, TERN_MS, false);
+	fprintf(stderr,
+	        "1000/s at 0.6 ms each for 1.5 s: %llu DH, %llu cookie replies, load %llu\n",
+	        (unsigned long long)st->dh_initiations, (unsigned long long)st->cookie_replies_sent,
+	        (unsigned long long)st->load_entered);
+	CHECK(st->dh_initiations >= 800 && st->dh_initiations <= 850);
+	CHECK_EQ(st->dh_initiations + st->cookie_replies_sent, 1500);
+	CHECK_EQ(st->load_entered, 1);
+	CHECK_EQ(tern_simnet_host_queue_drops(w.net, w.eb), 0);
 	teardown(&w);
 }
 
@@ -966,10 +1302,16 @@ int main(void)
 	test_tickets();
 	test_no_server_times_out();
 	test_impostor_bad_server_key();
+	test_forged_cookie_reply_keeps_cookie();
 	test_lost_response_resent();
 	test_duplicate_initiation_one_session();
+	test_failed_install_not_cached();
 	test_spoofed_copy_gets_nothing();
 	test_resp_cache_bounded();
+	test_source_rate_always_on();
+	test_half_open_cap();
+	test_source_session_cap();
+	test_load_by_busy_time();
 	test_retry_storm();
 	test_flood_bad_mac();
 	test_flood_valid_mac1_needs_cookies();

@@ -654,6 +654,63 @@ static void test_key_update_frame(void)
 	tern_keys_free(&g1);
 }
 
+/* B's next packet, built and dropped (not delivered to A): whatever it owes. */
+static void b_writes(struct kp *k)
+{
+	uint8_t pkt[TERN_MAX_PACKET];
+
+	CHECK(tern_session_write(k->b, pkt, sizeof(pkt), now(k)) > 0);
+}
+
+/* A peer may start a generation only once its last one was confirmed (§5.4,
+ * RFC 9001 §6.5): one that updates again before B sent any ACK under the
+ * generation it just started is closed with KEY_UPDATE, so a peer cannot
+ * make B derive keys on every packet. Once B acknowledged, the next update
+ * is fine. (Forged packets are acknowledged to the real A, which never sent
+ * them: only B is checked.) */
+static void test_update_before_ack_refused(void)
+{
+	struct tern_keys g0, g1, g2;
+	uint8_t ping = TERN_FRAME_PING;
+	struct kp k;
+
+	CHECK_EQ(tern_keys_derive(&g0, TERN_CIPHER_CHACHA20_POLY1305, secret, sizeof(secret), cid_a,
+	                          cid_b, true),
+	         0);
+	CHECK_EQ(tern_keys_next(&g0, &g1), 0);
+	CHECK_EQ(tern_keys_next(&g1, &g2), 0);
+
+	/* generation 1, then at once 2: refused */
+	setup(&k, NULL, "delay=5ms", "delay=5ms", 1u << 20, 29);
+	CHECK_EQ(run(&k, TERN_SEC, established), 0);
+	CHECK_EQ(forge(&k, &g0, &ping, 1), 0);
+	CHECK_EQ(forge(&k, &g0, &ping, 1), 0); /* two: an ACK is due at once */
+	b_writes(&k);
+	CHECK_EQ(forge(&k, &g1, &ping, 1), 0);
+	CHECK_EQ(k.b->keys.generation, 1);
+	CHECK_EQ(forge(&k, &g2, &ping, 1), TERN_EPROTO);
+	CHECK_EQ(k.b->keys.generation, 1);
+	expect_key_update_close(&k, false);
+	teardown(&k);
+
+	/* generation 1, B acknowledges under it, then 2: accepted */
+	setup(&k, NULL, "delay=5ms", "delay=5ms", 1u << 20, 31);
+	CHECK_EQ(run(&k, TERN_SEC, established), 0);
+	CHECK_EQ(forge(&k, &g0, &ping, 1), 0);
+	CHECK_EQ(forge(&k, &g0, &ping, 1), 0);
+	b_writes(&k);
+	CHECK_EQ(forge(&k, &g1, &ping, 1), 0);
+	CHECK_EQ(forge(&k, &g1, &ping, 1), 0);
+	b_writes(&k); /* under generation 1, with an ACK of both */
+	CHECK_EQ(forge(&k, &g2, &ping, 1), 0);
+	CHECK_EQ(k.b->keys.generation, 2);
+	CHECK_EQ(k.b->state, TERN_SESSION_ESTABLISHED);
+	teardown(&k);
+	tern_keys_free(&g0);
+	tern_keys_free(&g1);
+	tern_keys_free(&g2);
+}
+
 int main(void)
 {
 	CHECK_EQ(tern_crypto_init(), 0);
@@ -666,5 +723,6 @@ int main(void)
 	test_integrity_limit();
 	test_confidentiality_limit();
 	test_key_update_frame();
+	test_update_before_ack_refused();
 	return tern_check_result("keyupdate");
 }

@@ -374,6 +374,34 @@ static void test_jitter_bounds(void)
 	tern_sim_free(sim);
 }
 
+/* Host stalls: with stall=100%/1ms every packet that arrives outside a
+ * stall is taken and starts one; packets sent 100 us apart arrive in order:
+ * one on time, the next nine at its stall's end, the tenth (arriving as the
+ * stall ends) on time again and starting the next. */
+static void test_stall(void)
+{
+	struct tern_sim *sim = two_eps(9, "delay=5ms,stall=100%/1ms");
+	static struct trace tr[50];
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < 50; i++) {
+		send_idx(sim, i, 10);
+		tern_sim_advance(sim, tern_sim_now(sim) + 100);
+		n = drain(sim, tr, n, 50);
+	}
+	n = drain_all(sim, tr, n, 50);
+	CHECK_EQ(n, 50);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ(tr[i].idx, (uint32_t)i);
+		tern_time want = 5000 + (tern_time)i * 100;
+		if (i % 10)
+			want = 5000 + (tern_time)(i / 10) * 1000 + 1000;
+		CHECK_EQ(tr[i].at, want);
+	}
+	CHECK_EQ(tern_sim_path_stats(sim, 0, 1)->stalls, 5);
+	tern_sim_free(sim);
+}
+
 static void test_mtu(void)
 {
 	struct tern_sim *sim = two_eps(1, "mtu=1000");
@@ -518,6 +546,7 @@ static void test_parse_good(void)
 	        {"rate=2.5Mbit", {.rate_bps = 2500000}},
 	        {"rate=64000", {.rate_bps = 64000}},
 	        {"delay=25ms,jitter=500us", {.delay_us = 25000, .jitter_us = 500}},
+	        {"stall=0.5%/2ms", {.stall = 0.005, .stall_us = 2000}},
 	        {"delay=1.5s", {.delay_us = 1500000}},
 	        {"loss=1%", {.loss = 0.01}},
 	        {"loss=0.01", {.loss = 0.01}},
@@ -621,6 +650,7 @@ int main(void)
 	test_corrupt();
 	test_reorder();
 	test_jitter_bounds();
+	test_stall();
 	test_mtu();
 	test_blackhole();
 	test_many_endpoints();

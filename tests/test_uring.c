@@ -489,6 +489,32 @@ static void test_sqpoll(void)
 	tern_uring_close(b);
 }
 
+/* Direct RX (latency_mode's receive path): recvmmsg on the owner thread,
+ * GRO trains split as on the multishot path, waits on the socket. */
+static void test_direct_rx(void)
+{
+	struct tern_uring_cfg cfg;
+	struct tern_uring *a = NULL, *b = NULL;
+	uint16_t pa = 0, pb = 0;
+	char err[256];
+	double pps;
+	struct tern_pkt p;
+
+	tern_uring_cfg_default(&cfg);
+	cfg.direct_rx = true;
+	CHECK_EQ(tern_uring_open(&cfg, &b, &pb, err, sizeof(err)), 0);
+	a = open_at(addr4(0), true, true, &pa);
+	if (a && b) {
+		CHECK_EQ(tern_uring_wait(b, TERN_MS), 0);
+		CHECK_EQ(tern_uring_backend_ops.rx_burst(b, &p, 1), 0);
+		CHECK_EQ(transfer(a, b, addr4(pb), addr4(pa), 20000, 0, &pps), 0);
+		CHECK_EQ(tern_uring_stats(b)->rx_packets, 20000);
+		CHECK(tern_uring_stats(b)->rx_gro_merges > 0);
+	}
+	tern_uring_close(a);
+	tern_uring_close(b);
+}
+
 static void measure(bool gso)
 {
 	uint16_t pa = 0, pb = 0;
@@ -534,6 +560,7 @@ int main(void)
 	test_reuseport();
 	test_enobufs_rearm();
 	test_sqpoll();
+	test_direct_rx();
 	measure(false);
 	measure(true);
 	return tern_check_result("uring");

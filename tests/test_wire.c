@@ -112,13 +112,16 @@ static void test_classify(void)
 	        {0x81, 1, 1200, TERN_PKT_HS_INITIATION},
 	        {0x81, 1, 1199, TERN_EMALFORMED},
 	        {0x81, 2, 1200, TERN_EMALFORMED}, /* wrong major version */
-	        {0x82, 1, 18, TERN_PKT_HS_RESPONSE},
-	        {0x82, 1, 17, TERN_EMALFORMED},
-	        {0x83, 1, 18, TERN_PKT_HS_COOKIE_REPLY},
-	        {0x83, 1, 17, TERN_EMALFORMED},
+	        {0x82, 1, 130, TERN_PKT_HS_RESPONSE},
+	        {0x82, 1, 18, TERN_EMALFORMED},  /* responses, cookie replies and */
+	        {0x82, 1, 131, TERN_EMALFORMED}, /* refusals have one size each */
+	        {0x83, 1, 66, TERN_PKT_HS_COOKIE_REPLY},
+	        {0x83, 1, 18, TERN_EMALFORMED},
+	        {0x83, 1, 65, TERN_EMALFORMED},
 	        {0x80, 1, 1200, TERN_EMALFORMED}, /* type 0 */
 	        {0x84, 1, 43, TERN_PKT_HS_REFUSAL},
-	        {0x84, 1, 17, TERN_EMALFORMED},
+	        {0x84, 1, 18, TERN_EMALFORMED},
+	        {0x84, 1, 44, TERN_EMALFORMED},
 	        {0x85, 1, 1200, TERN_EMALFORMED}, /* type 5 */
 	        {0x8f, 1, 1200, TERN_EMALFORMED},
 	        {0x91, 1, 1200, TERN_EMALFORMED}, /* bits 5..4 must be zero */

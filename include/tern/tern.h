@@ -105,13 +105,26 @@ struct tern_engine_cfg {
 	uint64_t idle_timeout_us;      /* default 30 s; 0 = none */
 	uint64_t keepalive_us;         /* default 15 s; 0 = none */
 	uint64_t handshake_timeout_us; /* default 10 s */
-	/* DoS defences. At handshake_queue_depth initiations queued for the
-	 * control thread the server is "under load" for a second: initiations
-	 * then need a cookie (one extra round trip for real clients, none for
-	 * spoofed ones) and each source (IPv6: each /64) gets handshake_rate per
-	 * second, bursts of handshake_burst. Defaults 1024, 20, 10. */
+	/* DoS defences (docs/handshake.md §6.1); a source is an IPv4 address or
+	 * an IPv6 /64. Always: each source may start handshake_source_rate
+	 * handshakes per second, bursts of handshake_source_burst; at most
+	 * max_half_open sessions are half-open (accepted, not yet confirmed by
+	 * the client's first packet) at once; a source holds at most
+	 * max_sessions_per_source sessions. Defaults 100, 100, 1024, 1024.
+	 * Under load, for a second after handshake_queue_depth initiations were
+	 * queued for the control thread, half of max_half_open were half-open,
+	 * or the control thread was busy handshake_busy_pct of the last second
+	 * (0: never by busy time): initiations need a cookie (one extra round
+	 * trip for real clients, none for spoofed ones) and each source gets
+	 * handshake_rate per second, bursts of handshake_burst. Defaults 1024,
+	 * 50, 20, 10. A server whose clients share one address (a benchmark, a
+	 * large NAT) raises the per-source limits. */
 	unsigned handshake_queue_depth;
 	unsigned handshake_rate, handshake_burst;
+	unsigned handshake_source_rate, handshake_source_burst;
+	unsigned handshake_busy_pct;
+	size_t max_half_open;
+	unsigned max_sessions_per_source;
 	size_t max_sessions; /* per worker (default 65536) */
 	/* Memory budget: bytes of stream buffers (receive rings, message
 	 * assembly, send rings) all sessions may hold together. While they
@@ -192,6 +205,22 @@ const char *tern_engine_errmsg(const struct tern_engine *e);
  * io_uring: w<i>.* socket counters). Callable from any thread while the
  * engine runs. Returns the length written (truncated to len - 1). */
 size_t tern_engine_backend_stats(struct tern_engine *e, char *buf, size_t len);
+/* The engine's own counters as text, one "name value" per line (docs/api.md
+ * lists them): `sessions`; the handshake admission gauges `half_open`
+ * (responder sessions not yet confirmed) and `admitted` (responder sessions
+ * alive); `ctl.*`, the control plane's counters (initiations, drop_mac1,
+ * drop_ratelimit, drop_half_open, drop_source_limit, cookie_replies_sent,
+ * load_entered, ... and ctl.fail.<reason>); `mem.sessions`, heap bytes held
+ * by the sessions and the workers' tables; `mem.budget_used` and
+ * `mem.budget_limit`, the stream buffers against max_memory; `worker<i>.*`,
+ * each worker's counters (unknown_cid, malformed, handshake_dropped,
+ * ring_full, ...).
+ * Callable from any thread; counters are at most a poll (or 1 ms, for an
+ * idle worker) old; mem.sessions makes each running worker walk its
+ * sessions, and waits up to 50 ms for them. The backend's counters are
+ * tern_engine_backend_stats'. Returns the length written (truncated to
+ * len - 1). */
+size_t tern_engine_stats(struct tern_engine *e, char *buf, size_t len);
 
 /* Why a session ended, or a connect failed. */
 struct tern_close_reason {
