@@ -357,9 +357,9 @@ static int send_inline(struct tern_handle *h, uint16_t stream, const void *msg, 
 	bool finished;
 	int rc;
 
-	pthread_mutex_lock(&h->tx_lock);
+	pthread_mutex_lock(&h->tx.lock);
 	finished = h->fin_sent[stream / 64] & (1ull << (stream % 64));
-	pthread_mutex_unlock(&h->tx_lock);
+	pthread_mutex_unlock(&h->tx.lock);
 	if (finished || !c || tern_conn_user(c) != h)
 		return TERN_ECLOSED;
 	rc = tern_send(c, stream, msg, len);

@@ -5,14 +5,15 @@
  *
  * Who touches what, and how it crosses threads (docs/api.md §2.1 and
  * docs/architecture.md §2 draw it):
- *  - app -> worker, data: the handle's send ring of records (struct txrec:
- *    sends, datagrams, fins, in the order the producers took turns under
- *    tx_lock); the worker is its one consumer. A producer publishes tx_tail
- *    and, unless tx_pending is already set, sets it and posts tx_call (a
- *    TERN_MSG_CALL embedded in the handle, holding one reference) to the
- *    owning worker's inbox. The worker drains records into the session
- *    until it pushes back (on_writable resumes), and clears tx_pending only
- *    once the ring is empty.
+ *  - app -> worker, data: the handle's send rings of records (struct
+ *    txrec): tx for sends and fins, in the order the producers took turns
+ *    under its lock, and dg for datagrams; the worker is each one's one
+ *    consumer. A producer publishes the ring's tail and, unless its pending
+ *    is already set, sets it and posts the ring's call (a TERN_MSG_CALL
+ *    embedded in the handle, holding one reference) to the owning worker's
+ *    inbox. The worker drains records into the session until it pushes back
+ *    (on_writable resumes), and clears pending only once the ring is
+ *    empty.
  *  - app -> worker, control: close, abort and resume are commands (struct
  *    hcmd, malloc'd, once per call) in the same inbox as TERN_MSG_CALL; the
  *    worker owns a command once it runs.
@@ -86,15 +87,16 @@ struct hcmd {
 	uint8_t data[]; /* OP_ABORT: the reason, NUL-terminated */
 };
 
-/* ---- the send ring (handle_tx.c) ----
- * tx_cap bytes (a power of two), positions counted in bytes ever written
- * (tx_tail) and consumed (tx_head). A record is a header and its payload,
+/* ---- the send rings (handle_tx.c) ----
+ * cap bytes (a power of two), positions counted in bytes ever written
+ * (tail) and consumed (head). A record is a header and its payload,
  * TX_ALIGN-aligned, never split across the wrap: a TX_PAD record fills the
  * rest of the lap instead. */
 enum { TX_SEND = 1, TX_BIG, TX_FIN, TX_DGRAM, TX_PAD };
 #define TX_ALIGN 8
-#define TX_MIN_CAP (16u << 10) /* a tiny send_buffer still gets a useful ring */
-#define TX_MAX_CAP (64u << 20) /* a huge send_buffer: a pad's length fits its u32 */
+#define TX_MIN_CAP (16u << 10)   /* a tiny send_buffer still gets a useful ring */
+#define TX_MAX_CAP (64u << 20)   /* a huge send_buffer: a pad's length fits its u32 */
+#define TX_DGRAM_CAP (64u << 10) /* about 45 full datagrams, as the session's queue (64) */
 
 struct txrec {
 	uint32_t len;    /* TX_SEND, TX_DGRAM, TX_BIG: the message's bytes; TX_PAD: the record's */
@@ -103,6 +105,31 @@ struct txrec {
 	uint8_t unused;
 	/* then the payload: the message (TX_SEND, TX_DGRAM) or a pointer to a
 	 * malloc'd copy of it (TX_BIG) */
+};
+
+/* One send ring: any number of producers (application threads) under lock,
+ * one consumer (the owning worker, no lock). */
+struct txring {
+	pthread_mutex_t lock; /* producers take turns: tail, buf */
+	uint8_t *buf;         /* cap bytes; allocated by the first record */
+	size_t cap;
+	/* bytes data records leave free: the tx ring's one fin record per
+	 * stream, so a finish always finds room (each stream is finished once) */
+	size_t reserve;
+	/* seq_cst store by the producer (release for the worker's acquire load:
+	 * the records before it are written; and before its pending load, a
+	 * Dekker pair with the worker's drain) */
+	atomic_size_t tail;
+	/* release store by the worker: the bytes before it are read (pairs with
+	 * the producers' acquire load before they overwrite them) */
+	atomic_size_t head;
+	/* a TERN_MSG_CALL for call is queued, or the worker is draining or
+	 * blocked (set by the producer whose exchange saw it clear, cleared by
+	 * the worker only with the ring empty); seq_cst, see tail */
+	atomic_bool pending;
+	atomic_bool repost;    /* the inbox was full: the next app call posts call */
+	struct tern_call call; /* fn tern_handle_tx_run, arg this ring: never freed apart */
+	struct tern_handle *h;
 };
 
 /* ---- receive chunks (handle_rxbuf.c) ----
@@ -157,27 +184,10 @@ struct tern_handle {
 	uint64_t key;
 	unsigned worker;
 	size_t max_dgram;
-	/* app -> worker: the send ring (handle_tx.c) */
-	pthread_mutex_t tx_lock; /* producers take turns: ring tail, fin_sent, tx_buf */
-	uint8_t *tx_buf;         /* tx_cap bytes; allocated by the first record */
-	size_t tx_cap;
-	/* bytes data records leave free: one fin record per stream, so a
-	 * finish always finds room (each stream is finished once) */
-	size_t tx_fin_reserve;
-	/* seq_cst store by the producer (release for the worker's acquire load:
-	 * the records before it are written; and before its tx_pending load,
-	 * a Dekker pair with tern_handle_tx_drain) */
-	atomic_size_t tx_tail;
-	/* release store by the worker: the bytes before it are read (pairs with
-	 * the producers' acquire load before they overwrite them) */
-	atomic_size_t tx_head;
-	/* a TERN_MSG_CALL for tx_call is queued, or the worker is draining or
-	 * blocked (set by the producer whose exchange saw it clear, cleared by
-	 * the worker only with the ring empty); seq_cst, see tx_tail */
-	atomic_bool tx_pending;
-	atomic_bool tx_repost;    /* the inbox was full: the next app call posts tx_call */
-	struct tern_call tx_call; /* fn tern_handle_tx_run, arg the handle: never freed apart */
-	uint64_t *fin_sent;       /* under tx_lock: streams the app finished, a bit each */
+	/* app -> worker: the send rings (handle_tx.c) */
+	struct txring tx;   /* sends and fins, in order */
+	struct txring dg;   /* datagrams: never behind stream data the session cannot take */
+	uint64_t *fin_sent; /* under tx.lock: streams the app finished, a bit each */
 	/* worker -> app */
 	struct tern_ring *rx; /* SPSC */
 	atomic_size_t rx_bytes;
@@ -194,8 +204,8 @@ struct tern_handle {
 	/* worker side only (until CLOSED) */
 	struct held *held_head, *held_tail;
 	size_t held_bytes;
-	bool tx_blocked;     /* the session pushed back on the ring's head record */
-	bool close_after_tx; /* a graceful close waits for the ring to drain */
+	bool tx_blocked;     /* the session pushed back on the tx ring's head record */
+	bool close_after_tx; /* a graceful close waits for the tx ring to drain */
 	/* app side, under rx_lock */
 	pthread_mutex_t rx_lock;
 	struct tern_msg head;
@@ -228,18 +238,19 @@ int tern_handle_post_op(struct tern_handle *h, uint8_t op, uint64_t code, const 
 
 /* handle_tx.c */
 void tern_handle_tx_init(struct tern_handle *h, size_t send_buffer, uint16_t max_streams);
-void tern_handle_tx_free(struct tern_handle *h); /* destroy: the ring and its TX_BIG copies */
-/* App side: queues one record (TX_SEND, TX_DGRAM or TX_FIN; a send over
- * half the ring goes as TX_BIG) and tells the worker. 0, TERN_EAGAIN (no
- * room), TERN_ECLOSED (the stream was finished), TERN_ENOMEM. */
+void tern_handle_tx_free(struct tern_handle *h); /* destroy: the rings and TX_BIG copies */
+/* App side: queues one record (TX_SEND or TX_FIN on the tx ring, a send
+ * over half of it as TX_BIG; TX_DGRAM on the dg ring) and tells the
+ * worker. 0, TERN_EAGAIN (no room), TERN_ECLOSED (the stream was
+ * finished), TERN_ENOMEM. */
 int tern_handle_tx_put(struct tern_handle *h, uint8_t op, uint16_t stream, const void *data,
                        size_t len);
 bool tern_handle_tx_room(struct tern_handle *h, size_t len); /* a send of len would fit now */
-void tern_handle_tx_repost(struct tern_handle *h); /* posts tx_call if the inbox refused it */
-/* Worker side: records into the session until it pushes back. */
+void tern_handle_tx_repost(struct tern_handle *h);           /* posts a notice the inbox refused */
+/* Worker side: records into the session (stream data until it pushes back). */
 void tern_handle_tx_drain(struct tern_handle *h, struct tern_conn *c);
-bool tern_handle_tx_empty(struct tern_handle *h);
-void tern_handle_tx_run(struct tern_worker *w, void *arg, tern_time now); /* tx_call's fn */
+bool tern_handle_tx_empty(struct tern_handle *h);                         /* the tx ring */
+void tern_handle_tx_run(struct tern_worker *w, void *arg, tern_time now); /* a ring's call */
 
 /* handle_rxbuf.c */
 /* Worker side: m's data into a chunk (m->ptr set, the chunk named in
