@@ -1,5 +1,5 @@
 /* The handle API's internals (io/handle.c: application side and lifecycle,
- * io/handle_tx.c: the send ring, io/handle_rx.c: the worker side,
+ * io/handle_tx.c: the send rings, io/handle_rx.c: the worker side,
  * io/handle_rxbuf.c: receive chunks, io/handle_recv.c: receiving and
  * listeners). Internal.
  *
