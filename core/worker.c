@@ -536,6 +536,10 @@ void tern_worker_free(struct tern_worker *w)
 	}
 	tern_table_free(&w->table);
 	while (w->inbox && tern_ring_dequeue(w->inbox, &m) == 0) {
+		if (m.type == TERN_MSG_CALL) { /* its fn owns ptr: w NULL says it was never run */
+			((struct tern_call *)m.ptr)->fn(NULL, ((struct tern_call *)m.ptr)->arg, 0);
+			continue;
+		}
 		if (m.type == TERN_MSG_INSTALL)
 			tern_session_free(((struct tern_install *)m.ptr)->s);
 		free(m.ptr);

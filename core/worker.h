@@ -77,7 +77,11 @@ struct tern_install {
 
 struct tern_worker;
 
-/* A function to run on a worker (the handle API's commands). */
+/* A function to run on a worker (the handle API's commands and send-ring
+ * notices). fn owns the message's ptr (this struct): it frees it or keeps
+ * it (a struct tern_call embedded in a longer-lived object). When the
+ * worker is freed with the call still queued, fn runs with w NULL: it
+ * only releases what it owns. */
 struct tern_call {
 	void (*fn)(struct tern_worker *w, void *arg, tern_time now);
 	void *arg;

@@ -1,13 +1,13 @@
 /* The handle API's application side (tern/handle.h): handle lifecycle and
- * references, connects, the commands posted to workers (send, finish,
- * datagram, close, resume), and the waits: an event count over a futex, so any
- * number of threads can wait on one handle and a worker wakes them without
- * a lock, and without a syscall when nobody sleeps. Receiving and
- * listeners are in handle_recv.c, the worker side in handle_rx.c; what
- * crosses between them is described in handle_int.h. */
+ * references, connects, sending (through the send ring, handle_tx.c), the
+ * commands posted to workers (close, abort, resume), and the waits: an
+ * event count over a futex, so any number of threads can wait on one
+ * handle and a worker wakes them without a lock, and without a syscall when
+ * nobody sleeps. Receiving and listeners are in handle_recv.c, the worker
+ * side in handle_rx.c; what crosses between them is described in
+ * handle_int.h. */
 #include <limits.h>
 #include <linux/futex.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -136,28 +136,24 @@ static void hub_remove_locked(struct tern_hub *hub, struct tern_handle *h)
 
 /* ---- handles ---- */
 
-void tern_msg_free_data(struct tern_msg *m)
+void tern_msg_free_data(struct tern_handle *h, struct tern_msg *m)
 {
-	free(m->ptr);
+	struct rxchunk *k = tern_rxbuf_chunk(m);
+
+	if (k)
+		tern_rxbuf_release(h, k);
+	else
+		free(m->ptr);
 	m->ptr = NULL;
 }
 
-static void free_held(struct held *it)
+static void free_held(struct tern_handle *h, struct held *it)
 {
 	while (it) {
 		struct held *next = it->next;
-		tern_msg_free_data(&it->m);
+		tern_msg_free_data(h, &it->m);
 		free(it);
 		it = next;
-	}
-}
-
-static void free_cmds(struct hcmd *cmd)
-{
-	while (cmd) {
-		struct hcmd *next = cmd->next;
-		free(cmd);
-		cmd = next;
 	}
 }
 
@@ -178,7 +174,7 @@ struct tern_handle *tern_handle_new(struct tern_engine *e, struct tern_hub *hub)
 	h->hub = hub;
 	h->inline_mode = e->cfg.inline_mode;
 	h->max_streams = e->cfg.max_streams;
-	h->tx_budget = e->cfg.send_buffer;
+	tern_handle_tx_init(h, e->cfg.send_buffer, e->cfg.max_streams);
 	h->rx_budget = TERN_HANDLE_RECV_BYTES;
 	atomic_init(&h->state, TERN_HANDLE_CONNECTING);
 	pthread_mutex_init(&h->rx_lock, NULL);
@@ -196,13 +192,14 @@ static void destroy(struct tern_handle *h)
 		pthread_mutex_unlock(&h->hub->lock);
 	}
 	while (tern_ring_dequeue(h->rx, &m) == 0)
-		tern_msg_free_data(&m);
+		tern_msg_free_data(h, &m);
 	tern_ring_free(h->rx);
 	if (h->has_head)
-		tern_msg_free_data(&h->head);
-	free_held(h->closed_held);
-	free_held(h->held_head);
-	free_cmds(h->tx_head);
+		tern_msg_free_data(h, &h->head);
+	free_held(h, h->closed_held);
+	free_held(h, h->held_head);
+	tern_rxbuf_free(h); /* after the messages: every chunk, wherever it is */
+	tern_handle_tx_free(h);
 	free(h->fin_sent);
 	pthread_mutex_destroy(&h->rx_lock);
 	free(h);
@@ -221,32 +218,12 @@ void tern_handle_end(struct tern_handle *h, const struct tern_reason *r)
 		h->reason = *r;
 		h->closed_held = h->held_head; /* the app reads it after CLOSED */
 		h->held_head = h->held_tail = NULL;
-		free_cmds(h->tx_head);
-		h->tx_head = h->tx_tail = NULL;
 		/* release: pairs with the app's acquire load of state */
 		atomic_store_explicit(&h->state, TERN_HANDLE_CLOSED, memory_order_release);
 		tern_evc_notify(&h->ev);
 	}
 	if (atomic_exchange(&h->wref, false))
 		tern_handle_unref(h);
-}
-
-static struct hcmd *cmd_new(struct tern_handle *h, uint8_t op, const void *data, size_t len)
-{
-	struct hcmd *cmd = malloc(sizeof(*cmd) + len);
-
-	if (!cmd)
-		return NULL;
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->call.fn = tern_handle_run_cmd;
-	cmd->call.arg = cmd;
-	cmd->h = h;
-	cmd->key = h->key;
-	cmd->op = op;
-	cmd->len = len;
-	if (len)
-		memcpy(cmd->data, data, len);
-	return cmd;
 }
 
 /* Hands cmd to the session's worker, or frees it and returns TERN_EAGAIN.
@@ -270,13 +247,21 @@ static int post(struct tern_handle *h, struct hcmd *cmd)
 int tern_handle_post_op(struct tern_handle *h, uint8_t op, uint64_t code, const char *text)
 {
 	size_t n = text ? strnlen(text, TERN_REASON_MAX) : 0;
-	struct hcmd *cmd = cmd_new(h, op, text, n ? n + 1 : 0);
+	struct hcmd *cmd = malloc(sizeof(*cmd) + (n ? n + 1 : 0));
 
 	if (!cmd)
 		return TERN_ENOMEM;
-	if (n)
+	*cmd = (struct hcmd){.call = {tern_handle_run_cmd, cmd},
+	                     .h = h,
+	                     .key = h->key,
+	                     .code = code,
+	                     .len = n ? n + 1 : 0,
+	                     .op = op};
+	if (n) {
+		memcpy(cmd->data, text, n);
 		cmd->data[n] = '\0';
-	cmd->code = code;
+	}
+	tern_handle_tx_repost(h); /* a notice the inbox refused goes before the command */
 	return post(h, cmd);
 }
 
@@ -363,58 +348,25 @@ int tern_handle_connect(struct tern_engine *e, const struct tern_connect_opts *o
 
 /* ---- sending ---- */
 
-static bool budget_take(struct tern_handle *h, size_t len)
-{
-	size_t q = atomic_load_explicit(&h->tx_queued, memory_order_acquire);
-
-	do {
-		if (q && q + len > h->tx_budget)
-			return false; /* an empty budget takes any size, as the session does */
-	} while (!atomic_compare_exchange_weak_explicit(
-	        &h->tx_queued, &q, q + len, memory_order_acq_rel, memory_order_acquire));
-	return true;
-}
-
-static bool fin_marked(struct tern_handle *h, uint16_t stream)
-{
-	/* seq_cst: pairs with the finisher's fetch_or (see tern_handle_finish) */
-	return atomic_load(&h->fin_sent[stream / 64]) & (1ull << (stream % 64));
-}
-
-/* An inline engine's send: straight into the session (its one copy), no
- * command, no budget of our own; flushed when the engine was last polled
- * over TERN_INLINE_FLUSH_US ago, else at the next call into the engine. */
+/* An inline engine's send: straight into the session (its one copy), not
+ * through the ring; flushed when the engine was last polled over
+ * TERN_INLINE_FLUSH_US ago, else at the next call into the engine. */
 static int send_inline(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
 {
 	struct tern_conn *c = tern_table_lookup(&h->e->ws[0].w.table, h->key);
+	bool finished;
 	int rc;
 
-	if (!c || tern_conn_user(c) != h)
+	pthread_mutex_lock(&h->tx.lock);
+	finished = h->fin_sent[stream / 64] & (1ull << (stream % 64));
+	pthread_mutex_unlock(&h->tx.lock);
+	if (finished || !c || tern_conn_user(c) != h)
 		return TERN_ECLOSED;
 	rc = tern_send(c, stream, msg, len);
 	if (rc == TERN_EAGAIN)
 		h->inline_blocked = true;
 	else if (rc == 0)
 		tern_engine_inline_flush(h->e);
-	return rc;
-}
-
-/* Budget, copy, post: the send after its checks. */
-static int send_post(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
-{
-	struct hcmd *cmd;
-	int rc;
-
-	if (h->inline_mode)
-		return send_inline(h, stream, msg, len);
-	if (!budget_take(h, len))
-		return TERN_EAGAIN;
-	cmd = cmd_new(h, OP_SEND, msg, len);
-	if (cmd)
-		cmd->stream = stream;
-	rc = cmd ? post(h, cmd) : TERN_ENOMEM;
-	if (rc < 0)
-		atomic_fetch_sub_explicit(&h->tx_queued, len, memory_order_relaxed);
 	return rc;
 }
 
@@ -428,44 +380,26 @@ int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, si
 		return TERN_EINVAL;
 	if (len > TERN_MAX_MESSAGE)
 		return TERN_ETOOBIG;
-	/* seq_cst: announce the send before reading the stream's fin mark; a
-	 * finisher that marks it first waits for us to post (Dekker) */
-	atomic_fetch_add(&h->tx_posting[stream % TX_SLOTS], 1);
-	rc = fin_marked(h, stream) ? TERN_ECLOSED : send_post(h, stream, msg, len);
-	atomic_fetch_sub(&h->tx_posting[stream % TX_SLOTS], 1);
-	return rc;
+	if (h->inline_mode)
+		return send_inline(h, stream, msg, len);
+	return tern_handle_tx_put(h, TX_SEND, stream, msg, len);
 }
 
-/* Marks the stream, waits out the sends that read the mark before it was
- * set (their commands then precede the FIN in the inbox), posts OP_FIN.
- * A finish that cannot post unmarks the stream so that it can be retried. */
+/* A fin is a record in the send ring, behind every send before it; a send
+ * after it finds the stream marked. */
 int tern_handle_finish(struct tern_handle *h, uint16_t stream)
 {
-	uint64_t bit = 1ull << (stream % 64);
-	struct hcmd *cmd;
 	int rc = tern_handle_usable(h);
 
 	if (rc < 0)
 		return rc;
 	if (stream >= h->max_streams)
 		return TERN_EINVAL;
-	/* seq_cst: pairs with the sender's tx_posting increment and its load */
-	if (atomic_fetch_or(&h->fin_sent[stream / 64], bit) & bit)
-		return TERN_ECLOSED; /* finished already */
-	while (atomic_load(&h->tx_posting[stream % TX_SLOTS]))
-		sched_yield(); /* a send is between its check and its post: brief */
-	cmd = cmd_new(h, OP_FIN, NULL, 0);
-	if (cmd)
-		cmd->stream = stream;
-	rc = cmd ? post(h, cmd) : TERN_ENOMEM;
-	if (rc < 0)
-		atomic_fetch_and(&h->fin_sent[stream / 64], ~bit);
-	return rc;
+	return tern_handle_tx_put(h, TX_FIN, stream, NULL, 0);
 }
 
 int tern_handle_send_datagram(struct tern_handle *h, const void *data, size_t len)
 {
-	struct hcmd *cmd;
 	int rc = tern_handle_usable(h);
 
 	if (rc < 0)
@@ -474,8 +408,7 @@ int tern_handle_send_datagram(struct tern_handle *h, const void *data, size_t le
 		return TERN_EINVAL;
 	if (len > h->max_dgram)
 		return TERN_ETOOBIG;
-	cmd = cmd_new(h, OP_DGRAM, data, len);
-	return cmd ? post(h, cmd) : TERN_ENOMEM;
+	return tern_handle_tx_put(h, TX_DGRAM, 0, data, len);
 }
 
 struct writable_arg {
@@ -486,13 +419,13 @@ struct writable_arg {
 static int try_writable(void *arg)
 {
 	struct writable_arg *a = arg;
-	size_t q = atomic_load_explicit(&a->h->tx_queued, memory_order_acquire);
 
 	if (tern_handle_usable(a->h) == TERN_ECLOSED)
 		return TERN_ECLOSED;
 	if (a->h->inline_mode)
 		return a->h->inline_blocked ? TERN_EAGAIN : 0;
-	return q == 0 || q + a->len <= a->h->tx_budget ? 0 : TERN_EAGAIN;
+	tern_handle_tx_repost(a->h);
+	return tern_handle_tx_room(a->h, a->len) ? 0 : TERN_EAGAIN;
 }
 
 int tern_handle_wait_writable(struct tern_handle *h, size_t len, uint64_t timeout_us)

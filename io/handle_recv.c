@@ -86,8 +86,9 @@ static int try_recv(void *arg)
 	struct tern_msg *m = &h->head;
 	int rc;
 
-	if (h->direct.done) /* inline engines: a message went straight into buf */
+	if (h->inline_mode && h->direct.done) /* a message went straight into buf */
 		return take_direct(h, a);
+	tern_handle_tx_repost(h); /* a receiver may be the only thread left calling */
 	pthread_mutex_lock(&h->rx_lock);
 	if (!load_head(h)) {
 		rc = tern_handle_usable(h) == TERN_ECLOSED ? TERN_ECLOSED : TERN_EAGAIN;
@@ -102,7 +103,7 @@ static int try_recv(void *arg)
 	if (rc >= 0) {
 		if (rc > 0)
 			memcpy(a->buf, m->ptr ? m->ptr : m->data, m->aux);
-		tern_msg_free_data(m);
+		tern_msg_free_data(h, m);
 		h->has_head = false;
 	}
 	pthread_mutex_unlock(&h->rx_lock);
@@ -113,13 +114,14 @@ int tern_handle_recv(struct tern_handle *h, void *buf, size_t cap, struct tern_r
                      uint64_t timeout_us)
 {
 	struct recv_arg a = {h, buf, cap, info};
+	int rc;
 
 	if (!buf && cap)
 		return TERN_EINVAL;
+	/* h->direct is an inline engine's (one thread): threaded engines never
+	 * touch it, their worker runs beside us */
 	if (h->inline_mode && h->direct.armed) /* a callback's recv inside a recv */
 		return TERN_EAGAIN;
-	int rc;
-
 	rc = tern_evc_wait_for(TERN_HANDLE_POLL(h), &h->ev, timeout_us, try_recv, &a);
 	if (h->inline_mode)
 		h->direct.armed = false; /* no message may land in buf after we return */

@@ -11,44 +11,88 @@
  * dropped; when the application has drained half the ring it posts
  * OP_RESUME, the held list moves into the ring, and credit flows again.
  * A stream the peer finished becomes an RX_FIN record on the same path as
- * its messages (ring, else held list), so it is read after all of them. */
+ * its messages (ring, else held list), so it is read after all of them.
+ * A message's bytes go into the handle's receive chunks (handle_rxbuf.c);
+ * no chunk to be had counts as a full ring. Held messages, and messages
+ * over a chunk, are malloc'd copies. */
 #include <stdlib.h>
 
 #include "handle_int.h"
 
 /* ---- ring messages ---- */
 
-static int msg_make(struct tern_msg *m, int kind, uint16_t tag, const void *data, size_t len)
+/* Whether the ring takes a message of len bytes now: a free slot, and the
+ * byte budget (an empty ring takes any size). Only we add: a room seen
+ * here stays. */
+static bool rx_room(struct tern_handle *h, size_t len)
+{
+	/* relaxed: a budget, not a publication (the ring orders the message);
+	 * a stale figure is too high, never too low */
+	size_t bytes = atomic_load_explicit(&h->rx_bytes, memory_order_relaxed);
+
+	return !(bytes && bytes + len > h->rx_budget) &&
+	       tern_ring_count(h->rx) < tern_ring_capacity(h->rx);
+}
+
+static int rx_push(struct tern_handle *h, const struct tern_msg *m)
+{
+	if (!rx_room(h, m->aux))
+		return TERN_EAGAIN;
+	/* relaxed: as in rx_room */
+	atomic_fetch_add_explicit(&h->rx_bytes, m->aux, memory_order_relaxed);
+	if (tern_ring_enqueue(h->rx, m) < 0) { /* rx_room said a slot was free: never */
+		atomic_fetch_sub_explicit(&h->rx_bytes, m->aux, memory_order_relaxed);
+		return TERN_EAGAIN;
+	}
+	return 0;
+}
+
+static void msg_init(struct tern_msg *m, int kind, uint16_t tag, size_t len)
 {
 	memset(m, 0, sizeof(*m));
 	m->type = (uint16_t)kind;
 	m->len = tag;
 	m->aux = (uint32_t)len;
+}
+
+/* A message with its own copy of data: inline, else malloc'd (held
+ * messages, and messages larger than a chunk). */
+static int msg_copy(struct tern_msg *m, int kind, uint16_t tag, const void *data, size_t len)
+{
+	msg_init(m, kind, tag, len);
 	if (len <= TERN_MSG_INLINE) {
-		memcpy(m->data, data, len);
+		if (len) /* a fin has no data (and data may be NULL) */
+			memcpy(m->data, data, len);
 		return 0;
 	}
-	m->ptr = malloc(len);
-	if (!m->ptr)
+	if (!(m->ptr = malloc(len)))
 		return TERN_ENOMEM;
 	memcpy(m->ptr, data, len);
 	return 0;
 }
 
-/* Into the ring if its byte budget allows (an empty ring takes any size). */
-static int rx_push(struct tern_handle *h, const struct tern_msg *m)
+/* Into the ring, the data inline or in a chunk (over a chunk: malloc'd).
+ * TERN_EAGAIN: no room in the ring or no chunk; TERN_ENOMEM. */
+static int rx_put(struct tern_handle *h, int kind, uint16_t tag, const void *data, size_t len)
 {
-	size_t bytes = atomic_load_explicit(&h->rx_bytes, memory_order_relaxed);
+	struct tern_msg m;
 
-	if (bytes && bytes + m->aux > h->rx_budget)
+	if (!rx_room(h, len))
 		return TERN_EAGAIN;
-	/* relaxed: a budget, not a publication (the ring orders the message) */
-	atomic_fetch_add_explicit(&h->rx_bytes, m->aux, memory_order_relaxed);
-	if (tern_ring_enqueue(h->rx, m) < 0) {
-		atomic_fetch_sub_explicit(&h->rx_bytes, m->aux, memory_order_relaxed);
-		return TERN_EAGAIN;
+	if (len > TERN_MSG_INLINE && len <= RX_CHUNK) {
+		msg_init(&m, kind, tag, len);
+		if (!tern_rxbuf_put(h, &m, data, len))
+			return TERN_EAGAIN; /* every chunk is still being read */
+	} else if (msg_copy(&m, kind, tag, data, len) < 0) {
+		return TERN_ENOMEM;
 	}
-	return 0;
+	if (rx_push(h, &m) == 0)
+		return 0;
+	if (tern_rxbuf_chunk(&m)) /* never: rx_room saw room, and only we add */
+		tern_rxbuf_unput(h, &m);
+	else
+		free(m.ptr);
+	return TERN_EAGAIN;
 }
 
 static void stat_max(atomic_ullong *a, uint64_t v)
@@ -57,21 +101,25 @@ static void stat_max(atomic_ullong *a, uint64_t v)
 		atomic_store_explicit(a, v, memory_order_relaxed); /* one writer: the worker */
 }
 
-/* The ring is full: keep m and hold the session's credit. */
-static int hold(struct tern_handle *h, struct tern_conn *c, const struct tern_msg *m)
+/* The ring is full: keep a copy and hold the session's credit. */
+static int hold(struct tern_handle *h, struct tern_conn *c, int kind, uint16_t tag,
+                const void *data, size_t len)
 {
 	struct held *it = malloc(sizeof(*it));
 
 	if (!it)
 		return TERN_ENOMEM;
+	if (msg_copy(&it->m, kind, tag, data, len) < 0) {
+		free(it);
+		return TERN_ENOMEM;
+	}
 	it->next = NULL;
-	it->m = *m;
 	if (h->held_tail)
 		h->held_tail->next = it;
 	else
 		h->held_head = it;
 	h->held_tail = it;
-	h->held_bytes += m->aux;
+	h->held_bytes += len;
 	stat_max(&h->n_held_max, h->held_bytes);
 	if (!c->s->credit_held) {
 		tern_session_hold_credit(c->s, true);
@@ -109,22 +157,15 @@ static bool direct(struct tern_handle *h, uint16_t stream, const void *msg, size
 static void on_message(void *ctx, struct tern_conn *c, uint16_t stream, const void *msg, size_t len)
 {
 	struct tern_handle *h = live(c);
-	struct tern_msg m;
 
 	(void)ctx;
 	if (!h || direct(h, stream, msg, len))
 		return; /* nobody will read it, or read already */
-	if (msg_make(&m, RX_MSG, stream, msg, len) < 0) {
+	atomic_fetch_add_explicit(&h->n_msgs, 1, memory_order_relaxed);
+	if ((h->held_head || rx_put(h, RX_MSG, stream, msg, len) < 0) &&
+	    hold(h, c, RX_MSG, stream, msg, len) < 0) {
 		tern_session_fail(c->s, TERN_CLOSE_INTERNAL, "out of memory");
 		return;
-	}
-	atomic_fetch_add_explicit(&h->n_msgs, 1, memory_order_relaxed);
-	if (h->held_head || rx_push(h, &m) < 0) {
-		if (hold(h, c, &m) < 0) {
-			tern_msg_free_data(&m);
-			tern_session_fail(c->s, TERN_CLOSE_INTERNAL, "out of memory");
-			return;
-		}
 	}
 	tern_evc_notify(&h->ev);
 }
@@ -132,13 +173,12 @@ static void on_message(void *ctx, struct tern_conn *c, uint16_t stream, const vo
 static void on_datagram(void *ctx, struct tern_conn *c, int lane, const void *d, size_t len)
 {
 	struct tern_handle *h = live(c);
-	struct tern_msg m;
 
 	(void)ctx;
-	if (!h || msg_make(&m, RX_DGRAM, (uint16_t)(lane + 1), d, len) < 0)
+	if (!h)
 		return;
-	if (rx_push(h, &m) < 0) {
-		tern_msg_free_data(&m); /* unreliable: dropped, counted */
+	if (rx_put(h, RX_DGRAM, (uint16_t)(lane + 1), d, len) < 0) {
+		/* unreliable: dropped, counted */
 		atomic_fetch_add_explicit(&h->n_dropped, 1, memory_order_relaxed);
 		return;
 	}
@@ -150,102 +190,37 @@ static void on_datagram(void *ctx, struct tern_conn *c, int lane, const void *d,
 static void on_stream_fin(void *ctx, struct tern_conn *c, uint16_t stream)
 {
 	struct tern_handle *h = live(c);
-	struct tern_msg m;
 
 	(void)ctx;
 	if (!h)
 		return;
-	memset(&m, 0, sizeof(m));
-	m.type = RX_FIN;
-	m.len = stream;
-	if ((h->held_head || rx_push(h, &m) < 0) && hold(h, c, &m) < 0) {
+	if ((h->held_head || rx_put(h, RX_FIN, stream, NULL, 0) < 0) &&
+	    hold(h, c, RX_FIN, stream, NULL, 0) < 0) {
 		tern_session_fail(c->s, TERN_CLOSE_INTERNAL, "out of memory");
 		return;
 	}
 	tern_evc_notify(&h->ev);
 }
 
-/* ---- sending ---- */
-
-static void budget_return(struct tern_handle *h, size_t len)
-{
-	/* release: a sender that sees the room may reuse it at once */
-	atomic_fetch_sub_explicit(&h->tx_queued, len, memory_order_release);
-	tern_evc_notify(&h->ev);
-}
-
-/* Offers cmd (OP_SEND or OP_FIN) to the session: 0 (taken or failed for
- * good, cmd freed) or TERN_EAGAIN (the session's send buffer is full: cmd
- * kept by the caller; never for a FIN). */
-static int try_send(struct tern_handle *h, struct tern_conn *c, struct hcmd *cmd)
-{
-	int rc = cmd->op == OP_FIN ? tern_finish(c, cmd->stream)
-	                           : tern_send(c, cmd->stream, cmd->data, cmd->len);
-
-	if (rc == TERN_EAGAIN)
-		return rc;
-	if (cmd->len)
-		budget_return(h, cmd->len);
-	free(cmd);
-	return 0;
-}
-
-static void flush_sends(struct tern_handle *h, struct tern_conn *c)
-{
-	while (h->tx_head) {
-		struct hcmd *next = h->tx_head->next;
-		if (try_send(h, c, h->tx_head) == TERN_EAGAIN)
-			return;
-		h->tx_head = next;
-	}
-	h->tx_tail = NULL;
-	if (h->close_after_tx) {
-		h->close_after_tx = false;
-		tern_close_graceful(c);
-	}
-}
-
-/* A FIN queues behind the sends still waiting, as a send does. */
-static void queue_send(struct tern_handle *h, struct tern_conn *c, struct hcmd *cmd)
-{
-	if (!h->tx_head && try_send(h, c, cmd) == 0)
-		return;
-	if (cmd->op == OP_SEND)
-		atomic_fetch_add_explicit(&h->n_retries, 1, memory_order_relaxed);
-	cmd->next = NULL;
-	if (h->tx_tail)
-		h->tx_tail->next = cmd;
-	else
-		h->tx_head = cmd;
-	h->tx_tail = cmd;
-}
+/* ---- sending: the send ring's consumer is in handle_tx.c ---- */
 
 static void on_writable(void *ctx, struct tern_conn *c, uint16_t stream)
 {
 	struct tern_handle *h = tern_conn_user(c);
 
 	(void)ctx, (void)stream;
-	if (h) {
-		h->inline_blocked = false;
-		flush_sends(h, c);
-	}
-}
-
-static void free_sends(struct tern_handle *h)
-{
-	while (h->tx_head) {
-		struct hcmd *next = h->tx_head->next;
-		free(h->tx_head);
-		h->tx_head = next;
-	}
-	h->tx_tail = NULL;
+	if (!h)
+		return;
+	h->inline_blocked = false;
+	if (h->tx_blocked)
+		tern_handle_tx_drain(h, c);
 }
 
 /* ---- commands ---- */
 
 static void resume(struct tern_handle *h, struct tern_conn *c)
 {
-	while (h->held_head && rx_push(h, &h->held_head->m) == 0) {
+	while (h->held_head && rx_push(h, &h->held_head->m) == 0) { /* malloc'd: no chunk needed */
 		struct held *it = h->held_head;
 		h->held_head = it->next;
 		h->held_bytes -= it->m.aux;
@@ -263,44 +238,38 @@ static void resume(struct tern_handle *h, struct tern_conn *c)
 	tern_evc_notify(&h->ev);
 }
 
+/* After the sends still in the ring (drained first: a notice the inbox
+ * refused may not have come yet). */
 static void close_graceful(struct tern_handle *h, struct tern_conn *c)
 {
-	if (h->tx_head)
-		h->close_after_tx = true; /* after the sends still waiting for room */
+	tern_handle_tx_drain(h, c);
+	if (!tern_handle_tx_empty(h))
+		h->close_after_tx = true; /* the session pushed back: after the drain */
 	else
 		tern_close_graceful(c);
 }
 
-/* Runs on the owning worker; owns arg (a struct hcmd). */
+/* Runs on the owning worker; owns arg (a struct hcmd). w NULL: the engine
+ * is going and the command was never run (tern_worker_free). */
 void tern_handle_run_cmd(struct tern_worker *w, void *arg, tern_time now)
 {
 	struct hcmd *cmd = arg;
-	struct tern_conn *c = tern_table_lookup(&w->table, cmd->key);
+	struct tern_conn *c = w ? tern_table_lookup(&w->table, cmd->key) : NULL;
 	struct tern_handle *h = cmd->h;
 
 	(void)now;
-	if (!c || tern_conn_user(c) != h) {
-		free(cmd); /* the session is gone */
-		return;
-	}
-	switch (cmd->op) {
-	case OP_SEND:
-	case OP_FIN:
-		queue_send(h, c, cmd);
-		return;
-	case OP_DGRAM:
-		tern_send_datagram(c, cmd->data, cmd->len); /* unreliable: a full queue drops it */
-		break;
-	case OP_RESUME:
-		resume(h, c);
-		break;
-	case OP_CLOSE:
-		close_graceful(h, c);
-		break;
-	case OP_ABORT:
-		free_sends(h);
-		tern_close(c, cmd->code, cmd->len ? (const char *)cmd->data : NULL);
-		break;
+	if (c && tern_conn_user(c) == h) {
+		switch (cmd->op) {
+		case OP_RESUME:
+			resume(h, c);
+			break;
+		case OP_CLOSE:
+			close_graceful(h, c);
+			break;
+		case OP_ABORT: /* the ring's records find the session closed */
+			tern_close(c, cmd->code, cmd->len ? (const char *)cmd->data : NULL);
+			break;
+		}
 	}
 	free(cmd);
 }

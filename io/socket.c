@@ -6,12 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "tern/socket.h"
 
-#define SEND_SLICE_US 10000 /* re-check a full send budget at least this often */
-#define INBOX_RETRY_US 50   /* a full worker inbox: pause before retrying */
+#define SEND_SLICE_US 10000 /* re-check a full send ring at least this often */
 
 struct tern_socket {
 	struct tern_handle *h;
@@ -90,19 +88,13 @@ int tern_socket_connect(struct tern_engine *e, const struct tern_addr *addr, uin
 
 int tern_socket_send(struct tern_socket *s, const void *buf, size_t len)
 {
-	bool room = false;
-
 	for (;;) {
 		int rc = tern_handle_send(s->h, 0, buf, len);
 		if (rc != TERN_EAGAIN)
 			return rc;
-		rc = tern_handle_wait_writable(s->h, len, SEND_SLICE_US);
-		if (rc == TERN_ECLOSED)
-			return rc;
-		/* room twice and still refused: the worker's inbox was full */
-		if (rc == 0 && room)
-			usleep(INBOX_RETRY_US);
-		room = rc == 0;
+		/* room seen and then refused: another thread took it first */
+		if (tern_handle_wait_writable(s->h, len, SEND_SLICE_US) == TERN_ECLOSED)
+			return TERN_ECLOSED;
 	}
 }
 

@@ -7,20 +7,21 @@
  * session is safe (calls then return TERN_ECLOSED) and many threads may use
  * one handle at once (several senders; receivers take turns).
  *
- *   sending    tern_handle_send copies the message and puts a command in the
- *              owning worker's inbox (a lock-free MPSC ring). It never
- *              blocks: TERN_EAGAIN when the handle's send budget (the
- *              engine's send_buffer bytes not yet taken by the session) or
- *              the inbox is full.
+ *   sending    tern_handle_send copies the message into the handle's send
+ *              ring (the engine's send_buffer bytes, rounded up to a power
+ *              of two), from which the owning worker hands it to the
+ *              session; no allocation per message. It never blocks:
+ *              TERN_EAGAIN when the ring has no room.
  *   receiving  the worker puts each message and datagram in the handle's
- *              bounded SPSC ring (ck_ring); tern_handle_recv takes them,
+ *              bounded SPSC ring (ck_ring), its bytes in 64 KiB chunks it
+ *              reuses once read; tern_handle_recv copies them out,
  *              blocking (futex wake-up) or not.
  *   finishing  tern_handle_finish ends a stream after the messages already
  *              sent on it; the peer's tern_handle_recv then returns 0 with
  *              info->fin set, after every message of that stream (as
  *              read(2) returns 0 at end of file).
  *   backpressure  when the ring is full (receive_slots messages or
- *              receive_bytes bytes) the worker never blocks and never drops
+ *              receive_bytes bytes, or no chunk is free) the worker never blocks and never drops
  *              a message: it keeps the messages that arrive in a list of its
  *              own and stops returning flow-control credit to the peer, who
  *              can then send at most what it was already granted (one
@@ -127,8 +128,8 @@ void tern_hlistener_close(struct tern_hlistener *l);
 /* ---- data ---- */
 
 /* Queues a whole message (copied) on stream (below the engine's
- * max_streams). Never blocks. Returns 0, TERN_EAGAIN (send budget or
- * worker inbox full: retry, or tern_handle_wait_writable), TERN_ETOOBIG
+ * max_streams). Never blocks. Returns 0, TERN_EAGAIN (no room in the send
+ * ring: retry, or tern_handle_wait_writable), TERN_ETOOBIG
  * (over 64 MiB), TERN_EINVAL (empty message, stream out of range),
  * TERN_ESTATE (still connecting), TERN_ECLOSED (the session ended, or we
  * finished the stream), TERN_ENOMEM. A message accepted here is sent unless
@@ -137,19 +138,20 @@ int tern_handle_send(struct tern_handle *h, uint16_t stream, const void *msg, si
 /* Finishes stream: the peer receives the messages already sent on it, then
  * the fin (tern_handle_recv returns 0 with info->fin). Sending on a
  * finished stream, or finishing it again, returns TERN_ECLOSED; other
- * streams stay open. Never blocks; takes no send budget. Thread-safe: a
- * send on the same stream from another thread either goes before the fin
- * or returns TERN_ECLOSED. Returns 0, TERN_EAGAIN (worker inbox full:
- * retry), TERN_EINVAL (stream out of range), TERN_ESTATE (still
- * connecting), TERN_ECLOSED (the stream is already finished, or the session
- * ended: tern_handle_state tells which), TERN_ENOMEM. */
+ * streams stay open. Never blocks, and never finds the send ring full
+ * (sends leave room for one fin per stream). Thread-safe: a send on the
+ * same stream from another thread either goes before the fin or returns
+ * TERN_ECLOSED. Returns 0, TERN_EINVAL (stream out of range), TERN_ESTATE (still connecting), TERN_ECLOSED (the
+ * stream is already finished, or the session ended: tern_handle_state
+ * tells which), TERN_ENOMEM. */
 int tern_handle_finish(struct tern_handle *h, uint16_t stream);
 /* Queues an unreliable datagram (at most tern_handle_max_datagram bytes).
  * Returns as tern_handle_send; a datagram the session cannot queue is
  * dropped. */
 int tern_handle_send_datagram(struct tern_handle *h, const void *data, size_t len);
-/* Waits up to timeout_us until a send of len bytes would not find the send
- * budget full. Returns 0, TERN_ETIMEDOUT, TERN_ECLOSED. */
+/* Waits up to timeout_us until a send of len bytes would find room in the
+ * send ring (a message over half the ring: the ring empty). Returns 0,
+ * TERN_ETIMEDOUT, TERN_ECLOSED. */
 int tern_handle_wait_writable(struct tern_handle *h, size_t len, uint64_t timeout_us);
 /* Largest datagram payload; 0 until open, and still 0 once closed if the
  * session never opened (the connect failed). */

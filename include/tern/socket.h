@@ -51,7 +51,7 @@ int tern_socket_connect(struct tern_engine *e, const struct tern_addr *addr, uin
                         const uint8_t server_key[TERN_KEY_LEN], uint64_t timeout_us,
                         struct tern_socket **out, struct tern_reason *why);
 
-/* Sends one message (copied), blocking while the send budget is full.
+/* Sends one message (copied), blocking while the handle's send ring is full.
  * Returns 0, TERN_ECLOSED, TERN_ETOOBIG (over 64 MiB), TERN_EINVAL (empty),
  * TERN_ENOMEM. */
 int tern_socket_send(struct tern_socket *s, const void *buf, size_t len);
