@@ -121,6 +121,8 @@ void *tern_engine_worker_main(void *arg)
 		if (e->cfg.latency_mode && !work)
 			continue;
 		idle = tern_worker_idle_time(&ws->w, work ? now : tern_engine_clock(), work);
+		if (!work && !idle)
+			sched_yield(); /* polling: let any thread waiting for this core run first */
 		if (idle && ops->wait && going_to_sleep(e, &ws->asleep, &ws->w.inbox, 1)) {
 			ops->wait(ws->w.be, idle);
 			atomic_store(&ws->asleep, false);
