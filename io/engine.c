@@ -430,6 +430,8 @@ int tern_engine_poll(struct tern_engine *e, uint64_t timeout_us)
 			return 0;
 		if (sleep && ops->wait)
 			ops->wait(e->ws[0].w.be, TERN_MIN(sleep, timeout_us - spent));
+		else
+			sched_yield(); /* as the threaded loop: others waiting for the core go first */
 	}
 }
 
