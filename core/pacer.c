@@ -40,7 +40,9 @@ void tern_pacer_set_rate(struct tern_pacer *p, uint64_t rate, uint64_t min_burst
 	uint64_t q = TERN_MIN(rate / 1000, (uint64_t)PACER_QUANTUM_MAX);
 
 	p->rate = rate;
-	p->burst = TERN_MAX(q, min_burst);
+	/* two quanta: a train waits for one, and a worker that wakes late for
+	 * it finds the time it lost in the second instead of losing it */
+	p->burst = TERN_MAX(2 * q, min_burst);
 	p->quantum = q;
 }
 

@@ -20,11 +20,12 @@ void tern_pacer_init(struct tern_pacer *p, uint64_t burst);
 /* Sets the rate from cwnd and srtt with gain num/den (5/4 for cwnd-based CC). */
 void tern_pacer_update(struct tern_pacer *p, uint64_t cwnd, tern_time srtt, unsigned gain_num,
                        unsigned gain_den);
-/* Sets the rate (bytes/s; 0 = unpaced) and sizes the bucket to the send
- * quantum: 1 ms of data at that rate, within [min_burst, 64 KiB]. At high
- * rates a worker that wakes late (timer slack, a busy core) then still
- * catches up with one train instead of losing the time, and trains fill GSO
- * batches; at low rates bursts stay at min_burst (10 packets, RFC 9002). */
+/* Sets the rate (bytes/s; 0 = unpaced), the send quantum (1 ms of data at
+ * that rate, at most 64 KiB) and the bucket: two quanta, at least
+ * min_burst. At high rates a worker that wakes late (timer slack, a busy
+ * core) then still catches up with the second quantum instead of losing the
+ * time, and trains fill GSO batches; at low rates bursts stay at min_burst
+ * (10 packets, RFC 9002). */
 void tern_pacer_set_rate(struct tern_pacer *p, uint64_t rate, uint64_t min_burst);
 /* Returns now if bytes may be sent at now, otherwise the earliest time they
  * may. Packets leave in trains, as Linux's fq paces TSO frames: a train

@@ -36,6 +36,26 @@ void tern_simnet_free(struct tern_simnet *net)
 	free(net);
 }
 
+void tern_simnet_set_lateness(struct tern_simnet *net, tern_time max_us)
+{
+	net->late_max = max_us;
+	net->late_rng = net->seed * 0x9e3779b97f4a7c15ull | 1;
+}
+
+/* How late a timer set for `when` fires: uniform in [0, late_max]. */
+static tern_time lateness(struct tern_simnet *net)
+{
+	uint64_t x = net->late_rng;
+
+	if (!net->late_max)
+		return 0;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	net->late_rng = x;
+	return (tern_time)(x % (net->late_max + 1));
+}
+
 struct tern_sim *tern_simnet_sim(struct tern_simnet *net)
 {
 	return net->sim;
@@ -147,7 +167,8 @@ static void flush(struct tern_simnet *net, struct conn *c, tern_time now)
 	if (when == TERN_TIME_NEVER)
 		tern_timer_cancel(&net->wheel, &c->timer);
 	else
-		tern_timer_arm(&net->wheel, &c->timer, TERN_MAX(when, now));
+		tern_timer_arm(&net->wheel, &c->timer,
+		               when > now ? when + lateness(net) : now); /* a sleep may end late */
 }
 
 /* A session's memory budget is spent: close the greediest open session

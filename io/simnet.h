@@ -15,6 +15,11 @@ struct tern_simnet;
 
 /* Returns NULL on allocation failure. */
 struct tern_simnet *tern_simnet_new(uint64_t seed);
+/* Host timer lateness: every session timer that sleeps (fires in the
+ * future) fires up to max_us late, uniformly, as a worker woken late from
+ * its sleep by a busy host does (0, the default: on time). Draws from the
+ * net's own generator, so runs without it replay as before. */
+void tern_simnet_set_lateness(struct tern_simnet *net, tern_time max_us);
 /* Frees the driver and its sim; attached sessions stay the caller's. */
 void tern_simnet_free(struct tern_simnet *net);
 struct tern_sim *tern_simnet_sim(struct tern_simnet *net);

@@ -23,6 +23,8 @@ struct tern_simnet {
 	int max_ep;
 	struct tern_simnet_stats stats;
 	uint64_t seed;
+	tern_time late_max;     /* tern_simnet_set_lateness */
+	uint64_t late_rng;      /* xorshift state for the lateness draws */
 	struct simhost **hosts; /* by endpoint index; NULL = no control plane */
 	int nhosts;
 	struct periodic *periodic;

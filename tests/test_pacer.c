@@ -117,17 +117,18 @@ static void test_burst_cap_after_idle(void)
 	CHECK_EQ(p.tokens, 0);
 }
 
-/* The bucket is the send quantum: 1 ms at the rate, within [min, 64 KiB]. */
+/* The bucket is two send quanta (1 ms at the rate, at most 64 KiB), at
+ * least the floor. */
 static void test_quantum(void)
 {
 	static const struct {
 		uint64_t rate, burst;
 	} cases[] = {
-	        {0, 14520},           /* unpaced: the floor */
-	        {1250000, 14520},     /* 10 Mbit/s: 1.25 KB per ms, the floor */
-	        {25000000, 25000},    /* 200 Mbit/s: 25 KB per ms */
-	        {125000000, 65536},   /* 1 Gbit/s: 125 KB per ms, capped */
-	        {12500000000, 65536}, /* 100 Gbit/s */
+	        {0, 14520},            /* unpaced: the floor */
+	        {1250000, 14520},      /* 10 Mbit/s: 1.25 KB per ms, the floor */
+	        {25000000, 50000},     /* 200 Mbit/s: 25 KB per ms */
+	        {125000000, 131072},   /* 1 Gbit/s: 125 KB per ms, capped at 64 KiB */
+	        {12500000000, 131072}, /* 100 Gbit/s */
 	};
 	struct tern_pacer p;
 
@@ -137,15 +138,17 @@ static void test_quantum(void)
 		CHECK_EQ(p.rate, cases[i].rate);
 		CHECK_EQ(p.burst, cases[i].burst);
 	}
-	/* at 1 Gbit/s a worker that wakes 400 us late sends the 50 KB it owes
-	 * at once; the next train starts when a quantum is there again (524.3 us) */
+	/* at 1 Gbit/s a worker that wakes 400 us late for a train finds the
+	 * quantum and the 50 KB it lost, and sends both at once; the next train
+	 * starts when a quantum is there again (524.3 us) */
 	tern_pacer_init(&p, 14520);
 	tern_pacer_set_rate(&p, 125000000, 14520);
-	tern_pacer_on_sent(&p, 65536, T0);
-	p.in_train = true; /* mid-train */
-	CHECK_EQ(tern_pacer_next(&p, 50000, T0 + 400), T0 + 400);
-	tern_pacer_on_sent(&p, 50000, T0 + 400);
-	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 400), T0 + 925);
+	tern_pacer_on_sent(&p, p.burst, T0); /* empty */
+	CHECK_EQ(tern_pacer_next(&p, 1452, T0), T0 + 525);
+	CHECK_EQ(tern_pacer_next(&p, 65536 + 50000, T0 + 925), T0 + 925);
+	tern_pacer_on_sent(&p, 65536 + 50000, T0 + 925);
+	CHECK(!p.in_train);
+	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 925), T0 + 925 + 524); /* 89 bytes were left */
 }
 
 /* Trains: at 1 Gbit/s (a 64 KiB quantum) a train of 1452-byte packets starts
@@ -159,7 +162,7 @@ static void test_trains(void)
 
 	tern_pacer_init(&p, 14520);
 	tern_pacer_set_rate(&p, 125000000, 14520);
-	tern_pacer_on_sent(&p, 65536, T0);
+	tern_pacer_on_sent(&p, p.burst, T0); /* empty */
 	CHECK(!p.in_train);
 	CHECK_EQ(tern_pacer_next(&p, 1452, T0 + 12), T0 + 525);
 	while (tern_pacer_next(&p, 1452, T0 + 525) == T0 + 525 && sent < 100) {
