@@ -389,6 +389,7 @@ static unsigned inline_round(struct tern_engine *e, tern_time *sleep)
 	unsigned work = tern_engine_control_step(e, now);
 
 	work += tern_worker_poll(&ws->w, now);
+	e->inline_sends = 0;
 	e->inline_polled = now;
 	atomic_store_explicit(&ws->live, tern_worker_sessions(&ws->w), memory_order_relaxed);
 	tern_engine_publish_worker(ws, now, work);
@@ -437,6 +438,10 @@ int tern_engine_poll(struct tern_engine *e, uint64_t timeout_us)
 
 void tern_engine_inline_flush(struct tern_engine *e)
 {
-	if (e->cfg.inline_mode && tern_engine_clock() - e->inline_polled >= TERN_INLINE_FLUSH_US)
+	/* the clock on the first send after a poll and every 16th after: a
+	 * burst of small sends reads it rarely, a lone send after a quiet spell
+	 * is flushed at once */
+	if (e->cfg.inline_mode && (e->inline_sends++ & 15) == 0 &&
+	    tern_engine_clock() - e->inline_polled >= TERN_INLINE_FLUSH_US)
 		tern_engine_poll(e, 0);
 }

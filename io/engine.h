@@ -70,6 +70,7 @@ struct tern_engine {
 	struct tern_hub *hub;    /* the handle API's state (io/handle.c); NULL until used */
 	tern_time inline_polled; /* inline engines: when tern_engine_poll last ran */
 	bool inline_owned;       /* inline engines: a thread has polled; it is the only one */
+	unsigned inline_sends;   /* sends since the last poll (tern_engine_inline_flush) */
 	pthread_t inline_owner;
 	struct tern_budget budget; /* every session's stream buffers, against cfg.max_memory */
 	/* the control plane's counters, copied with relaxed atomic stores after

@@ -361,14 +361,10 @@ int tern_handle_connect(struct tern_engine *e, const struct tern_connect_opts *o
  * TERN_INLINE_FLUSH_US ago, else at the next call into the engine. */
 static int send_inline(struct tern_handle *h, uint16_t stream, const void *msg, size_t len)
 {
-	struct tern_conn *c = tern_table_lookup(&h->e->ws[0].w.table, h->key);
-	bool finished;
+	struct tern_conn *c = h->inline_conn; /* one thread: no lock, no lookup */
 	int rc;
 
-	pthread_mutex_lock(&h->tx.lock);
-	finished = h->fin_sent[stream / 64] & (1ull << (stream % 64));
-	pthread_mutex_unlock(&h->tx.lock);
-	if (finished || !c || tern_conn_user(c) != h)
+	if ((h->fin_sent[stream / 64] & (1ull << (stream % 64))) || !c)
 		return TERN_ECLOSED;
 	rc = tern_send(c, stream, msg, len);
 	if (rc == TERN_EAGAIN)

@@ -215,6 +215,7 @@ struct tern_handle {
 	struct tern_reason reason;
 	bool inline_mode; /* the engine's cfg.inline_mode, copied: the engine may go first */
 	/* inline engines only (one thread) */
+	struct tern_conn *inline_conn; /* the session from opened until on_closed */
 	bool inline_blocked; /* a send found the session's buffer full; on_writable clears */
 	struct direct_rx direct;
 	/* counters: worker writes (relaxed), app reads */

@@ -281,6 +281,8 @@ static void opened(struct tern_handle *h, struct tern_conn *c)
 	h->key = c->key;
 	h->worker = c->w->id;
 	h->max_dgram = tern_conn_max_datagram(c);
+	if (h->inline_mode)
+		h->inline_conn = c; /* the same thread sends on it, until on_closed */
 	/* seq_cst: pairs with tern_handle_release's app_gone store and load */
 	atomic_store(&h->state, TERN_HANDLE_OPEN);
 }
@@ -328,6 +330,7 @@ static void on_closed(void *ctx, struct tern_conn *c, const struct tern_close_re
 	if (!h)
 		return;
 	tern_conn_set_user(c, NULL); /* commands still queued find no handle */
+	h->inline_conn = NULL;
 	copy_reason(&why, r);
 	tern_handle_end(h, &why);
 }
