@@ -417,6 +417,16 @@ static void tx_count_error(struct tern_uring *u, int res, const struct tx_op *op
 	}
 }
 
+/* An operation that was never sent goes back to the free list; its
+ * packets stay the caller's. */
+static void op_return(struct tern_uring *u, struct tx_op *op)
+{
+	op->n = 0;
+	op->next_free = u->free_ops;
+	u->free_ops = op;
+	u->ops_inflight--;
+}
+
 static void tx_complete(struct tern_uring *u, struct tx_op *op, int res)
 {
 	unsigned i;
@@ -705,6 +715,49 @@ static int tx_build(struct tern_uring *u, struct tx_op *op, const struct tern_pk
 	return 0;
 }
 
+/* Direct mode's TX: the burst's trains in one sendmmsg, synchronously (a
+ * busy-polling worker then has no completion to reap, and the datagram is
+ * on its way when the call returns). Returns how many packets, from the
+ * first, it took (sent, or dropped and counted); the rest stay the caller's. */
+static unsigned direct_send(struct tern_uring *u, struct tern_pkt *pkts, unsigned n)
+{
+	struct mmsghdr mm[DIRECT_BATCH];
+	struct tx_op *ops[DIRECT_BATCH];
+	unsigned i = 0, k = 0, taken = 0;
+	int sent, err;
+	bool hard;
+
+	while (i < n && k < DIRECT_BATCH && u->free_ops) {
+		struct tx_op *op = u->free_ops;
+		unsigned len = train_len(u, &pkts[i], n - i);
+		if (tx_build(u, op, &pkts[i], len) < 0)
+			break; /* sent (or not) below; the bad one heads the next call */
+		u->free_ops = op->next_free;
+		u->ops_inflight++;
+		ops[k] = op;
+		mm[k++] = (struct mmsghdr){.msg_hdr = op->msg};
+		i += len;
+	}
+	sent = k ? sendmmsg(u->fd, mm, k, MSG_DONTWAIT) : 0;
+	err = sent < 0 ? errno : 0;
+	/* a first message that failed for good is dropped and counted */
+	hard = sent < 0 && err != EAGAIN && err != EWOULDBLOCK;
+	for (unsigned j = 0; j < k; j++) {
+		if ((int)j < sent || (hard && j == 0)) {
+			taken += ops[j]->n;
+			tx_complete(u, ops[j], (int)j < sent ? (int)mm[j].msg_len : -err);
+		} else {
+			op_return(u, ops[j]); /* not sent: the caller keeps its packets */
+		}
+	}
+	if (!k && i < n && u->free_ops) { /* an unusable destination at the head */
+		STAT_ADD(u->st.tx_bad_addr, 1);
+		tern_pool_put(&u->txpool, pkts[0].owner);
+		taken = 1;
+	}
+	return taken;
+}
+
 static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 {
 	struct tern_uring *u = be;
@@ -712,6 +765,8 @@ static int uring_tx_burst(void *be, struct tern_pkt *pkts, unsigned n)
 
 	if (!u->started && uring_start(u) < 0)
 		return TERN_ESTATE;
+	if (u->direct)
+		return (int)direct_send(u, pkts, n);
 	reap(u);
 	while (i < n && u->free_ops) {
 		struct tx_op *op = u->free_ops;

@@ -32,10 +32,11 @@ struct tern_uring_cfg {
 	 * completions are run in batches when the owner thread polls, instead
 	 * of an interrupt of that thread per datagram). */
 	bool no_defer;
-	/* Receive with recvmmsg(MSG_DONTWAIT) on the owner thread instead of a
-	 * multishot recvmsg: for busy-polling workers (latency_mode), which
-	 * then see a datagram without any completion machinery; sleeping is a
-	 * ppoll on the socket and the wake-up eventfd. */
+	/* Direct mode: receive with recvmmsg(MSG_DONTWAIT) and send with
+	 * sendmmsg on the owner thread instead of through the ring: for
+	 * busy-polling workers (latency_mode), which then see a datagram, and
+	 * send one, without any completion machinery; sleeping is a ppoll on
+	 * the socket and the wake-up eventfd. */
 	bool direct_rx;
 };
 

@@ -489,8 +489,9 @@ static void test_sqpoll(void)
 	tern_uring_close(b);
 }
 
-/* Direct RX (latency_mode's receive path): recvmmsg on the owner thread,
- * GRO trains split as on the multishot path, waits on the socket. */
+/* Direct mode (latency_mode's path): recvmmsg and sendmmsg on the owner
+ * thread, GRO trains split and GSO trains built as on the io_uring path,
+ * waits on the socket. */
 static void test_direct_rx(void)
 {
 	struct tern_uring_cfg cfg;
@@ -503,13 +504,15 @@ static void test_direct_rx(void)
 	tern_uring_cfg_default(&cfg);
 	cfg.direct_rx = true;
 	CHECK_EQ(tern_uring_open(&cfg, &b, &pb, err, sizeof(err)), 0);
-	a = open_at(addr4(0), true, true, &pa);
+	CHECK_EQ(tern_uring_open(&cfg, &a, &pa, err, sizeof(err)), 0); /* direct TX too */
 	if (a && b) {
 		CHECK_EQ(tern_uring_wait(b, TERN_MS), 0);
 		CHECK_EQ(tern_uring_backend_ops.rx_burst(b, &p, 1), 0);
 		CHECK_EQ(transfer(a, b, addr4(pb), addr4(pa), 20000, 0, &pps), 0);
 		CHECK_EQ(tern_uring_stats(b)->rx_packets, 20000);
 		CHECK(tern_uring_stats(b)->rx_gro_merges > 0);
+		CHECK_EQ(tern_uring_stats(a)->tx_packets, 20000);
+		CHECK(tern_uring_stats(a)->tx_gso_trains > 0);
 	}
 	tern_uring_close(a);
 	tern_uring_close(b);
