@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "session.h"
 #include "crypto/random.h"
 
@@ -87,7 +88,7 @@ static int init_parts(struct tern_session *s, tern_time now)
 	s->mem.budget = c->budget;
 	/* ids below our limit may arrive, ids below the peer's may be sent */
 	s->nstreams = TERN_MAX(c->max_streams, s->peer.max_streams);
-	s->streams = calloc(s->nstreams, sizeof(*s->streams));
+	s->streams = tern_calloc(s->nstreams, sizeof(*s->streams));
 	return s->streams ? 0 : TERN_ENOMEM;
 }
 
@@ -124,7 +125,7 @@ void tern_session_local_params(const struct tern_session_cfg *cfg, struct tern_h
 static int session_alloc(struct tern_session **out, const struct tern_session_cfg *cfg,
                          const char **err_msg)
 {
-	struct tern_session *s = calloc(1, sizeof(*s));
+	struct tern_session *s = tern_calloc(1, sizeof(*s));
 	const char *bad;
 
 	*out = NULL;
@@ -322,7 +323,7 @@ struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, boo
 	st = s->streams[id];
 	if (st || !create)
 		return st;
-	st = calloc(1, sizeof(*st));
+	st = tern_calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
 	if (tern_ssend_init(&st->tx, s->cfg.send_buffer, s->peer.stream_window) < 0 ||
