@@ -398,9 +398,13 @@ int tern_session_finish(struct tern_session *s, uint16_t stream)
 
 	if (!accepting(s))
 		return api_error(s, TERN_ECLOSED, "finish: session is not open");
+	if (stream >= s->peer.max_streams) /* its FIN would break the peer's stream limit */
+		return api_error(s, TERN_EINVAL,
+		                 "finish: stream %u out of range (the peer accepts %u)", stream,
+		                 s->peer.max_streams);
 	st = tern_session_stream(s, stream, true);
 	if (!st)
-		return api_error(s, TERN_EINVAL, "finish: stream %u out of range", stream);
+		return api_error(s, TERN_ENOMEM, "finish: out of memory for stream %u", stream);
 	return tern_ssend_finish(&st->tx) < 0
 	               ? api_error(s, TERN_ECLOSED, "finish: stream %u already finished", stream)
 	               : 0;

@@ -315,7 +315,9 @@ static inline bool tern_session_busy(const struct tern_session *s)
  * TERN_EAGAIN (send buffer full: a writable callback follows),
  * TERN_ETOOBIG, TERN_EINVAL, TERN_ECLOSED, TERN_ENOMEM. */
 int tern_session_send(struct tern_session *s, uint16_t stream, const void *msg, size_t len);
-/* Ends a stream after its queued messages. Returns 0, TERN_EINVAL, TERN_ECLOSED. */
+/* Ends a stream (< the peer's max_streams) after its queued messages.
+ * Returns 0, TERN_EINVAL, TERN_ECLOSED (not open, or already finished),
+ * TERN_ENOMEM. */
 int tern_session_finish(struct tern_session *s, uint16_t stream);
 /* Queues an unreliable datagram; lane ≥ 0 makes it unreliable-sequenced on
  * that lane. Returns 0, TERN_EAGAIN, TERN_ETOOBIG (larger than one packet

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "io/simnet.h"
+#include "core/alloc.h"
 #include "core/wire.h"
 #include "check.h"
 
@@ -484,6 +485,31 @@ static void test_messages(void)
 	teardown(&pr);
 }
 
+static bool refuse_all(void *ctx, size_t size)
+{
+	(void)ctx, (void)size;
+	return true;
+}
+
+/* finish: a stream the peer does not accept is refused (its FIN would close
+ * the session with STREAM_LIMIT at the peer), and a stream that cannot be
+ * allocated is TERN_ENOMEM, not "out of range". */
+static void test_finish_errors(struct pair *pr)
+{
+	uint16_t peer_max = pr->a.s->peer.max_streams;
+
+	pr->a.s->peer.max_streams = 8; /* as if B had announced 8 streams */
+	CHECK_EQ(tern_session_finish(pr->a.s, 8), TERN_EINVAL);
+	CHECK(strstr(tern_session_errmsg(pr->a.s), "accepts 8") != NULL);
+	pr->a.s->peer.max_streams = peer_max;
+	tern_alloc_set_fail(refuse_all, NULL);
+	CHECK_EQ(tern_session_finish(pr->a.s, 9), TERN_ENOMEM);
+	CHECK_EQ(tern_session_send(pr->a.s, 9, "x", 1), TERN_ENOMEM);
+	tern_alloc_set_fail(NULL, NULL);
+	CHECK_EQ(tern_session_finish(pr->a.s, 9), 0);
+	CHECK_EQ(tern_session_finish(pr->a.s, 9), TERN_ECLOSED);
+}
+
 static void test_api_errors(void)
 {
 	struct pair pr;
@@ -514,6 +540,7 @@ static void test_api_errors(void)
 		CHECK_EQ(tern_session_send_dgram(pr.a.s, -1, d, maxd), 0);
 	}
 	CHECK_EQ(pr.a.s->state, TERN_SESSION_ESTABLISHED);
+	test_finish_errors(&pr);
 	teardown(&pr);
 }
 
