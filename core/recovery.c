@@ -149,6 +149,11 @@ struct tern_sent_pkt *tern_recovery_next(struct tern_recovery *r)
 	return p;
 }
 
+bool tern_recovery_base_awaited(const struct tern_recovery *r)
+{
+	return !finished(r, slot(r, r->base_pn), 0, true); /* force: time plays no part */
+}
+
 /* Leaves the next packet number unused (skip_pn). A full ring has no slot to
  * track it in: the skip moves to the next number. */
 static void skip_pn(struct tern_recovery *r, tern_time now)

@@ -470,9 +470,12 @@ static void enter_closing(struct tern_session *s, tern_time now, bool graceful)
 int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code, const char *reason,
                        tern_time now)
 {
-	if (s->state >= TERN_SESSION_CLOSING || s->closing_graceful)
+	/* an abrupt close may take over from a graceful one still waiting for
+	 * its data to be acknowledged (by a peer that never reads, say) */
+	if (s->state >= TERN_SESSION_CLOSING || (graceful && s->closing_graceful))
 		return api_error(s, TERN_ECLOSED, "close: session already %s",
-		                 tern_session_state_name(s->state));
+		                 s->closing_graceful ? "closing"
+		                                     : tern_session_state_name(s->state));
 	if (graceful) {
 		set_close(s, false, TERN_CLOSE_NO_ERROR, reason);
 		s->closing_graceful = true;
@@ -553,7 +556,9 @@ static tern_time idle_deadline(const struct tern_session *s)
 
 static tern_time keepalive_deadline(const struct tern_session *s)
 {
-	if (!s->cfg.keepalive || s->state != TERN_SESSION_ESTABLISHED)
+	/* once the PING is owed, sending it is tern_session_send_ready's part:
+	 * a PING that cannot leave yet must not keep this deadline in the past */
+	if (!s->cfg.keepalive || s->state != TERN_SESSION_ESTABLISHED || s->ping_pending)
 		return TERN_TIME_NEVER;
 	return s->last_eliciting_sent + s->cfg.keepalive;
 }
@@ -573,7 +578,8 @@ tern_time tern_session_deadline(const struct tern_session *s, tern_time now)
 	t = TERN_MIN(t, idle_deadline(s));
 	if (s->rx_prev)
 		t = TERN_MIN(t, s->rx_prev_drop);
-	if (s->path.probing && s->state == TERN_SESSION_ESTABLISHED)
+	if (s->path.probing && s->state == TERN_SESSION_ESTABLISHED &&
+	    !tern_session_send_blocked(s)) /* a probe is a packet too */
 		t = TERN_MIN(t, tern_path_deadline(&s->path, now));
 	return TERN_MIN(t, keepalive_deadline(s));
 }
