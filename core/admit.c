@@ -6,6 +6,7 @@
  * (the last holder frees after everyone's writes). */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "admit.h"
 
 struct tern_admit {
@@ -25,7 +26,7 @@ int tern_admit_new(struct tern_admit **out, const struct tern_admit_cfg *cfg)
 	*out = NULL;
 	if (!cfg->max_half_open || !cfg->max_per_source)
 		return TERN_EINVAL;
-	a = calloc(1, sizeof(*a));
+	a = tern_calloc(1, sizeof(*a));
 	if (!a)
 		return TERN_ENOMEM;
 	atomic_init(&a->refs, 1);

@@ -3,6 +3,7 @@
  * marks the session dirty so its worker flushes it this poll. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "conn.h"
 
 static const char *what_closed(const struct tern_close_info *ci)
@@ -82,7 +83,7 @@ static void cb_closed(void *ctx, struct tern_session *s, const struct tern_close
 
 struct tern_conn *tern_conn_new(struct tern_worker *w, const struct tern_install *in)
 {
-	struct tern_conn *c = calloc(1, sizeof(*c));
+	struct tern_conn *c = tern_calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;

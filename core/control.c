@@ -15,6 +15,7 @@
  * see every initiation we answer; docs/handshake.md §8.3 says why). */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "control_int.h"
 #include "crypto/random.h"
 #include "wire.h"
@@ -114,8 +115,8 @@ static int resp_cache_new(struct tern_control *c)
 	c->resp_nbuckets = 1;
 	while (c->resp_nbuckets < n)
 		c->resp_nbuckets *= 2;
-	c->resp = calloc(n, sizeof(*c->resp));
-	c->resp_buckets = malloc(c->resp_nbuckets * sizeof(*c->resp_buckets));
+	c->resp = tern_calloc(n, sizeof(*c->resp));
+	c->resp_buckets = tern_malloc(c->resp_nbuckets * sizeof(*c->resp_buckets));
 	if (!c->resp || !c->resp_buckets)
 		return TERN_ENOMEM;
 	memset(c->resp_buckets, 0xff, c->resp_nbuckets * sizeof(*c->resp_buckets)); /* RESP_NONE */
@@ -145,7 +146,7 @@ int tern_control_new(struct tern_control **out, const struct tern_control_cfg *c
 			*err_msg = bad;
 		return TERN_EINVAL;
 	}
-	c = calloc(1, sizeof(*c));
+	c = tern_calloc(1, sizeof(*c));
 	if (!c)
 		return TERN_ENOMEM;
 	c->cfg = *cfg;
@@ -154,7 +155,7 @@ int tern_control_new(struct tern_control **out, const struct tern_control_cfg *c
 	c->cfg.identity = &c->identity;
 	tern_hs_mac_keys_init(&c->mac, c->identity.pub);
 	c->replay_sets = cfg->replay_entries / REPLAY_WAYS;
-	c->replay = calloc(c->replay_sets * REPLAY_WAYS, sizeof(*c->replay));
+	c->replay = tern_calloc(c->replay_sets * REPLAY_WAYS, sizeof(*c->replay));
 	fill_random(c, (uint8_t *)&c->replay_key, sizeof(c->replay_key));
 	rc = c->replay ? resp_cache_new(c) : TERN_ENOMEM;
 	if (rc == 0)

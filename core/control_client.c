@@ -12,6 +12,7 @@
  * the cookie, at once. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "control_int.h"
 #include "crypto/random.h"
 
@@ -73,9 +74,9 @@ void tern_control_client_free(struct tern_control *c)
 static struct tern_control_client *client(struct tern_control *c)
 {
 	if (!c->client) {
-		c->client = calloc(1, sizeof(*c->client));
+		c->client = tern_calloc(1, sizeof(*c->client));
 		if (c->client)
-			c->client->p = calloc(c->cfg.max_pending, sizeof(struct pending));
+			c->client->p = tern_calloc(c->cfg.max_pending, sizeof(struct pending));
 		if (c->client && !c->client->p) {
 			free(c->client);
 			c->client = NULL;

@@ -10,6 +10,7 @@
  * (2 KiB each) are allocated on the first sequenced datagram, so an idle
  * session carries neither. */
 #include <stdlib.h>
+#include "alloc.h"
 #include "dgram.h"
 
 void tern_dgram_queue_init(struct tern_dgram_queue *q, size_t cap)
@@ -46,12 +47,12 @@ int tern_dgram_push(struct tern_dgram_queue *q, const uint8_t *data, size_t len,
 		return TERN_EAGAIN;
 	}
 	if (!q->slots) {
-		q->slots = calloc(q->cap, sizeof(*q->slots));
+		q->slots = tern_calloc(q->cap, sizeof(*q->slots));
 		if (!q->slots)
 			return TERN_ENOMEM;
 	}
 	if (lane >= 0 && !q->next_seq) {
-		q->next_seq = calloc(TERN_MAX_DGRAM_LANES, sizeof(*q->next_seq));
+		q->next_seq = tern_calloc(TERN_MAX_DGRAM_LANES, sizeof(*q->next_seq));
 		if (!q->next_seq)
 			return TERN_ENOMEM;
 	}
@@ -101,7 +102,7 @@ bool tern_dgram_lanes_accept(struct tern_dgram_lanes *l, uint64_t lane, uint64_t
 {
 	if (lane >= TERN_MAX_DGRAM_LANES)
 		return false;
-	if (!l->next && !(l->next = calloc(TERN_MAX_DGRAM_LANES, sizeof(*l->next))))
+	if (!l->next && !(l->next = tern_calloc(TERN_MAX_DGRAM_LANES, sizeof(*l->next))))
 		return false;
 	if (seq < l->next[lane]) {
 		l->stale_dropped++;

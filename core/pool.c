@@ -6,11 +6,12 @@
  * ASan sees every object's lifetime, while the max bound and the in_use /
  * high_water / exhausted counters behave exactly as in pool mode. */
 #include <stdlib.h>
+#include "alloc.h"
 #include "pool.h"
 
 static void *take_new(struct tern_pool *p)
 {
-	void *obj = malloc(p->obj_size);
+	void *obj = tern_malloc(p->obj_size);
 
 	if (obj)
 		p->created++;
@@ -25,7 +26,7 @@ int tern_pool_init(struct tern_pool *p, size_t obj_size, size_t prealloc, size_t
 	p->obj_size = obj_size;
 	p->max = max;
 #ifndef TERN_NOMEMPOOL
-	p->free_list = calloc(max, sizeof(*p->free_list));
+	p->free_list = tern_calloc(max, sizeof(*p->free_list));
 	if (!p->free_list)
 		return TERN_ENOMEM;
 	while (p->nfree < prealloc) {

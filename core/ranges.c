@@ -9,6 +9,7 @@
  * up to max; when full, evict_lowest sets (ACK generation) forget their
  * oldest range and the others refuse with TERN_ELIMIT. */
 #include <stdlib.h>
+#include "alloc.h"
 #include "ranges.h"
 
 #define RANGES_INITIAL_CAP 8
@@ -70,7 +71,7 @@ static int grow(struct tern_ranges *rs)
 		return TERN_ELIMIT;
 	if (ncap > rs->max)
 		ncap = rs->max;
-	nr = realloc(rs->r, ncap * sizeof(*nr));
+	nr = tern_realloc(rs->r, ncap * sizeof(*nr));
 	if (!nr)
 		return TERN_ENOMEM;
 	rs->r = nr;

@@ -42,6 +42,7 @@
  *   map (the session should still PING now and then, RFC 9000 §13.2.4). */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "recovery.h"
 #include "proto.h"
 
@@ -69,7 +70,7 @@ int tern_recovery_init(struct tern_recovery *r, const struct tern_cc_ops *cc, ui
 	memset(r, 0, sizeof(*r));
 	r->max_cap = round_pow2(TERN_MAX(max_cap, 1));
 	r->cap = TERN_MIN((size_t)INITIAL_CAP, r->max_cap);
-	r->ring = calloc(r->cap, sizeof(*r->ring));
+	r->ring = tern_calloc(r->cap, sizeof(*r->ring));
 	if (!r->ring)
 		return TERN_ENOMEM;
 	tern_rtt_init(&r->rtt, TERN_INITIAL_RTT_US, max_ack_delay);
@@ -95,7 +96,7 @@ void tern_recovery_free(struct tern_recovery *r)
 static bool grow(struct tern_recovery *r)
 {
 	size_t old = r->cap;
-	struct tern_sent_pkt *ring = realloc(r->ring, 2 * old * sizeof(*ring));
+	struct tern_sent_pkt *ring = tern_realloc(r->ring, 2 * old * sizeof(*ring));
 
 	if (!ring)
 		return false;
@@ -146,6 +147,11 @@ struct tern_sent_pkt *tern_recovery_next(struct tern_recovery *r)
 	memset(p, 0, sizeof(*p));
 	p->pn = r->next_pn;
 	return p;
+}
+
+bool tern_recovery_base_awaited(const struct tern_recovery *r)
+{
+	return !finished(r, slot(r, r->base_pn), 0, true); /* force: time plays no part */
 }
 
 /* Leaves the next packet number unused (skip_pn). A full ring has no slot to

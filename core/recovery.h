@@ -146,5 +146,15 @@ static inline uint64_t tern_recovery_tracked(const struct tern_recovery *r)
 {
 	return r->next_pn - r->base_pn;
 }
+/* The oldest packet tracked still awaits its ACK or loss: it cannot be
+ * forgotten to make room. */
+bool tern_recovery_base_awaited(const struct tern_recovery *r);
+/* The sent map holds max_cap packets and cannot make room: tern_recovery_next
+ * returns NULL until an ACK (or a loss it reveals) frees the oldest. */
+static inline bool tern_recovery_full(const struct tern_recovery *r)
+{
+	return tern_unlikely(tern_recovery_tracked(r) == r->max_cap) &&
+	       tern_recovery_base_awaited(r);
+}
 
 #endif

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <ck_ring.h>
 
+#include "alloc.h"
 #include "ring.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -75,7 +76,7 @@ int tern_ring_new(struct tern_ring **out, unsigned capacity, enum tern_ring_mode
 	if (posix_memalign((void **)&r, CK_MD_CACHELINE, sizeof(*r)) != 0)
 		return TERN_ENOMEM;
 	memset(r, 0, sizeof(*r));
-	r->slots = calloc(size, sizeof(*r->slots));
+	r->slots = tern_calloc(size, sizeof(*r->slots));
 	if (!r->slots) {
 		free(r);
 		return TERN_ENOMEM;

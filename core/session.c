@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "session.h"
 #include "crypto/random.h"
 
@@ -87,7 +88,7 @@ static int init_parts(struct tern_session *s, tern_time now)
 	s->mem.budget = c->budget;
 	/* ids below our limit may arrive, ids below the peer's may be sent */
 	s->nstreams = TERN_MAX(c->max_streams, s->peer.max_streams);
-	s->streams = calloc(s->nstreams, sizeof(*s->streams));
+	s->streams = tern_calloc(s->nstreams, sizeof(*s->streams));
 	return s->streams ? 0 : TERN_ENOMEM;
 }
 
@@ -124,7 +125,7 @@ void tern_session_local_params(const struct tern_session_cfg *cfg, struct tern_h
 static int session_alloc(struct tern_session **out, const struct tern_session_cfg *cfg,
                          const char **err_msg)
 {
-	struct tern_session *s = calloc(1, sizeof(*s));
+	struct tern_session *s = tern_calloc(1, sizeof(*s));
 	const char *bad;
 
 	*out = NULL;
@@ -322,7 +323,7 @@ struct tern_stream *tern_session_stream(struct tern_session *s, uint16_t id, boo
 	st = s->streams[id];
 	if (st || !create)
 		return st;
-	st = calloc(1, sizeof(*st));
+	st = tern_calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
 	if (tern_ssend_init(&st->tx, s->cfg.send_buffer, s->peer.stream_window) < 0 ||
@@ -397,9 +398,13 @@ int tern_session_finish(struct tern_session *s, uint16_t stream)
 
 	if (!accepting(s))
 		return api_error(s, TERN_ECLOSED, "finish: session is not open");
+	if (stream >= s->peer.max_streams) /* its FIN would break the peer's stream limit */
+		return api_error(s, TERN_EINVAL,
+		                 "finish: stream %u out of range (the peer accepts %u)", stream,
+		                 s->peer.max_streams);
 	st = tern_session_stream(s, stream, true);
 	if (!st)
-		return api_error(s, TERN_EINVAL, "finish: stream %u out of range", stream);
+		return api_error(s, TERN_ENOMEM, "finish: out of memory for stream %u", stream);
 	return tern_ssend_finish(&st->tx) < 0
 	               ? api_error(s, TERN_ECLOSED, "finish: stream %u already finished", stream)
 	               : 0;
@@ -465,9 +470,12 @@ static void enter_closing(struct tern_session *s, tern_time now, bool graceful)
 int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code, const char *reason,
                        tern_time now)
 {
-	if (s->state >= TERN_SESSION_CLOSING || s->closing_graceful)
+	/* an abrupt close may take over from a graceful one still waiting for
+	 * its data to be acknowledged (by a peer that never reads, say) */
+	if (s->state >= TERN_SESSION_CLOSING || (graceful && s->closing_graceful))
 		return api_error(s, TERN_ECLOSED, "close: session already %s",
-		                 tern_session_state_name(s->state));
+		                 s->closing_graceful ? "closing"
+		                                     : tern_session_state_name(s->state));
 	if (graceful) {
 		set_close(s, false, TERN_CLOSE_NO_ERROR, reason);
 		s->closing_graceful = true;
@@ -548,7 +556,9 @@ static tern_time idle_deadline(const struct tern_session *s)
 
 static tern_time keepalive_deadline(const struct tern_session *s)
 {
-	if (!s->cfg.keepalive || s->state != TERN_SESSION_ESTABLISHED)
+	/* once the PING is owed, sending it is tern_session_send_ready's part:
+	 * a PING that cannot leave yet must not keep this deadline in the past */
+	if (!s->cfg.keepalive || s->state != TERN_SESSION_ESTABLISHED || s->ping_pending)
 		return TERN_TIME_NEVER;
 	return s->last_eliciting_sent + s->cfg.keepalive;
 }
@@ -568,7 +578,8 @@ tern_time tern_session_deadline(const struct tern_session *s, tern_time now)
 	t = TERN_MIN(t, idle_deadline(s));
 	if (s->rx_prev)
 		t = TERN_MIN(t, s->rx_prev_drop);
-	if (s->path.probing && s->state == TERN_SESSION_ESTABLISHED)
+	if (s->path.probing && s->state == TERN_SESSION_ESTABLISHED &&
+	    !tern_session_send_blocked(s)) /* a probe is a packet too */
 		t = TERN_MIN(t, tern_path_deadline(&s->path, now));
 	return TERN_MIN(t, keepalive_deadline(s));
 }

@@ -315,7 +315,9 @@ static inline bool tern_session_busy(const struct tern_session *s)
  * TERN_EAGAIN (send buffer full: a writable callback follows),
  * TERN_ETOOBIG, TERN_EINVAL, TERN_ECLOSED, TERN_ENOMEM. */
 int tern_session_send(struct tern_session *s, uint16_t stream, const void *msg, size_t len);
-/* Ends a stream after its queued messages. Returns 0, TERN_EINVAL, TERN_ECLOSED. */
+/* Ends a stream (< the peer's max_streams) after its queued messages.
+ * Returns 0, TERN_EINVAL, TERN_ECLOSED (not open, or already finished),
+ * TERN_ENOMEM. */
 int tern_session_finish(struct tern_session *s, uint16_t stream);
 /* Queues an unreliable datagram; lane ≥ 0 makes it unreliable-sequenced on
  * that lane. Returns 0, TERN_EAGAIN, TERN_ETOOBIG (larger than one packet
@@ -325,7 +327,8 @@ int tern_session_send_dgram(struct tern_session *s, int lane, const void *data, 
 size_t tern_session_max_dgram(const struct tern_session *s);
 /* Closes the session. graceful: deliver every queued message, then CLOSE
  * with NO_ERROR (app_code ignored). Otherwise CLOSE_APP(app_code, reason)
- * at once, dropping queued data. Returns 0 or TERN_ECLOSED. */
+ * at once, dropping queued data; also after a graceful close that is still
+ * waiting for its data to be acknowledged. Returns 0 or TERN_ECLOSED. */
 int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code, const char *reason,
                        tern_time now);
 /* The message of the last API error on this session ("" if none). */
@@ -365,6 +368,12 @@ void tern_session_random(struct tern_session *s, uint8_t *out, size_t n);
 void tern_session_on_acked(void *ctx, const struct tern_sent_pkt *p);
 void tern_session_on_lost(void *ctx, const struct tern_sent_pkt *p);
 tern_time tern_session_send_ready(const struct tern_session *s, tern_time now);
+/* Nothing can leave until a packet arrives, whatever is owed: the
+ * amplification limit is spent, or the sent map is full of packets the peer
+ * has yet to acknowledge. Deadlines then wait for that packet, not for time
+ * (a peer that never acknowledges would otherwise have its worker poll the
+ * session at full speed). */
+bool tern_session_send_blocked(const struct tern_session *s);
 /* A stream's send buffer limit now. Every stream may buffer send_buffer
  * bytes; beyond that, streams share a budget of four congestion windows
  * (the flight, the bytes pinned behind a lost packet until its retransmission

@@ -11,6 +11,10 @@
  * packets the peer never received gives it away (docs/protocol.md §8.4). */
 #include "session.h"
 
+/* A DATAGRAM_SEQ frame's header at most: type, lane, sequence, length (as
+ * tern_session_max_dgram counts it). */
+#define DGRAM_FRAME_MAX (1 + 2 + 8 + 2)
+
 struct builder {
 	uint8_t *buf, *p, *end;
 	size_t hdr_len;
@@ -82,6 +86,32 @@ static bool control_pending(const struct tern_session *s)
 	return false;
 }
 
+/* The amplification limit is spent: nothing leaves until the peer's next
+ * packet proves its address (or adds to the budget). */
+static bool amp_blocked(const struct tern_session *s)
+{
+	return s->amp_budget < TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + 64;
+}
+
+bool tern_session_send_blocked(const struct tern_session *s)
+{
+	return amp_blocked(s) || tern_recovery_full(&s->rec);
+}
+
+/* A queued datagram can leave. Each fits a packet, but before the peer's
+ * address is validated the amplification limit may leave less room than the
+ * next one needs: it then waits for the peer's packet. */
+static bool dgram_ready(const struct tern_session *s)
+{
+	const struct tern_dgram_slot *d;
+
+	if (!s->dq.n || tern_likely(s->amp_budget >= s->cfg.max_packet))
+		return s->dq.n > 0;
+	d = tern_dgram_peek(&s->dq);
+	return (uint64_t)d->len + DGRAM_FRAME_MAX + TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN <=
+	       s->amp_budget;
+}
+
 /* When data may next leave under cwnd and pacing; NEVER if cwnd is full. */
 static tern_time data_time(const struct tern_session *s, tern_time now)
 {
@@ -98,6 +128,8 @@ tern_time tern_session_send_ready(const struct tern_session *s, tern_time now)
 {
 	tern_time ack = s->ack.deadline;
 
+	if (tern_unlikely(tern_session_send_blocked(s)))
+		return TERN_TIME_NEVER; /* a receive changes that, not time */
 	if (tern_ackgen_pending(&s->ack) && tern_ackgen_due(&s->ack, now))
 		ack = now;
 	switch (s->state) {
@@ -112,7 +144,7 @@ tern_time tern_session_send_ready(const struct tern_session *s, tern_time now)
 	}
 	if (control_pending(s))
 		return now;
-	if (s->dq.n || stream_has_data(s))
+	if (dgram_ready(s) || stream_has_data(s))
 		ack = TERN_MIN(ack, data_time(s, now));
 	return ack;
 }
@@ -287,7 +319,8 @@ static void build_open(struct tern_session *s, struct builder *b, tern_time now)
 		write_ack(s, b, now);
 	write_control(s, b);
 	if (data_now && !b->full) {
-		write_dgrams(s, b);
+		if (dgram_ready(s)) /* one that does not fit yet must not hold up the streams */
+			write_dgrams(s, b);
 		write_streams(s, b);
 	}
 	if ((s->ping_pending || (s->probes && !b->eliciting)) && !b->eliciting)
@@ -471,7 +504,7 @@ int tern_session_write(struct tern_session *s, uint8_t *buf, size_t cap, tern_ti
 	if (rc <= 0)
 		return rc;
 	b.end = buf + TERN_MIN(s->cfg.max_packet, s->amp_budget) - TERN_AEAD_TAG_LEN;
-	if (s->amp_budget < TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + 64)
+	if (amp_blocked(s))
 		return 0;      /* amplification limit: wait for the peer to prove its address */
 	if (!s->cfg.no_pacing) /* the controller's rate (BBR), or 5/4 · cwnd / srtt */
 		tern_pacer_set_rate(&s->pacer, tern_cc_pacing_rate(&s->rec.cc, &s->rec.rtt),

@@ -28,6 +28,7 @@
  * the one ending a message carries MSG_END), so an end that shows up among
  * bytes already scanned cannot be right. */
 #include <stdlib.h>
+#include "alloc.h"
 #include "flow.h"
 #include "stream.h"
 
@@ -114,7 +115,7 @@ static uint64_t first_bit(struct tern_stream_recv *r, const uint64_t *bm, size_t
 /* The bitmaps' bits are cleared as `highest` reaches them, not here. */
 static int ring_alloc(size_t cap, uint8_t **buf, uint64_t **have, uint64_t **ends)
 {
-	uint8_t *b = malloc(ring_bytes(cap));
+	uint8_t *b = tern_malloc(ring_bytes(cap));
 
 	if (!b)
 		return TERN_ENOMEM;
@@ -236,7 +237,7 @@ static int msg_reserve(struct tern_stream_recv *r, size_t need)
 	if (need > TERN_MAX_MESSAGE)
 		return TERN_ETOOBIG;
 	ncap = TERN_MIN(TERN_MAX(ncap, need), (size_t)TERN_MAX_MESSAGE);
-	nm = realloc(r->msg, ncap);
+	nm = tern_realloc(r->msg, ncap);
 	if (!nm)
 		return TERN_ENOMEM;
 	tern_memacct_add(r->acct, (int64_t)ncap - (int64_t)r->msg_cap);

@@ -15,6 +15,7 @@
  * frame is also cut where the ring wraps, since the encoder copies from one
  * contiguous span. */
 #include <stdlib.h>
+#include "alloc.h"
 #include "stream.h"
 
 #define SEND_MIN_CAP 4096u
@@ -74,7 +75,7 @@ static int reserve_bytes(struct tern_stream_send *s, size_t need)
 	if (need <= s->cap)
 		return 0;
 	ncap = pow2_at_least(need, SEND_MIN_CAP);
-	nb = malloc(ncap);
+	nb = tern_malloc(ncap);
 	if (!nb)
 		return TERN_ENOMEM;
 	if (live) { /* the old ring holds the live bytes in at most two spans */
@@ -104,7 +105,7 @@ static int reserve_end(struct tern_stream_send *s)
 
 	if (s->ends_n < s->ends_cap)
 		return 0;
-	ne = malloc(ncap * sizeof(*ne));
+	ne = tern_malloc(ncap * sizeof(*ne));
 	if (!ne)
 		return TERN_ENOMEM;
 	for (size_t i = 0; i < s->ends_n; i++)

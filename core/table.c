@@ -11,6 +11,7 @@
  * allocate. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "table.h"
 
 #define MIN_SLOTS 8
@@ -53,7 +54,7 @@ int tern_table_init(struct tern_table *t, const struct tern_table_cfg *cfg)
 	t->seed = cfg->seed;
 	size_t initial = cfg->initial ? cfg->initial : 64;
 	size_t n = slots_for(TERN_MIN(initial, cfg->max_entries));
-	struct tern_table_slot *slots = calloc(n, sizeof(*slots));
+	struct tern_table_slot *slots = tern_calloc(n, sizeof(*slots));
 	if (!slots)
 		return TERN_ENOMEM;
 	set_slots(t, slots, n);
@@ -83,7 +84,7 @@ static int grow(struct tern_table *t)
 {
 	size_t old_n = t->mask + 1, n = old_n * 2;
 	struct tern_table_slot *old = t->slots;
-	struct tern_table_slot *slots = calloc(n, sizeof(*slots));
+	struct tern_table_slot *slots = tern_calloc(n, sizeof(*slots));
 	if (!slots)
 		return TERN_ENOMEM;
 	set_slots(t, slots, n);

@@ -236,6 +236,11 @@ int tern_sim_add_endpoint(struct tern_sim *sim, const struct tern_addr *addr)
 	return ep;
 }
 
+int tern_sim_endpoints(const struct tern_sim *sim)
+{
+	return sim->neps;
+}
+
 /* ---- paths ---- */
 
 static bool valid_ep(const struct tern_sim *sim, int ep)

@@ -65,6 +65,8 @@ int tern_sim_send(struct tern_sim *sim, int from, const struct tern_addr *to, co
  * (data valid until the next tern_sim_recv or tern_sim_advance on this sim). */
 unsigned tern_sim_recv(struct tern_sim *sim, int ep, struct tern_pkt *pkts, unsigned n);
 tern_time tern_sim_now(const struct tern_sim *sim);
+/* Endpoints added so far (they are numbered 0 to this minus one). */
+int tern_sim_endpoints(const struct tern_sim *sim);
 /* Earliest arrival not yet received by its endpoint; TERN_TIME_NEVER if none. */
 tern_time tern_sim_next_event(const struct tern_sim *sim);
 /* Moves virtual time forward to t (never backward). */

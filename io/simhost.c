@@ -187,8 +187,6 @@ int tern_simnet_host(struct tern_simnet *net, int ep, const struct tern_simhost_
 		return rc;
 	}
 	net->hosts[ep] = h;
-	if (ep > net->max_ep)
-		net->max_ep = ep;
 	*ctl = h->ctl;
 	return 0;
 }
@@ -318,8 +316,6 @@ int tern_simnet_tap(struct tern_simnet *net, int ep,
 		return TERN_ENOMEM;
 	*t = (struct tap){.ep = ep, .fn = fn, .ctx = ctx, .next = net->taps};
 	net->taps = t;
-	if (ep > net->max_ep)
-		net->max_ep = ep;
 	return 0;
 }
 

@@ -19,7 +19,6 @@ struct tern_simnet *tern_simnet_new(uint64_t seed)
 		return NULL;
 	}
 	tern_wheel_init(&net->wheel, 0);
-	net->max_ep = -1;
 	net->seed = seed;
 	return net;
 }
@@ -101,8 +100,6 @@ int tern_simnet_attach(struct tern_simnet *net, int ep, struct tern_session *s,
 	tern_session_set_peer(s, peer);
 	tern_session_seed_random(s, net->seed * 0xd1342543de82ef95ull + ++net->attached);
 	net->conns[net->n++] = c;
-	if (ep > net->max_ep)
-		net->max_ep = ep;
 	return 0;
 }
 
@@ -134,7 +131,8 @@ static void receive(struct tern_simnet *net, tern_time now)
 {
 	struct tern_pkt pkts[RX_BURST];
 
-	for (int ep = 0; ep <= net->max_ep; ep++) {
+	/* every endpoint: one with nothing attached drops what reaches it */
+	for (int ep = 0; ep < tern_sim_endpoints(net->sim); ep++) {
 		unsigned n;
 		while ((n = tern_sim_recv(net->sim, ep, pkts, RX_BURST)) > 0) {
 			for (unsigned i = 0; i < n; i++) {

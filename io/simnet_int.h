@@ -20,7 +20,6 @@ struct tern_simnet {
 	struct tern_wheel wheel;
 	struct conn **conns;
 	size_t n, cap;
-	int max_ep;
 	struct tern_simnet_stats stats;
 	uint64_t seed;
 	tern_time late_max;     /* tern_simnet_set_lateness */

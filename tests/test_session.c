@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "io/simnet.h"
+#include "core/alloc.h"
 #include "core/wire.h"
 #include "check.h"
 
@@ -484,6 +485,31 @@ static void test_messages(void)
 	teardown(&pr);
 }
 
+static bool refuse_all(void *ctx, size_t size)
+{
+	(void)ctx, (void)size;
+	return true;
+}
+
+/* finish: a stream the peer does not accept is refused (its FIN would close
+ * the session with STREAM_LIMIT at the peer), and a stream that cannot be
+ * allocated is TERN_ENOMEM, not "out of range". */
+static void test_finish_errors(struct pair *pr)
+{
+	uint16_t peer_max = pr->a.s->peer.max_streams;
+
+	pr->a.s->peer.max_streams = 8; /* as if B had announced 8 streams */
+	CHECK_EQ(tern_session_finish(pr->a.s, 8), TERN_EINVAL);
+	CHECK(strstr(tern_session_errmsg(pr->a.s), "accepts 8") != NULL);
+	pr->a.s->peer.max_streams = peer_max;
+	tern_alloc_set_fail(refuse_all, NULL);
+	CHECK_EQ(tern_session_finish(pr->a.s, 9), TERN_ENOMEM);
+	CHECK_EQ(tern_session_send(pr->a.s, 9, "x", 1), TERN_ENOMEM);
+	tern_alloc_set_fail(NULL, NULL);
+	CHECK_EQ(tern_session_finish(pr->a.s, 9), 0);
+	CHECK_EQ(tern_session_finish(pr->a.s, 9), TERN_ECLOSED);
+}
+
 static void test_api_errors(void)
 {
 	struct pair pr;
@@ -514,6 +540,86 @@ static void test_api_errors(void)
 		CHECK_EQ(tern_session_send_dgram(pr.a.s, -1, d, maxd), 0);
 	}
 	CHECK_EQ(pr.a.s->state, TERN_SESSION_ESTABLISHED);
+	test_finish_errors(&pr);
+	teardown(&pr);
+}
+
+/* ---- the amplification limit ---- */
+
+static bool a_got_one(void *ctx)
+{
+	struct pair *pr = ctx;
+	return pr->a.msgs == 1;
+}
+
+/* A responder whose peer has not proven its address yet may send 3x what it
+ * received; once that is spent nothing can leave before the peer's first
+ * packet, so its deadline must not say "now" (a worker would poll it in a
+ * loop: the simulator stepped every microsecond). */
+static void test_amplification_wait(void)
+{
+	struct pair pr;
+	uint8_t m[64];
+
+	setup_clean(&pr, NULL);
+	tern_session_limit_amplification(pr.b.s, 0);
+	make_msg(m, 0, 0, sizeof(m));
+	CHECK_EQ(tern_session_send(pr.b.s, 0, m, sizeof(m)), 0);
+	CHECK_EQ(tern_session_send_dgram(pr.b.s, -1, m, sizeof(m)), 0);
+	CHECK(tern_session_deadline(pr.b.s, now(&pr)) > now(&pr));
+	CHECK_EQ(run(&pr, TERN_SEC, a_got_one), 0); /* A's first packet unblocks B */
+	CHECK_EQ(pr.a.msgs, 1);
+	CHECK(tern_simnet_stats(pr.net)->steps < 100);
+	teardown(&pr);
+}
+
+/* Under the amplification limit, a queued datagram larger than the room
+ * left must neither hold up stream data that fits nor make the deadline
+ * "now" while it waits. */
+static void test_amplification_dgram(void)
+{
+	uint8_t m[64], d[1000] = {0}, pkt[TERN_MAX_PACKET];
+	struct tern_session_cfg cfg;
+	struct pair pr;
+
+	tern_session_cfg_default(&cfg);
+	cfg.no_pacing = true; /* everything may leave at time 0 */
+	setup_clean(&pr, &cfg);
+	tern_session_limit_amplification(pr.b.s, 400);
+	make_msg(m, 0, 0, sizeof(m));
+	CHECK_EQ(tern_session_send_dgram(pr.b.s, -1, d, sizeof(d)), 0);
+	CHECK_EQ(tern_session_send(pr.b.s, 0, m, sizeof(m)), 0);
+	CHECK(tern_session_write(pr.b.s, pkt, sizeof(pkt), now(&pr)) > 0); /* the message */
+	CHECK_EQ(tern_session_write(pr.b.s, pkt, sizeof(pkt), now(&pr)), 0);
+	CHECK(tern_session_deadline(pr.b.s, now(&pr)) > now(&pr));
+	CHECK_EQ(pr.b.s->dq.n, 1); /* the datagram waits for the peer's packet */
+	teardown(&pr);
+}
+
+static bool too_many_steps(void *ctx)
+{
+	struct pair *pr = ctx;
+	return tern_simnet_stats(pr->net)->steps > 100000;
+}
+
+/* A packet that reaches an endpoint with no session, control plane or tap
+ * is dropped and counted; it must not stay queued there, holding the
+ * driver's next event in the past (it stepped every microsecond). */
+static void test_unattached_endpoint(void)
+{
+	const struct tern_addr nobody = {.family = 4, .port = 3000, .ip = {127, 0, 0, 3}};
+	struct tern_sim *sim;
+	struct pair pr;
+	uint8_t junk[100] = {0};
+
+	setup_clean(&pr, NULL);
+	establish(&pr);
+	sim = tern_simnet_sim(pr.net);
+	CHECK_EQ(tern_sim_add_endpoint(sim, &nobody), 2);
+	CHECK_EQ(tern_sim_send(sim, 0, &nobody, junk, sizeof(junk)), 0);
+	CHECK_EQ(run(&pr, 100 * TERN_MS, too_many_steps), TERN_ETIMEDOUT);
+	CHECK_EQ(tern_simnet_stats(pr.net)->unroutable, 1);
+	CHECK(tern_simnet_stats(pr.net)->steps < 1000);
 	teardown(&pr);
 }
 
@@ -827,6 +933,36 @@ static void test_graceful_close(void)
 	teardown(&pr);
 }
 
+/* A graceful close waits for every message to be acknowledged; a peer that
+ * never reads (credit held) keeps it waiting while keepalives keep both
+ * sides alive. The application's way out is an abrupt close, which must
+ * take over from the pending graceful one. */
+static void test_abort_after_graceful(void)
+{
+	struct tern_session_cfg cfg;
+	struct pair pr;
+
+	tern_session_cfg_default(&cfg);
+	cfg.stream_window = cfg.stream_window_max = 16 << 10; /* less than A queues */
+	setup_clean(&pr, &cfg);
+	establish(&pr);
+	tern_session_hold_credit(pr.b.s, true);
+	plan(&pr, (const uint16_t[]){1}, 1, 100, len_16000);
+	pump(&pr);
+	pr.per_stream = pr.sent_seq[1]; /* nothing more to queue */
+	CHECK_EQ(tern_session_close(pr.a.s, true, 0, "done", now(&pr)), 0);
+	CHECK_EQ(run(&pr, 40 * TERN_SEC, NULL), TERN_ETIMEDOUT);
+	CHECK_EQ(pr.a.s->state, TERN_SESSION_ESTABLISHED); /* still waiting, as it should */
+	CHECK_EQ(tern_session_close(pr.a.s, false, 9, "gave up", now(&pr)), 0);
+	CHECK_EQ(tern_session_close(pr.a.s, false, 9, "gave up", now(&pr)), TERN_ECLOSED);
+	CHECK_EQ(run(&pr, 10 * TERN_SEC, both_closed), 0);
+	CHECK_EQ(pr.b.closed, 1);
+	CHECK(pr.b.ci.remote && pr.b.ci.app);
+	CHECK_EQ(pr.b.ci.code, 9);
+	CHECK_EQ(pr.a.closed, 1);
+	teardown(&pr);
+}
+
 /* ---- idle timeout and keepalive ---- */
 
 static void test_idle_timeout(void)
@@ -1006,8 +1142,10 @@ static void forger_init(struct forger *f, struct pair *pr)
 	f->pn = pr->a.s->rec.next_pn + 1000;
 }
 
-/* Seals frames[0..len) as A's next packet and hands it to B. */
-static int forge(struct forger *f, struct pair *pr, const uint8_t *frames, size_t len)
+/* Seals frames[0..len) as A's next packet and hands it to B as if from
+ * `from` (NULL: A's address). */
+static int forge_from(struct forger *f, struct pair *pr, const uint8_t *frames, size_t len,
+                      const struct tern_addr *from)
 {
 	uint8_t pkt[TERN_MAX_PACKET];
 	uint64_t pn = f->pn++;
@@ -1018,7 +1156,12 @@ static int forge(struct forger *f, struct pair *pr, const uint8_t *frames, size_
 	memcpy(pkt + h, frames, len);
 	n = tern_aead_seal(f->k.tx, pn, pkt, h, pkt + h, len, sizeof(pkt) - h);
 	CHECK(n > 0);
-	return tern_session_recv(pr->b.s, pkt, h + (size_t)n, now(pr));
+	return tern_session_recv_from(pr->b.s, pkt, h + (size_t)n, from, now(pr));
+}
+
+static int forge(struct forger *f, struct pair *pr, const uint8_t *frames, size_t len)
+{
+	return forge_from(f, pr, frames, len, NULL);
 }
 
 typedef size_t (*violation_fn)(struct forger *f, struct pair *pr, uint8_t *p, size_t cap);
@@ -1244,6 +1387,57 @@ static void test_big_messages(void)
 	teardown(&pr);
 }
 
+/* A peer that sends and sends but never acknowledges our one ack-eliciting
+ * packet: the sent map fills with the ACK-only packets behind it
+ * (max_in_flight_pkts) and nothing more can be sent until an ACK arrives.
+ * The session must then wait, not say "now" to its worker (which would poll
+ * it at full speed for as long as the peer keeps it so). */
+static void test_sent_map_full(void)
+{
+	struct tern_session_cfg cfg;
+	const struct tern_addr moved = {.family = 4, .port = 1001, .ip = {127, 0, 0, 1}};
+	uint8_t ping[1], m[64], pkt[TERN_MAX_PACKET];
+	struct tern_addr to;
+	struct forger f;
+	struct pair pr;
+	tern_time t;
+	int n = 1;
+
+	tern_session_cfg_default(&cfg);
+	cfg.max_in_flight_pkts = 64;
+	setup_clean(&pr, &cfg);
+	establish(&pr);
+	tern_simnet_detach(pr.net, pr.b.s); /* driven by hand from here */
+	forger_init(&f, &pr);
+	make_msg(m, 0, 0, sizeof(m));
+	CHECK_EQ(tern_session_send(pr.b.s, 0, m, sizeof(m)), 0);
+	while (n > 0) /* the message leaves, never to be acknowledged */
+		n = tern_session_write(pr.b.s, pkt, sizeof(pkt), now(&pr));
+	CHECK_EQ(tern_frame_encode_ping(ping, sizeof(ping)), 1);
+	for (int i = 0; i < 400; i++) { /* B acknowledges every second one */
+		CHECK_EQ(forge(&f, &pr, ping, sizeof(ping)), 0);
+		while (tern_session_write(pr.b.s, pkt, sizeof(pkt), now(&pr)) > 0)
+			;
+	}
+	CHECK_EQ(tern_recovery_tracked(&pr.b.s->rec), 64);
+	CHECK_EQ(tern_session_write(pr.b.s, pkt, sizeof(pkt), now(&pr)), 0);
+	CHECK(tern_session_deadline(pr.b.s, now(&pr)) > now(&pr));
+	/* a new address to validate: its challenge cannot leave either */
+	CHECK_EQ(forge_from(&f, &pr, ping, sizeof(ping), &moved), 0);
+	CHECK(pr.b.s->path.probing);
+	CHECK_EQ(tern_session_write_to(pr.b.s, pkt, sizeof(pkt), now(&pr), &to), 0);
+	CHECK(tern_session_deadline(pr.b.s, now(&pr)) > now(&pr));
+	/* a keepalive falls due: its PING cannot leave either */
+	t = now(&pr) + cfg.keepalive;
+	for (int i = 0; i < 64 && tern_session_deadline(pr.b.s, t) <= t; i++)
+		tern_session_on_timeout(pr.b.s, t); /* the PTO backs off once per call */
+	CHECK(pr.b.s->ping_pending);
+	CHECK(tern_session_deadline(pr.b.s, t) > t);
+	CHECK_EQ(pr.b.s->state, TERN_SESSION_ESTABLISHED);
+	tern_keys_free(&f.k);
+	teardown(&pr);
+}
+
 static void test_violations(void)
 {
 	violation("stream limit", v_stream_limit, TERN_CLOSE_STREAM_LIMIT);
@@ -1260,6 +1454,9 @@ int main(void)
 	test_first_packets_reordered();
 	test_messages();
 	test_api_errors();
+	test_amplification_wait();
+	test_amplification_dgram();
+	test_unattached_endpoint();
 	test_backpressure();
 	test_flow_control();
 	test_flow_control_partial_messages();
@@ -1267,10 +1464,12 @@ int main(void)
 	test_dgram_sequenced();
 	test_abrupt_close();
 	test_graceful_close();
+	test_abort_after_graceful();
 	test_idle_timeout();
 	test_keepalive();
 	test_bad_input();
 	test_violations();
+	test_sent_map_full();
 	test_unfinished_messages();
 	test_big_messages();
 	return tern_check_result("session");
