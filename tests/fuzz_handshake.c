@@ -9,7 +9,9 @@
  * an attacker would, letting the fuzzer past the cheap filter into the DH and
  * AEAD steps; the "xor" mode mutates a genuine initiation sparsely. Keys are
  * the test-vector keys (docs/handshake.md §10), so the seeds in
- * tests/fuzz-corpus/handshake are the vector messages. Invariants that must
+ * tests/fuzz-corpus/handshake are the vector messages, and mode bytes
+ * (refused-policy 0x0f, refused-memory 0x17: a genuine initiation refused
+ * with REFUSED or MEMORY, docs/handshake.md §8.1). Invariants that must
  * hold on every input trap when broken. */
 #include <string.h>
 
@@ -162,8 +164,9 @@ static void refusal_side(const uint8_t *msg, size_t len)
 
 /* The responder with refusals on and an allow-list that knows nobody: a
  * refusal is ready exactly when the verdict is OK or refusable, and it goes
- * back to the initiator. */
-static void responder_refusing(const uint8_t *msg, size_t len)
+ * back to the initiator, with the verdict as its reason or, as a server's
+ * policy or load may say instead, REFUSED or MEMORY (over, when not OK). */
+static void responder_refusing(const uint8_t *msg, size_t len, enum tern_hs_fail over)
 {
 	struct tern_hs_resp_config rc = {.local = &sr,
 	                                 .mac = &mac_r,
@@ -189,7 +192,8 @@ static void responder_refusing(const uint8_t *msg, size_t len)
 	REQUIRE(rs == NULL);
 	if (!rf.ready)
 		return;
-	REQUIRE(tern_hs_refusal_create(&rf, why, out, sizeof(out), &n) == 0);
+	REQUIRE(tern_hs_refusal_create(&rf, over != TERN_HS_OK ? over : why, out, sizeof(out),
+	                               &n) == 0);
 	REQUIRE(n == TERN_HS_REFUSAL_LEN && !rf.ready);
 	refusal_side(out, n);
 }
@@ -204,6 +208,9 @@ static void cookie_paths(const uint8_t *msg, size_t len)
 	(void)tern_cookie_check_mac2(cookies, 0, &a, msg, len);
 	(void)tern_cookie_reply_build(cookies, 0, &mac_r, &a, msg, len, reply, sizeof(reply));
 }
+
+static const enum tern_hs_fail over_reasons[4] = {TERN_HS_OK, TERN_HS_REFUSED, TERN_HS_MEMORY,
+                                                  TERN_HS_OK};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -247,13 +254,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			            TERN_HS_REFUSAL_MAC1);
 		refusal_side(msg, len);
 		break;
-	case 7: /* a genuine initiation, sparsely mutated, refused */
+	case 7: /* a genuine initiation, sparsely mutated, refused (the mode
+		         * byte's bits 3-4 pick the reason: 1 REFUSED, 2 MEMORY) */
 		memcpy(msg, genuine, sizeof(genuine));
 		for (size_t i = 0; i < len && i < sizeof(genuine); i++)
 			msg[i] ^= data[1 + i];
 		len = sizeof(genuine);
 		remac(msg, len, &mac_r);
-		responder_refusing(msg, len);
+		responder_refusing(msg, len, over_reasons[(data[0] >> 3) & 3]);
 		break;
 	default:
 		cookie_paths(msg, len);

@@ -17,12 +17,12 @@
 enum { SEALED = 0, SEALED_ACK = 1, RAW = 2, APP = 3 };
 enum { T0 = 0, T100US = 1, T1MS = 2, T10MS = 3, T50MS = 4, T300MS = 5, T2S = 6, T40S = 7 };
 /* Config bits of fuzz_session.c. */
-enum { SMALL = 1, NEWRENO = 2, ECHO = 8 };
+enum { SMALL = 1, NEWRENO = 2, ECHO = 8, BUDGET = 64, AMP = 128 };
 /* App ops of fuzz_session.c. */
 enum { OP_SEND, OP_DGRAM, OP_FINISH, OP_CLOSE, OP_ABORT, OP_BIG };
 
 struct seed {
-	uint8_t buf[8192];
+	uint8_t buf[16384];
 	size_t len;
 };
 
@@ -299,6 +299,87 @@ static int seed_streams_top_down(const char *dir)
 	return save(&s, dir, "streams-top-down");
 }
 
+/* A small memory budget (CFG_BUDGET): streams open one by one until their
+ * rings fill it, and the harness closes B with MEMORY. */
+static int seed_budget(const char *dir)
+{
+	uint8_t f[64];
+	struct seed s;
+	size_t n;
+
+	begin(&s, BUDGET | SMALL | ECHO);
+	for (uint64_t id = 0; id < 4; id++) {
+		n = stream(f, id, 0, "fill", false);
+		rec(&s, SEALED, T1MS, 0, f, n);
+	}
+	app(&s, T1MS, OP_BIG, 0, 3);
+	f[0] = 0;
+	f[1] = TERN_FRAME_PING;
+	rec(&s, SEALED_ACK, T300MS, 0, f, 2);
+	return save(&s, dir, "budget-close");
+}
+
+/* Messages of half a stream window or more on three streams, none
+ * finished: one assembles past the window, the others are held against the
+ * connection window; then one ends and gives its room back. */
+static int seed_assembly_held(const char *dir)
+{
+	static uint8_t data[1400];
+	uint8_t f[1500];
+	struct seed s;
+	size_t dl, n;
+
+	memset(data, 'a', sizeof(data));
+	begin(&s, SMALL);
+	for (uint64_t id = 0; id < 3; id++) {
+		for (uint64_t off = 0; off < 2800; off += 1400) {
+			n = tern_frame_encode_stream(f, sizeof(f), id, off, data, sizeof(data),
+			                             false, false, true, &dl);
+			rec(&s, SEALED, T1MS, 0, f, n);
+		}
+	}
+	n = tern_frame_encode_stream(f, sizeof(f), 1, 2800, data, 10, false, true, true, &dl);
+	rec(&s, SEALED, T10MS, 0, f, n);
+	f[0] = 0;
+	f[1] = TERN_FRAME_PING;
+	rec(&s, SEALED_ACK, T50MS, 0, f, 2);
+	return save(&s, dir, "assembly-held");
+}
+
+/* A peer that never acknowledges: B's one data packet stays unacked while
+ * its ACKs of A's PINGs fill the sent map (64 packets with SMALL); B must
+ * wait, not spin, until an ACK comes. */
+static int seed_sent_map_full(const char *dir)
+{
+	uint8_t ping = TERN_FRAME_PING, ack[2] = {0, TERN_FRAME_PING};
+	struct seed s;
+
+	begin(&s, SMALL);
+	rec(&s, SEALED, T1MS, 0, &ping, 1);
+	app(&s, T1MS, OP_SEND, 0, 0);
+	for (unsigned i = 0; i < 150; i++)
+		rec(&s, SEALED, i % 50 ? T100US : T2S, 0, &ping, 1);
+	rec(&s, SEALED_ACK, T10MS, 0, ack, sizeof(ack));
+	return save(&s, dir, "sent-map-full");
+}
+
+/* B under the amplification limit (CFG_AMP) before A's first packet: a
+ * datagram larger than the room left waits, stream data goes within the
+ * limit; A's packet lifts it. */
+static int seed_amp_limit(const char *dir)
+{
+	uint8_t dgram[1100] = {OP_DGRAM, 0}, ack[2] = {0, TERN_FRAME_PING};
+	struct seed s;
+
+	begin(&s, AMP);
+	app(&s, T0, OP_BIG, 0, 4);
+	rec(&s, APP, T1MS, 0, dgram, sizeof(dgram));
+	app(&s, T10MS, OP_SEND, 1, 0);
+	rec(&s, SEALED, T10MS, 0, ack + 1, 1);
+	rec(&s, SEALED_ACK, T10MS, 0, ack, sizeof(ack));
+	return save(&s, dir, "amp-limit");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -309,5 +390,6 @@ int main(int argc, char **argv)
 	return seed_streams(argv[1]) | seed_acks(argv[1]) | seed_datagrams(argv[1]) |
 	       seed_credit(argv[1]) | seed_close_remote(argv[1]) | seed_close_local(argv[1]) |
 	       seed_path_and_idle(argv[1]) | seed_path_migrate(argv[1]) |
-	       seed_path_amplify(argv[1]) | seed_streams_top_down(argv[1]);
+	       seed_path_amplify(argv[1]) | seed_streams_top_down(argv[1]) | seed_budget(argv[1]) |
+	       seed_assembly_held(argv[1]) | seed_sent_map_full(argv[1]) | seed_amp_limit(argv[1]);
 }

@@ -15,7 +15,12 @@
  * three others): B may send to an address other than its peer only probes
  * (PATH_CHALLENGE / PATH_RESPONSE), only to its candidate, and at most 3x
  * what that address sent until it answered; the harness answers B's last
- * challenge to an address in ACK records from it. A violated check traps.
+ * challenge to an address in ACK records from it. B's buffer accounting
+ * must equal its buffers and its budget's count, which returns to zero when
+ * B goes. After B's timers ran and it wrote all it would, its deadline must
+ * lie in the future within SETTLE_ROUNDS rounds at one instant: a session
+ * that says "now" and writes nothing has its worker poll it at full speed.
+ * A violated check traps.
  *
  * Input: one config byte, then records [kind][len lo][len hi][len bytes]:
  *   kind & 3:        0 frames sealed by A; 1 the same behind an ACK of B's
@@ -41,6 +46,11 @@
 #define MAX_INPUT (1 << 16)
 #define WRITES_PER_ROUND 64
 #define APP_BIG_UNIT 1024 /* app op 5 sends len * this many bytes */
+#define BUDGET_LIMIT (24u << 10)
+#define AMP_START 1500
+/* Timer and write rounds at one instant before B must have nothing owed
+ * that it cannot send (a PTO far in the past backs off once per round) */
+#define SETTLE_ROUNDS 128
 
 enum cfg_bits {
 	CFG_SMALL_WINDOWS = 1 << 0,
@@ -49,6 +59,12 @@ enum cfg_bits {
 	CFG_ECHO = 1 << 3, /* B's callbacks send back what they receive */
 	CFG_NO_PACING = 1 << 4,
 	CFG_SHORT_IDLE = 1 << 5,
+	/* B's buffers count against a small budget; when it is full the
+	 * harness closes B with MEMORY, as a worker closes its greediest */
+	CFG_BUDGET = 1 << 6,
+	/* B starts as a responder whose peer is unproven: it may send
+	 * AMP_START bytes until A's first packet authenticates */
+	CFG_AMP = 1 << 7,
 };
 
 enum rec_kind { REC_SEALED, REC_SEALED_ACK, REC_RAW, REC_APP };
@@ -87,6 +103,7 @@ struct peer {
 
 static struct tern_keys keys_chacha, keys_aes;
 static bool have_aes;
+static struct tern_budget budget; /* B's, reset per input */
 
 static void init_once(void)
 {
@@ -164,8 +181,12 @@ static struct tern_session *make_b(struct peer *a, uint8_t flags)
 		a->keys = &keys_aes;
 	}
 	a->echo = flags & CFG_ECHO;
+	tern_budget_init(&budget, flags & CFG_BUDGET ? BUDGET_LIMIT : 0);
+	cfg.budget = &budget;
 	REQUIRE(tern_session_new_psk(&b, &cfg, &cbs, false, cid_b, cid_a, secret, sizeof(secret),
 	                             a->now, NULL) == 0);
+	if (flags & CFG_AMP)
+		tern_session_limit_amplification(b, AMP_START);
 	tern_session_set_peer(b, &addrs[0]);
 	tern_session_seed_random(b, 1); /* so that a crash replays */
 	return b;
@@ -241,7 +262,8 @@ static void check_b_packet(struct peer *a, const struct tern_session *b, uint8_t
 	}
 }
 
-static void b_writes(struct peer *a, struct tern_session *b)
+/* Returns how many packets B wrote. */
+static int b_writes(struct peer *a, struct tern_session *b)
 {
 	static uint8_t buf[TERN_MAX_PACKET];
 	struct tern_addr to;
@@ -254,6 +276,7 @@ static void b_writes(struct peer *a, struct tern_session *b)
 		REQUIRE((size_t)n <= b->cfg.max_packet);
 		check_b_packet(a, b, buf, (size_t)n, &to);
 	}
+	return i;
 }
 
 /* ---- A's packets ---- */
@@ -399,14 +422,40 @@ static void app_act(struct peer *a, struct tern_session *b, const uint8_t *d, si
 	REQUIRE(rc <= 0);
 }
 
-/* B's timers, then what B writes. Calling on_timeout before the deadline is
- * allowed (it runs only expired timers), so it runs every round. */
+/* A full budget closes B (it is the greediest of its sessions) and frees
+ * its buffers at once; B's accounting always matches its buffers. */
+static void b_memory(struct peer *a, struct tern_session *b)
+{
+	uint64_t held = 0;
+
+	if (tern_budget_full(&budget)) {
+		tern_session_close_memory(b, a->now);
+		REQUIRE(tern_session_buffers(b) == 0);
+	}
+	for (unsigned i = 0; i < b->nstreams; i++) {
+		const struct tern_stream *st = b->streams[i];
+		if (st)
+			held += tern_srecv_mem(&st->rx) + st->tx.cap +
+			        st->tx.ends_cap * sizeof(*st->tx.ends);
+	}
+	REQUIRE(tern_session_buffers(b) == held && tern_budget_used(&budget) == held);
+}
+
+/* B's timers, then what B writes, until B has nothing more to do at this
+ * instant. Calling on_timeout before the deadline is allowed (it runs only
+ * expired timers), so it runs every round. */
 static void b_runs(struct peer *a, struct tern_session *b, tern_time step)
 {
+	unsigned i;
+
 	a->now += step;
-	(void)tern_session_deadline(b, a->now);
-	tern_session_on_timeout(b, a->now);
-	b_writes(a, b);
+	b_memory(a, b);
+	for (i = 0; i < SETTLE_ROUNDS; i++) {
+		tern_session_on_timeout(b, a->now);
+		if (b_writes(a, b) == 0 && tern_session_deadline(b, a->now) > a->now)
+			break;
+	}
+	REQUIRE(i < SETTLE_ROUNDS);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -436,5 +485,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	b_runs(&a, b, 0);
 	tern_session_free(b);
+	REQUIRE(tern_budget_used(&budget) == 0);
 	return 0;
 }
