@@ -490,8 +490,11 @@ int tern_session_close(struct tern_session *s, bool graceful, uint64_t app_code,
 
 void tern_session_close_memory(struct tern_session *s, tern_time now)
 {
-	if (s->state >= TERN_SESSION_CLOSING)
+	if (s->state >= TERN_SESSION_CLOSING) {
+		/* closing or draining already: its streams deliver nothing more */
+		free_streams(s);
 		return;
+	}
 	set_close(s, false, TERN_CLOSE_MEMORY, "memory budget exceeded");
 	s->close.err = TERN_ENOMEM;
 	free_streams(s);

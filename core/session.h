@@ -355,7 +355,8 @@ static inline uint64_t tern_session_buffers(const struct tern_session *s)
 uint64_t tern_session_rx_undelivered(const struct tern_session *s);
 /* Closes the session at once with MEMORY (the budget is spent and this is
  * the greediest session) and frees its stream buffers, so the budget sees
- * them go now. No-op once closing. */
+ * them go now. A session already closing or draining keeps its close and
+ * only loses its buffers (nothing is delivered from them any more). */
 void tern_session_close_memory(struct tern_session *s, tern_time now);
 
 /* ---- internal, shared by session*.c ---- */

@@ -490,7 +490,7 @@ static void budget_check(struct tern_worker *w, tern_time now)
 	tern_table_iter_init(&w->table, &it);
 	while (tern_table_next(&w->table, &it, &key, &val)) {
 		struct tern_conn *c = val;
-		if (c->s->state <= TERN_SESSION_ESTABLISHED && tern_session_buffers(c->s) > most) {
+		if (c->s->state < TERN_SESSION_CLOSED && tern_session_buffers(c->s) > most) {
 			most = tern_session_buffers(c->s);
 			greediest = c;
 		}
@@ -502,8 +502,9 @@ static void budget_check(struct tern_worker *w, tern_time now)
 			return;
 	if (!greediest)
 		return;
+	if (greediest->s->state <= TERN_SESSION_ESTABLISHED)
+		w->stats.memory_closes++;
 	tern_session_close_memory(greediest->s, now);
-	w->stats.memory_closes++;
 	tern_worker_touch(w, greediest);
 }
 

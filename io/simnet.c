@@ -178,7 +178,7 @@ static void check_budgets(struct tern_simnet *net, tern_time now)
 
 	for (size_t i = 0; i < net->n; i++) {
 		struct tern_session *s = net->conns[i]->s;
-		if (s->state <= TERN_SESSION_ESTABLISHED && tern_budget_full(s->mem.budget) &&
+		if (s->state < TERN_SESSION_CLOSED && tern_budget_full(s->mem.budget) &&
 		    tern_session_buffers(s) > (greediest ? tern_session_buffers(greediest) : 0))
 			greediest = s;
 	}

@@ -899,6 +899,33 @@ static void test_abrupt_close(void)
 	teardown(&pr);
 }
 
+/* A session closing or draining delivers nothing more, so a spent memory
+ * budget may take its stream buffers too; its close stays the one it had. */
+static bool b_draining(void *ctx)
+{
+	return ((struct pair *)ctx)->b.s->state == TERN_SESSION_DRAINING;
+}
+
+static void test_memory_close_while_draining(void)
+{
+	struct pair pr;
+
+	setup_clean(&pr, NULL);
+	establish(&pr);
+	plan(&pr, (const uint16_t[]){1}, 1, 2, len_5000);
+	CHECK_EQ(drive(&pr, TERN_SEC, delivered), 0);
+	CHECK_EQ(tern_session_close(pr.a.s, false, 42, "bye", now(&pr)), 0);
+	CHECK_EQ(run(&pr, TERN_SEC, b_draining), 0);
+	CHECK(tern_session_buffers(pr.b.s) > 0);
+	tern_session_close_memory(pr.b.s, now(&pr));
+	CHECK_EQ(tern_session_buffers(pr.b.s), 0);
+	CHECK_EQ(pr.b.s->state, TERN_SESSION_DRAINING);
+	CHECK_EQ(pr.b.ci.code, 42);
+	CHECK_EQ(run(&pr, 10 * TERN_SEC, both_closed), 0);
+	CHECK_EQ(pr.b.closed, 1);
+	teardown(&pr);
+}
+
 static void test_graceful_close(void)
 {
 	struct pair pr;
@@ -1463,6 +1490,7 @@ int main(void)
 	test_autotune();
 	test_dgram_sequenced();
 	test_abrupt_close();
+	test_memory_close_while_draining();
 	test_graceful_close();
 	test_abort_after_graceful();
 	test_idle_timeout();
