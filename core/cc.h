@@ -76,6 +76,7 @@ struct tern_bbr {
 	tern_time probe_rtt_done;         /* when ProbeRTT may end; 0 = not yet timed */
 	tern_time hi_stamp;               /* when inflight_hi was last cut (one cut per episode) */
 	tern_time up_base_rtt;            /* lowest RTT in REFILL: UP measures its queue from it */
+	tern_time up_queue_since;         /* UP: every RTT since then showed its queue; NEVER: none */
 	uint64_t probe_base;              /* min(cwnd, inflight_hi) when the probe began */
 	tern_time probe_start, probe_end; /* send-time window of the current bandwidth probe */
 	uint64_t pacing_rate;
@@ -83,7 +84,8 @@ struct tern_bbr {
 	uint64_t round_delivered, round_lost, round_bw, round_inflight; /* this round */
 	uint8_t slow_rounds; /* consecutive cruising rounds in a queue under 7/8 of bw */
 	tern_time jitter;    /* moving average of a round's RTT spread (max - min) */
-	tern_time round_max_rtt, prev_round_max_rtt, round_min_rtt;
+	tern_time round_max_rtt, prev_round_max_rtt, round_min_rtt; /* max: of queue_sample's */
+	tern_time rtt_bucket_start, rtt_bucket_min, rtt_prev_min;   /* queue_sample's window */
 	tern_time round_stamp, prev_round_stamp; /* when this and the last round began */
 	tern_time full_qdelay;   /* queueing delay of the last loss episodes: the buffer's depth */
 	uint32_t base_loss_ppm;  /* loss rate in rounds with no queue: not congestion */

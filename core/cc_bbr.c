@@ -244,6 +244,7 @@ static void bbr_init(struct tern_cc *cc, tern_time now)
 	memset(b, 0, sizeof(*b));
 	enter_startup(b);
 	b->min_rtt = b->probe_rtt_min = b->round_min_rtt = TERN_TIME_NEVER;
+	b->rtt_bucket_min = b->rtt_prev_min = TERN_TIME_NEVER;
 	b->min_rtt_stamp = b->probe_rtt_min_stamp = now;
 	reset_lower_bounds(b);
 	b->inflight_hi = NO_BOUND;
@@ -324,6 +325,7 @@ static void start_up(struct tern_cc *cc, tern_time now)
 	struct tern_bbr *b = &cc->u.bbr;
 
 	b->cycle_stamp = now;
+	b->up_queue_since = TERN_TIME_NEVER;
 	set_phase(b, PHASE_UP, UP_PACING_GAIN, UP_CWND_GAIN);
 	raise_hi_slope(cc);
 }
@@ -572,6 +574,28 @@ static bool from_probe(const struct tern_bbr *b, const struct tern_rate_sample *
 	       rs->sent_time < b->probe_end;
 }
 
+/* The RTT a queue explains: the lowest sample of the last min_rtt / 4 to
+ * min_rtt / 2 (two buckets of min_rtt / 4). A queue raises every sample
+ * for as long as it stands; a host that held some ACKs back (a receiver
+ * descheduled, a busy relay) raises only the first of the burst that
+ * arrives when it resumes, the packet sent last in it having waited
+ * little. Rounds judge their queue by the highest of these, not by one
+ * sample: on a real 10 ms path, spikes of 3-7 ms several times a second
+ * otherwise read as a full buffer, and random loss as congestion. */
+static tern_time queue_sample(struct tern_bbr *b, tern_time rtt, tern_time now)
+{
+	tern_time span = b->min_rtt == TERN_TIME_NEVER ? 0 : b->min_rtt / 4;
+
+	if (now - b->rtt_bucket_start >= span || b->rtt_bucket_min == TERN_TIME_NEVER) {
+		b->rtt_prev_min = b->rtt_bucket_min;
+		b->rtt_bucket_min = rtt;
+		b->rtt_bucket_start = now;
+	} else {
+		b->rtt_bucket_min = TERN_MIN(b->rtt_bucket_min, rtt);
+	}
+	return TERN_MIN(b->rtt_prev_min, b->rtt_bucket_min);
+}
+
 static void account_round(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
@@ -583,9 +607,10 @@ static void account_round(struct tern_cc *cc, const struct tern_rate_sample *rs,
 	b->round_bw = TERN_MAX(b->round_bw, rs->delivery_rate);
 	b->round_inflight = TERN_MAX(b->round_inflight, rs->delivered);
 	b->loss_events += rs->newly_lost > 0;
-	b->round_max_rtt = TERN_MAX(b->round_max_rtt, rs->rtt);
-	if (rs->rtt)
+	if (rs->rtt) {
+		b->round_max_rtt = TERN_MAX(b->round_max_rtt, queue_sample(b, rs->rtt, now));
 		b->round_min_rtt = TERN_MIN(b->round_min_rtt, rs->rtt);
+	}
 	b->round_has_probe |= from_probe(b, rs);
 	b->round_app_limited |= rs->is_app_limited;
 }
@@ -749,7 +774,11 @@ static bool time_to_cruise(const struct tern_cc *cc, uint64_t inflight, tern_tim
 /* UP ends when it has built a queue of a quarter of min_rtt above the RTT
  * REFILL saw: the same for every flow, whatever its share (a lone flow has
  * then 1.25 BDP in flight, v3's rule), so flows that already share a
- * standing queue still probe into it, until loss cuts inflight_hi. */
+ * standing queue still probe into it, until loss cuts inflight_hi. The
+ * queue must stand: every RTT for a quarter of min_rtt shows it. A host's
+ * scheduling delays some ACKs by milliseconds on a path with no queue at
+ * all (a receiver descheduled, a burst of them late together), and one such
+ * sample ending every probe held a 1 Gbit/s x 10 ms flow at half the link. */
 static bool up_done(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
@@ -765,8 +794,12 @@ static bool up_done(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_
 		b->inflight_hi = b->probe_base;
 		return true;
 	}
-	if (now - b->cycle_stamp > b->min_rtt && rs->rtt &&
-	    rs->rtt >= b->up_base_rtt + b->min_rtt / 4) {
+	if (rs->rtt && rs->rtt < b->up_base_rtt + b->min_rtt / 4)
+		b->up_queue_since = TERN_TIME_NEVER;
+	else if (rs->rtt && b->up_queue_since == TERN_TIME_NEVER)
+		b->up_queue_since = now;
+	if (now - b->cycle_stamp > b->min_rtt && b->up_queue_since != TERN_TIME_NEVER &&
+	    now - b->up_queue_since >= b->min_rtt / 4) {
 		/* keep what built the queue, not what was sent while the
 		 * news was on its way (UP's growth doubles each round) */
 		if (!rs->is_app_limited)

@@ -192,6 +192,17 @@ static void sample(struct drive *v, uint64_t rate, tern_time rtt, uint64_t acked
 	v->cc.ops->on_rate_sample(&v->cc, &rs, &v->rtt, v->now);
 }
 
+/* A queue (or a wandering RTT) at rtt that stands: two samples a quarter of
+ * min_rtt apart, after the last, the second acking nothing new. One sample alone is a host
+ * that held an ACK back, not a queue (cc_bbr.c queue_sample). */
+static void standing(struct drive *v, uint64_t rate, tern_time rtt)
+{
+	v->now += MINRTT / 4;
+	sample(v, rate, rtt, MSS, 0, false);
+	v->now += MINRTT / 4;
+	sample(v, rate, rtt, 0, 0, false);
+}
+
 static const char *state(const struct drive *v)
 {
 	struct tern_cc_info ci;
@@ -292,11 +303,19 @@ static void test_bbr_probe_bw_cycle(void)
 	CHECK_EQ(b->pacing_gain, 1280);
 	CHECK_EQ(b->cwnd_gain, 2304);
 	CHECK_EQ(b->up_base_rtt, MINRTT);
-	/* a queue below a quarter of min_rtt keeps probing; 2.5 ms ends it */
+	/* a queue below a quarter of min_rtt keeps probing */
 	sample(&v, BW, MINRTT + 2400, 10 * MSS, 0, true);
 	sample(&v, BW, MINRTT + 2400, 10 * MSS, 0, true);
 	CHECK_EQ(b->phase, UP);
+	/* one late ACK is a host's scheduling, not a queue: the next RTT is
+	 * back down, and UP goes on */
+	sample(&v, BW, MINRTT + 6000, 10 * MSS, 0, false);
+	sample(&v, BW, MINRTT, 10 * MSS, 0, false);
+	CHECK_EQ(b->phase, UP);
+	/* 2.5 ms of queue that stands a quarter of min_rtt ends it */
 	sample(&v, BW, MINRTT + 2500, 10 * MSS, 0, false);
+	CHECK_EQ(b->phase, UP);
+	sample(&v, BW, MINRTT + 2500, 10 * MSS, 0, true);
 	CHECK_EQ(b->phase, DOWN);
 	CHECK_EQ(b->pacing_rate, pacing(BW, 922));
 	/* inflight that does not come down: DOWN ends after 3 min_rtts */
@@ -343,7 +362,7 @@ static void test_bbr_congestion_between_probes(void)
 	to_probe_bw(&v);
 	sample(&v, BW, MINRTT, MSS, 0, true);                 /* a round at min_rtt */
 	sample(&v, BW / 2, MINRTT, 90 * MSS, 10 * MSS, true); /* the lossy round */
-	sample(&v, BW / 2, 2 * MINRTT, MSS, 0, false);        /* its queue */
+	standing(&v, BW / 2, 2 * MINRTT);                     /* its queue */
 	/* cwnd as the round ends: its one 90-packet ACK grew extra_acked */
 	cwnd = v.cc.cwnd;
 	hi = cwnd * 717 / 1024;
@@ -366,6 +385,26 @@ static void test_bbr_congestion_between_probes(void)
 	CHECK_EQ(b->bw_lo, UINT64_MAX);
 }
 
+/* The same lossy round with one late ACK instead of a queue (a host that
+ * held ACKs back releases them together; only the first of the burst is
+ * late): no queue stood, so the loss is not congestion and no bound moves. */
+static void test_bbr_late_ack_no_queue(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+
+	to_probe_bw(&v);
+	sample(&v, BW, MINRTT, MSS, 0, true);
+	sample(&v, BW / 2, MINRTT, 90 * MSS, 10 * MSS, true);
+	sample(&v, BW / 2, 2 * MINRTT, MSS, 0, false); /* one late ACK */
+	sample(&v, BW / 2, MINRTT, MSS, 0, false);     /* the rest of its burst */
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	CHECK_EQ(b->bw_lo, UINT64_MAX);
+	CHECK_EQ(b->inflight_lo, UINT64_MAX);
+	CHECK_EQ(b->inflight_hi, UINT64_MAX);
+	CHECK_EQ(b->full_qdelay, 0);
+}
+
 /* The shared full-queue signal: a loss episode at a queueing delay of
  * 10 ms (RTT 20 ms over min_rtt 10 ms) teaches full_qdelay = 10 ms. Later,
  * once the queue has drained below half of it, a cruising round whose RTT
@@ -386,26 +425,26 @@ static void test_bbr_full_queue_signal(void)
 	to_probe_bw(&v);
 	sample(&v, BW, MINRTT, MSS, 0, true);
 	sample(&v, BW / 2, MINRTT, 90 * MSS, 10 * MSS, true); /* the lossy round */
-	sample(&v, BW / 2, 2 * MINRTT, MSS, 0, false);        /* its queue */
+	standing(&v, BW / 2, 2 * MINRTT);                     /* its queue */
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);             /* ends it */
 	CHECK_EQ(b->full_qdelay, MINRTT);
 	v.cc.bytes_in_flight = 40 * MSS;               /* below every bound: no additive step */
 	sample(&v, BW / 2, MINRTT, 10 * MSS, 0, true); /* drained: the signal re-arms */
 	sample(&v, BW / 2, MINRTT, 10 * MSS, 0, true);
 	CHECK(b->full_armed);
-	sample(&v, BW / 2, deep, MSS, 0, false);
+	standing(&v, BW / 2, deep);
 	x = TERN_MIN(b->inflight_hi, v.cc.cwnd);
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);
 	hi = TERN_MAX(x * 717 / 1024, x * MINRTT / deep + 3 * MSS);
 	CHECK_EQ(b->inflight_hi, hi);
 	CHECK(!b->full_armed);
 	/* the queue stays deep: no second cut */
-	sample(&v, BW / 2, deep, MSS, 0, false);
+	standing(&v, BW / 2, deep);
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);
 	CHECK_EQ(b->inflight_hi, hi);
 	/* it drains below 5 ms, fills again: the next cut */
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);
-	sample(&v, BW / 2, deep, MSS, 0, false);
+	standing(&v, BW / 2, deep);
 	x = TERN_MIN(b->inflight_hi, v.cc.cwnd);
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);
 	CHECK_EQ(b->inflight_hi, TERN_MAX(x * 717 / 1024, x * MINRTT / deep + 3 * MSS));
@@ -414,7 +453,7 @@ static void test_bbr_full_queue_signal(void)
 	 * below half: the others cut in an episode this flow missed; it cuts */
 	hi = b->inflight_hi;
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);
-	sample(&v, BW / 2, MINRTT + 8 * TERN_MS, MSS, 0, false);
+	standing(&v, BW / 2, MINRTT + 8 * TERN_MS);
 	sample(&v, BW / 2, MINRTT, MSS, 0, true);
 	CHECK_EQ(b->inflight_hi, hi); /* high, not full: nothing yet */
 	x = TERN_MIN(b->inflight_hi, v.cc.cwnd);
@@ -471,7 +510,7 @@ static void test_bbr_jitter_no_queue(void)
 	to_probe_bw(&v);
 	for (int i = 0; i < 12; i++) {
 		sample(&v, BW, MINRTT, 10 * MSS, 0, true);
-		sample(&v, BW, MINRTT + 6 * TERN_MS, 10 * MSS, 0, false);
+		standing(&v, BW, MINRTT + 6 * TERN_MS);
 	}
 	CHECK(b->jitter > 2 * TERN_MS);
 	for (int i = 0; i < 4; i++)
@@ -644,6 +683,7 @@ int main(void)
 	test_bbr_probe_bw_cycle();
 	test_bbr_random_loss_ignored();
 	test_bbr_congestion_between_probes();
+	test_bbr_late_ack_no_queue();
 	test_bbr_full_queue_signal();
 	test_bbr_standing_queue();
 	test_bbr_jitter_no_queue();

@@ -402,6 +402,7 @@ static void test_host_stalls(void)
 	} cases[] = {
 	        {"rate=1gbit,delay=5ms,loss=1%", "delay=5ms,stall=0.2%/3ms", 0.90},
 	        {"rate=100mbit,delay=10ms,loss=1%", "delay=10ms,stall=1%/4ms", 0.90},
+	        {"rate=1gbit,delay=5ms,loss=5%", "delay=5ms,stall=0.1%/3ms", 0.80},
 	};
 
 	for (size_t i = 0; i < TERN_ARRAY_LEN(cases); i++) {
