@@ -71,13 +71,13 @@ struct tern_bbr {
 	                        packet sent after that is acked */
 	tern_time min_rtt, min_rtt_stamp;             /* 10 s filter, for the BDP */
 	tern_time probe_rtt_min, probe_rtt_min_stamp; /* 5 s filter, schedules ProbeRTT */
-	tern_time cycle_stamp;            /* when the current probe cycle (DOWN) or UP began */
-	tern_time probe_wait;             /* how long after DOWN began the next probe starts */
-	tern_time probe_rtt_done;         /* when ProbeRTT may end; 0 = not yet timed */
-	tern_time hi_stamp;               /* when inflight_hi was last cut (one cut per episode) */
-	tern_time up_base_rtt;            /* lowest RTT in REFILL: UP measures its queue from it */
-	tern_time up_queue_since;         /* UP: every RTT since then showed its queue; NEVER: none */
-	uint64_t probe_base;              /* min(cwnd, inflight_hi) when the probe began */
+	tern_time cycle_stamp;    /* when the current probe cycle (DOWN) or UP began */
+	tern_time probe_wait;     /* how long after DOWN began the next probe starts */
+	tern_time probe_rtt_done; /* when ProbeRTT may end; 0 = not yet timed */
+	tern_time hi_stamp;       /* when inflight_hi was last cut (one cut per episode) */
+	tern_time up_base_rtt;    /* lowest RTT in REFILL: UP measures its queue from it */
+	tern_time up_queue_since; /* UP: every RTT since then showed its queue; NEVER: none */
+	uint64_t probe_base;      /* min(cwnd, inflight_hi) when the probe began */
 	tern_time probe_start, probe_end; /* send-time window of the current bandwidth probe */
 	uint64_t pacing_rate;
 	uint64_t prior_cwnd; /* cwnd before ProbeRTT or persistent congestion */
