@@ -87,10 +87,11 @@ struct tern_bbr {
 	tern_time round_max_rtt, prev_round_max_rtt, round_min_rtt; /* max: of queue_sample's */
 	tern_time rtt_bucket_start, rtt_bucket_min, rtt_prev_min;   /* queue_sample's window */
 	tern_time round_stamp, prev_round_stamp; /* when this and the last round began */
-	tern_time full_qdelay;   /* queueing delay of the last loss episodes: the buffer's depth */
-	uint32_t base_loss_ppm;  /* loss rate in rounds with no queue: not congestion */
-	uint32_t round_loss_ppm; /* loss rate of the last completed round */
-	uint64_t rng;            /* probe timing; deterministic from init and ProbeBW entry times */
+	tern_time full_qdelay;  /* queueing delay of the last loss episodes: the buffer's depth */
+	uint32_t base_loss_ppm; /* loss rate in rounds with no queue: not congestion */
+	uint64_t startup_lost, startup_total; /* bytes, Startup's growing rounds with no queue */
+	uint32_t round_loss_ppm;              /* loss rate of the last completed round */
+	uint64_t rng; /* probe timing; deterministic from init and ProbeBW entry times */
 	/* ACK aggregation (the draft's extra_acked): bytes acknowledged beyond
 	 * what bw explains since the epoch began, max-filtered over two slots of
 	 * EXTRA_ACKED_ROUNDS rounds each */

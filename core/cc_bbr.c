@@ -118,9 +118,10 @@ enum { PHASE_DOWN, PHASE_CRUISE, PHASE_REFILL, PHASE_UP };
 #define QUANTA_PKTS 3
 #define LOSS_THRESH_PPM 20000 /* 2% */
 #define FULL_LOSS_EVENTS 8
-#define BETA 717           /* 0.7: how far a loss bound cuts */
-#define MIN_JUDGED_PKTS 50 /* fewer packets cannot tell 2% loss from noise */
-#define PACING_MARGIN 1010 /* pace 1% below the estimate */
+#define MAX_BASE_LOSS_PPM 250000 /* Startup learns at most 25% of random loss */
+#define BETA 717                 /* 0.7: how far a loss bound cuts */
+#define MIN_JUDGED_PKTS 50       /* fewer packets cannot tell 2% loss from noise */
+#define PACING_MARGIN 1010       /* pace 1% below the estimate */
 #define NO_BOUND UINT64_MAX
 #define SEND_QUANTUM_US 1000   /* the host sends about 1 ms of pacing at once */
 #define SEND_QUANTUM_MAX 65536 /* one GSO train */
@@ -439,6 +440,24 @@ static void probe_congested(struct tern_cc *cc, tern_time rtt, bool fresh, tern_
 	start_down(cc, now);
 }
 
+/* Startup, while its delivery rate still grows and no queue stands, is not
+ * overflowing a buffer: what it loses is the path's random loss. The ratio
+ * over all such rounds (not an average of their rates: the first rounds
+ * are a few packets each) is the base loss rate, at most 25%, so a path
+ * that drops 5% at random does not end Startup at half its bandwidth and
+ * then count its first rounds' loss as congestion. */
+static void learn_startup_loss(struct tern_cc *cc, uint64_t total)
+{
+	struct tern_bbr *b = &cc->u.bbr;
+
+	b->startup_lost += b->round_lost;
+	b->startup_total += total;
+	if (b->startup_total >= MIN_JUDGED_PKTS * cc->mss)
+		b->base_loss_ppm =
+		        (uint32_t)TERN_MIN((u128)b->startup_lost * 1000000 / b->startup_total,
+		                           (u128)MAX_BASE_LOSS_PPM);
+}
+
 /* Startup ends on a round with excessive loss, a queue and 8 loss events. */
 static void startup_loss(struct tern_cc *cc, uint64_t ppm)
 {
@@ -521,6 +540,8 @@ static void end_round(struct tern_cc *cc, tern_time now)
 	b->inflight_latest = b->round_inflight;
 	if (!queued && !b->round_has_probe && b->mode == BBR_PROBE_BW && total >= 8 * cc->mss)
 		update_base_loss(b, ppm);
+	if (!queued && b->mode == BBR_STARTUP && !b->full_bw_count)
+		learn_startup_loss(cc, total);
 	if (queued && b->mode == BBR_STARTUP && !b->filled_pipe)
 		startup_loss(cc, ppm);
 	else if (queued && b->mode == BBR_PROBE_BW && round_congested(cc, total)) {

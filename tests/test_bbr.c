@@ -253,6 +253,40 @@ static void test_bbr_startup_drain(void)
 	CHECK_EQ(b->min_rtt, MINRTT);
 }
 
+/* One Startup round of 10 ACKs at rate, each of 20 packets of which lost
+ * are lost, the RTT standing at rtt. */
+static void startup_round(struct drive *v, uint64_t rate, tern_time rtt, uint64_t lost)
+{
+	sample(v, rate, rtt, (20 - lost) * MSS, lost * MSS, true);
+	for (int i = 0; i < 9; i++) {
+		v->now += MINRTT / 4;
+		sample(v, rate, rtt, (20 - lost) * MSS, lost * MSS, false);
+	}
+}
+
+/* 5% random loss: Startup's growing rounds with no queue teach the base
+ * loss rate, so a round with a queue losing as much goes on growing, and
+ * only loss beyond it (a buffer overflowing) ends Startup. */
+static void test_bbr_startup_random_loss(void)
+{
+	static const uint64_t rates[] = {1000000, 2000000, 4000000, 8000000};
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+
+	drive_init(&v);
+	v.cc.bytes_in_flight = 3 * BDP;
+	for (size_t i = 0; i < TERN_ARRAY_LEN(rates); i++)
+		startup_round(&v, rates[i], MINRTT, 1);
+	CHECK_EQ(b->base_loss_ppm, 50000);
+	startup_round(&v, 16000000, 2 * MINRTT, 1); /* a queue, 5% lost */
+	startup_round(&v, 32000000, 2 * MINRTT, 1);
+	CHECK(!b->filled_pipe);
+	CHECK(strcmp(state(&v), "startup") == 0);
+	startup_round(&v, 64000000, 2 * MINRTT, 4); /* 20% */
+	startup_round(&v, 64000000, 2 * MINRTT, 1);
+	CHECK(b->filled_pipe);
+}
+
 /* Puts v in ProbeBW (CRUISE) at 8 MB/s x 10 ms with cwnd at its target. */
 static void to_probe_bw(struct drive *v)
 {
@@ -680,6 +714,7 @@ int main(void)
 	test_delivery_samples();
 	test_delivery_min_rtt_guard();
 	test_bbr_startup_drain();
+	test_bbr_startup_random_loss();
 	test_bbr_probe_bw_cycle();
 	test_bbr_random_loss_ignored();
 	test_bbr_congestion_between_probes();
