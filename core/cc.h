@@ -82,6 +82,7 @@ struct tern_bbr {
 	uint64_t pacing_rate;
 	uint64_t prior_cwnd; /* cwnd before ProbeRTT or persistent congestion */
 	uint64_t round_delivered, round_lost, round_bw, round_inflight; /* this round */
+	uint64_t prev_round_lost, prev_round_total; /* the last round's, unless it was congested */
 	uint8_t slow_rounds; /* consecutive cruising rounds in a queue under 7/8 of bw */
 	tern_time jitter;    /* moving average of a round's RTT spread (max - min) */
 	tern_time round_max_rtt, prev_round_max_rtt, round_min_rtt; /* max: of queue_sample's */

@@ -473,10 +473,20 @@ static void startup_loss(struct tern_cc *cc, uint64_t ppm)
 /* v2's loss_in_round: a round outside probes lost a packet more than random
  * loss explains (three standard deviations above the base rate). Not a
  * rate: where flows share a tail-drop queue, an ACK-clocked flow can lose
- * one packet in a hundred while paced ones lose ten, and both must yield. */
+ * one packet in a hundred while paced ones lose ten, and both must yield.
+ * With random loss (a base rate) the round is judged with the one before
+ * it: on a real 1%-loss path one round in a hundred passes three standard
+ * deviations by chance (the tail is heavier than a normal one), and each
+ * such cut took seconds of additive increase to undo, while an overflowing
+ * buffer drops beyond the base rate round after round. */
 static bool round_congested(const struct tern_cc *cc, uint64_t total)
 {
-	return excess_loss(cc, cc->u.bbr.round_lost, total, 0, 3, 1);
+	const struct tern_bbr *b = &cc->u.bbr;
+
+	if (!b->base_loss_ppm)
+		return excess_loss(cc, b->round_lost, total, 0, 3, 1);
+	return excess_loss(cc, b->round_lost + b->prev_round_lost, total + b->prev_round_total, 0,
+	                   3, 1);
 }
 
 /* Cruising, rounds whose every RTT showed a queue while the flow delivered
@@ -547,12 +557,16 @@ static void end_round(struct tern_cc *cc, tern_time now)
 	else if (queued && b->mode == BBR_PROBE_BW && round_congested(cc, total)) {
 		bool fresh = b->full_armed || !b->full_qdelay;
 
+		total = 0; /* this round's loss has had its answer */
+		b->round_lost = 0;
+
 		learn_full_queue(b, rtt);
 		if (!probing_bw(b))
 			adapt_lower_bounds(cc, fresh, now);
 		else
 			probe_congested(cc, rtt, fresh, now);
 	} else if (queued && b->mode == BBR_PROBE_BW && queue_full(b)) {
+		/* (a queue this flow's own probe built is the probe's to end) */
 		b->full_armed = false;
 		if (!probing_bw(b)) {
 			if (b->prev_round_stamp > b->hi_stamp)
@@ -568,15 +582,20 @@ static void end_round(struct tern_cc *cc, tern_time now)
 		if (b->prev_round_stamp > b->hi_stamp)
 			cut_hi(cc, TERN_MIN(b->inflight_hi, cc->cwnd), rtt, now);
 	}
+	/* high: cruising, in a queue others keep (not one this flow's probe
+	 * built, which its DOWN then drains: no episode to catch up on) */
 	if (!b->full_armed)
 		b->full_high = false;
-	else if (b->round_max_rtt > b->min_rtt + b->full_qdelay / 4 * 3)
+	else if (b->round_max_rtt > b->min_rtt + b->full_qdelay / 4 * 3 &&
+	         b->phase == PHASE_CRUISE && !b->round_has_probe)
 		b->full_high = true;
 	if (b->round_max_rtt < b->min_rtt + b->full_qdelay / 2)
 		b->full_armed = true;
 	/* a queue that deep stood without overflowing: the buffer is deeper */
 	if (b->full_qdelay && b->round_max_rtt > b->min_rtt + b->full_qdelay)
 		b->full_qdelay = b->round_max_rtt - b->min_rtt;
+	b->prev_round_lost = b->round_lost;
+	b->prev_round_total = total;
 	b->round_delivered = b->round_lost = b->round_bw = b->round_inflight = 0;
 	b->prev_round_max_rtt = b->round_max_rtt;
 	b->round_max_rtt = 0;

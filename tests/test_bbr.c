@@ -380,6 +380,36 @@ static void test_bbr_random_loss_ignored(void)
 	CHECK(b->base_loss_ppm > 40000 && b->base_loss_ppm <= 50000);
 }
 
+/* With a base loss rate, one round that passes three standard deviations
+ * is chance (about one in a hundred on a real 1%-loss path); the round is
+ * judged with the one before, so only loss beyond the base two rounds
+ * running (a buffer overflowing) moves the bounds. */
+static void test_bbr_random_loss_spike(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+
+	to_probe_bw(&v);
+	for (int i = 0; i < 80; i++)
+		sample(&v, BW, MINRTT, 95 * MSS, 5 * MSS, true);
+	CHECK_EQ(b->phase, UP); /* the probe a queue ends */
+	standing(&v, BW, MINRTT + 3 * TERN_MS);
+	for (int i = 0; i < 4; i++)
+		sample(&v, BW, MINRTT, 95 * MSS, 5 * MSS, true);
+	sample(&v, BW, MINRTT, 88 * MSS, 12 * MSS, true); /* 12%: 3.2 sigma */
+	standing(&v, BW, 2 * MINRTT);
+	sample(&v, BW, MINRTT, 95 * MSS, 5 * MSS, true);
+	CHECK_EQ(b->phase, CRUISE);
+	CHECK_EQ(b->inflight_lo, UINT64_MAX);
+	CHECK_EQ(b->bw_lo, UINT64_MAX);
+	sample(&v, BW, MINRTT, 85 * MSS, 15 * MSS, true); /* 15%, twice */
+	standing(&v, BW, 2 * MINRTT);
+	sample(&v, BW, MINRTT, 85 * MSS, 15 * MSS, true);
+	standing(&v, BW, 2 * MINRTT);
+	sample(&v, BW, MINRTT, 95 * MSS, 5 * MSS, true);
+	CHECK(b->inflight_lo != UINT64_MAX);
+}
+
 /* A round outside probes that lost packets with a queue standing (RTT up
  * to 2 · min_rtt): bw_lo = max(bw of the round, 0.7 · max_bw), inflight_lo
  * = max(delivered in a round trip, 0.7 · cwnd), inflight_hi = max(0.7 ·
@@ -717,6 +747,7 @@ int main(void)
 	test_bbr_startup_random_loss();
 	test_bbr_probe_bw_cycle();
 	test_bbr_random_loss_ignored();
+	test_bbr_random_loss_spike();
 	test_bbr_congestion_between_probes();
 	test_bbr_late_ack_no_queue();
 	test_bbr_full_queue_signal();
