@@ -12,6 +12,8 @@
 # FUZZ_SECONDS   stop a target after this many seconds even if short of
 #                FUZZ_RUNS (0, the default: no cap); the summary says so
 # FUZZ_TARGETS   which targets (all: wire session profile handshake dpdk_net)
+# FUZZ_TIMEOUT   seconds one input may take before it counts as a hang (25;
+#                raise it if the run may be paused, e.g. with SIGSTOP)
 # NINJA_JOBS     ninja -j for the build (ninja's default when unset)
 #
 # Inputs that grow coverage go to BUILD_DIR/fuzz-long/TARGET/ (the checked-in
@@ -26,6 +28,7 @@ build=${1:-build-fuzz}
 runs=${FUZZ_RUNS:-10000000}
 secs=${FUZZ_SECONDS:-0}
 targets=${FUZZ_TARGETS:-wire session profile handshake dpdk_net}
+timeout=${FUZZ_TIMEOUT:-25}
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" -Dfuzz=enabled -Db_sanitize=address,undefined \
@@ -39,7 +42,7 @@ for t in $targets; do
 	mkdir -p "$out/$t"
 	log=$out/$t.log
 	start=$(date +%s)
-	"$build/tests/fuzz_$t" -runs="$runs" -max_total_time="$secs" -timeout=25 \
+	"$build/tests/fuzz_$t" -runs="$runs" -max_total_time="$secs" -timeout="$timeout" \
 		-print_final_stats=1 -error_exitcode=1 -timeout_exitcode=1 \
 		-artifact_prefix="$out/$t-" "$out/$t" "tests/fuzz-corpus/$t" >"$log" 2>&1
 	rc=$?
