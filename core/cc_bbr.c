@@ -968,7 +968,13 @@ static void handle_probe_rtt(struct tern_cc *cc, const struct tern_rate_sample *
 
 /* v2's two filters: probe_rtt_min over 5 s decides when to run ProbeRTT;
  * min_rtt, over 10 s, is what the BDP uses and takes probe_rtt_min whenever
- * that is lower or min_rtt has expired. */
+ * that is lower or min_rtt has expired. A sample within 1/32 of
+ * probe_rtt_min confirms it (its time, not its value): the flow just saw
+ * the path with no queue, which is what ProbeRTT would show it. On a real
+ * path RTTs wander by more than the microseconds that separate a sample
+ * from the all-time low, so without this every flow spent 200 ms at half a
+ * BDP every 5 s (1.2% of a 1 Gbit/s x 10 ms link's goodput) though its
+ * DOWN phases had just drained the queue. */
 static void update_min_rtt(struct tern_cc *cc, const struct tern_rate_sample *rs, tern_time now)
 {
 	struct tern_bbr *b = &cc->u.bbr;
@@ -976,6 +982,8 @@ static void update_min_rtt(struct tern_cc *cc, const struct tern_rate_sample *rs
 
 	if (rs->rtt && (rs->rtt <= b->probe_rtt_min || probe_expired)) {
 		b->probe_rtt_min = rs->rtt;
+		b->probe_rtt_min_stamp = now;
+	} else if (rs->rtt && rs->rtt <= b->probe_rtt_min + b->probe_rtt_min / 32) {
 		b->probe_rtt_min_stamp = now;
 	}
 	if (b->probe_rtt_min <= b->min_rtt || now > b->min_rtt_stamp + MIN_RTT_WIN) {

@@ -653,6 +653,22 @@ static void test_bbr_probe_rtt(void)
 	CHECK_EQ(b->min_rtt, MINRTT);
 }
 
+/* RTTs within 1/32 of the minimum (a path that wanders by a few hundred
+ * microseconds with no queue) confirm it: no ProbeRTT after 5 s of them.
+ * RTTs 1/16 above it for 5 s do not. */
+static void test_bbr_probe_rtt_confirmed(void)
+{
+	struct drive v;
+
+	to_probe_bw(&v);
+	for (int i = 0; i < 600; i++) /* 6 s */
+		sample(&v, BW, MINRTT + MINRTT / 40, 10 * MSS, 0, true);
+	CHECK(strcmp(state(&v), "probe_bw") == 0);
+	for (int i = 0; i < 600 && strcmp(state(&v), "probe_bw") == 0; i++)
+		sample(&v, BW, MINRTT + MINRTT / 16, 10 * MSS, 0, true);
+	CHECK(strcmp(state(&v), "probe_rtt") == 0);
+}
+
 /* Persistent congestion drops cwnd to 4 packets; the next ACK restores it. */
 static void test_bbr_persistent_congestion(void)
 {
@@ -755,6 +771,7 @@ int main(void)
 	test_bbr_jitter_no_queue();
 	test_bbr_inflight_hi();
 	test_bbr_probe_rtt();
+	test_bbr_probe_rtt_confirmed();
 	test_bbr_persistent_congestion();
 	test_bbr_ack_aggregation();
 	test_bbr_offload_budget();
