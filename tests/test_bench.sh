@@ -168,7 +168,7 @@ bad "--streams: use 1 to 15" --streams 16
 bad "--seconds: use seconds" --seconds -1
 bad "--count: use a positive count" --count many
 bad "--workers: use 1 to 64" --workers 0
-bad "--latency-mode: use on or off" --latency-mode maybe
+bad "--latency-mode: use auto, on or off" --latency-mode maybe
 bad "mode 'bulky': unknown" bulky
 bad "--plot: name an .svg file" --plot out.png
 bad "--client: '300.1.1.1' is not an address" --client 300.1.1.1
