@@ -74,8 +74,10 @@
  * while cruising (see set_pacing_rate).
  * Random loss: loss counts only beyond the path's base loss rate (the
  * average loss rate of rounds whose RTT showed no queue: a tail-drop queue
- * cannot drop while empty) plus three standard deviations of the random
- * loss that rate predicts, and only rounds with a queue count at all.
+ * cannot drop while empty; Startup's growing rounds seed it) plus three
+ * standard deviations of the random loss that rate predicts over two
+ * rounds, and only rounds with a queue count at all. A queue is one that
+ * stands (queue_sample): one late ACK is a busy host, not a queue.
  * A probe lifts bw_lo to what it delivers (v3 forgets it at REFILL, and
  * would probe a halved link at the old rate for two cycles); cruising
  * rounds that stood in a queue while delivering under 7/8 of bw move bw_lo
@@ -566,7 +568,6 @@ static void end_round(struct tern_cc *cc, tern_time now)
 		else
 			probe_congested(cc, rtt, fresh, now);
 	} else if (queued && b->mode == BBR_PROBE_BW && queue_full(b)) {
-		/* (a queue this flow's own probe built is the probe's to end) */
 		b->full_armed = false;
 		if (!probing_bw(b)) {
 			if (b->prev_round_stamp > b->hi_stamp)
