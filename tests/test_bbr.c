@@ -526,6 +526,41 @@ static void test_bbr_full_queue_signal(void)
 	         TERN_MAX(x * 717 / 1024, x * MINRTT / (MINRTT + 8 * TERN_MS) + 3 * MSS));
 }
 
+/* The flow's own probe raises the queue past 3/4 of full_qdelay and its
+ * DOWN drains it below half: that is no episode the others had, and
+ * inflight_hi stays where UP left it (it was cut on a real 1%-loss path
+ * after every probe). */
+static void test_bbr_own_probe_no_collapse(void)
+{
+	struct drive v;
+	const struct tern_bbr *b = &v.cc.u.bbr;
+	uint64_t hi;
+	int i;
+
+	to_probe_bw(&v);
+	sample(&v, BW, MINRTT, MSS, 0, true);
+	sample(&v, BW / 2, MINRTT, 90 * MSS, 10 * MSS, true); /* full_qdelay 10 ms */
+	standing(&v, BW / 2, 2 * MINRTT);
+	sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	CHECK_EQ(b->full_qdelay, MINRTT);
+	v.cc.bytes_in_flight = 40 * MSS;
+	for (i = 0; i < 400 && b->phase != UP; i++)
+		sample(&v, BW / 2, MINRTT, 10 * MSS, 0, true);
+	CHECK_EQ(b->phase, UP);
+	CHECK(b->full_armed);
+	sample(&v, BW / 2, MINRTT, 10 * MSS, 0, false);
+	v.now += MINRTT;                            /* UP lasts a min_rtt at least */
+	standing(&v, BW / 2, MINRTT + 8 * TERN_MS); /* 8 ms: past 3/4, under 7/8 */
+	CHECK_EQ(b->phase, DOWN);
+	hi = b->inflight_hi;
+	sample(&v, BW / 2, MINRTT + 8 * TERN_MS, MSS, 0, true);
+	standing(&v, BW / 2, MINRTT + 8 * TERN_MS);
+	for (i = 0; i < 3; i++)
+		sample(&v, BW / 2, MINRTT, MSS, 0, true);
+	CHECK(!b->full_high);
+	CHECK_EQ(b->inflight_hi, hi);
+}
+
 /* Cruising, rounds whose every RTT shows a queue while the flow delivers
  * half its estimate (the bottleneck shrank; a deep buffer, no loss): from
  * the second such round running, bw_lo steps down by at most 15% a round
@@ -767,6 +802,7 @@ int main(void)
 	test_bbr_congestion_between_probes();
 	test_bbr_late_ack_no_queue();
 	test_bbr_full_queue_signal();
+	test_bbr_own_probe_no_collapse();
 	test_bbr_standing_queue();
 	test_bbr_jitter_no_queue();
 	test_bbr_inflight_hi();
