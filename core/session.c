@@ -412,8 +412,7 @@ int tern_session_finish(struct tern_session *s, uint16_t stream)
 
 size_t tern_session_max_dgram(const struct tern_session *s)
 {
-	/* header + tag + DATAGRAM_SEQ frame header (type, lane, seq, len) */
-	size_t overhead = TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + 1 + 2 + 8 + 2;
+	size_t overhead = TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN + TERN_DGRAM_FRAME_MAX;
 	return TERN_MIN(s->cfg.max_packet - overhead, (size_t)TERN_MAX_DATAGRAM);
 }
 

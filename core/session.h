@@ -70,6 +70,9 @@ struct tern_session_cbs {
 	void (*closed)(void *ctx, struct tern_session *s, const struct tern_close_info *ci);
 };
 #define TERN_STREAM_DGRAM UINT16_MAX
+/* A DATAGRAM_SEQ frame's header at most (type, lane, sequence, length): a
+ * datagram of tern_session_max_dgram bytes fits a packet with it. */
+#define TERN_DGRAM_FRAME_MAX (1 + 2 + 8 + 2)
 
 struct tern_session_cfg {
 	enum tern_cipher cipher;

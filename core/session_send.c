@@ -11,10 +11,6 @@
  * packets the peer never received gives it away (docs/protocol.md §8.4). */
 #include "session.h"
 
-/* A DATAGRAM_SEQ frame's header at most: type, lane, sequence, length (as
- * tern_session_max_dgram counts it). */
-#define DGRAM_FRAME_MAX (1 + 2 + 8 + 2)
-
 struct builder {
 	uint8_t *buf, *p, *end;
 	size_t hdr_len;
@@ -108,7 +104,7 @@ static bool dgram_ready(const struct tern_session *s)
 	if (!s->dq.n || tern_likely(s->amp_budget >= s->cfg.max_packet))
 		return s->dq.n > 0;
 	d = tern_dgram_peek(&s->dq);
-	return (uint64_t)d->len + DGRAM_FRAME_MAX + TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN <=
+	return (uint64_t)d->len + TERN_DGRAM_FRAME_MAX + TERN_DATA_HEADER_MAX + TERN_AEAD_TAG_LEN <=
 	       s->amp_budget;
 }
 
